@@ -1,0 +1,16 @@
+"""Users' credentials, roles and tokens."""
+
+from auth.errors import AuthError, Forbidden
+from auth.passwords import hash_password, verify_password
+from auth.principal import Principal, Role
+from auth.tokens import TokenIssuer
+
+__all__ = [
+    "AuthError",
+    "Forbidden",
+    "Principal",
+    "Role",
+    "TokenIssuer",
+    "hash_password",
+    "verify_password",
+]

@@ -1,0 +1,128 @@
+"""One call's conversation: the history sent to the LLM and the streaming of each reply."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from media_engine.errors import StageError
+from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
+from media_engine.protocol import event
+from media_engine.store import TurnStore
+from media_engine.tutor import TutorProfile
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[str], None]
+PieceSink = Callable[[str], Awaitable[None]]
+
+# Turns kept in the prompt: enough for follow-up questions, small enough for a 0.5B model's
+# context and for a fast first token.
+HISTORY_MESSAGES = 12
+
+
+@dataclass
+class Reply:
+    """The tutor's reply as it was produced; `text` is what was generated so far."""
+
+    turn_id: str
+    text: str = ""
+    started_at: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    finished_at: float | None = None
+
+    def timings(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if self.first_token_at is not None:
+            out["llm_first_token_ms"] = round((self.first_token_at - self.started_at) * 1000, 1)
+        if self.finished_at is not None:
+            out["llm_total_ms"] = round((self.finished_at - self.started_at) * 1000, 1)
+        return out
+
+
+class Conversation:
+    """Keeps the history and turns one user message into one streamed reply."""
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        tutor: TutorProfile,
+        llm: LLM,
+        store: TurnStore,
+        send: Send,
+        options: GenerationOptions,
+    ) -> None:
+        self.session_id = session_id
+        self.tutor = tutor
+        self._llm = llm
+        self._store = store
+        self._send = send
+        self._options = options
+        self._history: list[ChatMessage] = []
+
+    def messages(self) -> list[ChatMessage]:
+        system: ChatMessage = {"role": "system", "content": self.tutor.system_prompt()}
+        return [system, *self._history[-HISTORY_MESSAGES:]]
+
+    async def add_user_turn(
+        self, *, turn_id: str, text: str, source: str, timings: dict[str, float] | None = None
+    ) -> None:
+        self._history.append({"role": "user", "content": text})
+        await self._store.add_turn(
+            session_id=self.session_id,
+            turn_id=turn_id,
+            role="user",
+            text=text,
+            source=source,
+            timings=timings,
+        )
+
+    async def reply(self, turn_id: str, *, on_piece: PieceSink | None = None) -> Reply:
+        """Stream a reply to the history: text deltas out, then the final text, then storage.
+
+        Cancelling it (barge-in, a new message, hang-up) stores what was generated so far,
+        marked interrupted. A stage failure becomes an error event; the call goes on.
+        """
+        reply = Reply(turn_id=turn_id)
+        try:
+            async for piece in self._llm.stream(self.messages(), self._options):
+                if reply.first_token_at is None:
+                    reply.first_token_at = time.monotonic()
+                reply.text += piece
+                self._send(
+                    event("text_delta", role="assistant", content=piece, turn_id=turn_id)
+                )
+                if on_piece is not None:
+                    await on_piece(piece)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._finish(reply, interrupted=True))
+            raise
+        except StageError as exc:
+            log.warning("session %s turn %s: %s failed: %s", self.session_id, turn_id,
+                        self._llm.name, exc.code)
+            self._send(event("error", code=exc.code, content=str(exc), turn_id=turn_id,
+                             retryable=exc.retryable))
+            return reply
+        reply.finished_at = time.monotonic()
+        self._send(event("text", role="assistant", content=reply.text.strip(), turn_id=turn_id))
+        await self._finish(reply, interrupted=False)
+        return reply
+
+    async def _finish(self, reply: Reply, *, interrupted: bool, text: str | None = None) -> None:
+        spoken = (reply.text if text is None else text).strip()
+        if not spoken:
+            return
+        self._history.append({"role": "assistant", "content": spoken})
+        await self._store.add_turn(
+            session_id=self.session_id,
+            turn_id=reply.turn_id,
+            role="assistant",
+            text=spoken,
+            source="generated",
+            interrupted=interrupted,
+            timings=reply.timings(),
+        )

@@ -1,0 +1,49 @@
+"""The LLM stage: a backend implements `stream`, yielding text pieces as they are generated."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Literal, TypedDict
+
+from media_engine.errors import StageError
+
+
+class ChatMessage(TypedDict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class LLMError(StageError):
+    """Generation failed; `retryable` says whether the same request may work later."""
+
+    code = "llm_error"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerationOptions:
+    """Per-request options."""
+
+    max_tokens: int = 256
+    """Longest reply."""
+    temperature: float = 0.6
+    """Sampling temperature; low keeps a tutor on topic."""
+
+
+class LLM(abc.ABC):
+    """A chat model. Cancelling the iteration (or `aclose` on it) stops generation."""
+
+    name: str = "llm"
+
+    @abc.abstractmethod
+    def stream(
+        self, messages: list[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str]:
+        """Yield the reply to `messages` piece by piece."""
+
+    async def warm_up(self) -> None:
+        """Load and exercise the model so the first real turn is not the slow one."""
+
+    async def aclose(self) -> None:
+        """Release the model."""

