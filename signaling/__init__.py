@@ -1,0 +1,1 @@
+"""The signaling tier: REST API, authentication, sessions and the web client."""

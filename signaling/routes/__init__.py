@@ -1,0 +1,1 @@
+"""Route tables of the REST API; each module exposes `routes`."""
