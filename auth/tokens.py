@@ -48,7 +48,9 @@ class TokenIssuer:
         }
         return jwt.encode(payload, self._key, algorithm=self._algorithm)
 
-    def _decode(self, token: str, *, audience: str) -> dict[str, Any]:
+    def _decode(
+        self, token: str, *, audience: str, verify_exp: bool = True
+    ) -> dict[str, Any]:
         try:
             # `algorithms` is a fixed allow-list: a token saying alg=none or another algorithm
             # is rejected before its signature is even looked at.
@@ -58,7 +60,10 @@ class TokenIssuer:
                 algorithms=[self._algorithm],
                 audience=audience,
                 issuer=ISSUER,
-                options={"require": ["exp", "iat", "aud", "iss", "sub"]},
+                options={
+                    "require": ["exp", "iat", "aud", "iss", "sub"],
+                    "verify_exp": verify_exp,
+                },
             )
         except jwt.ExpiredSignatureError as exc:
             raise AuthError("token expired, please log in again") from exc
@@ -85,9 +90,15 @@ class TokenIssuer:
             {"sub": grant.session_id, "uid": grant.user_id}, audience=ENGINE_AUDIENCE, ttl_s=ttl_s
         )
 
-    def verify_engine(self, token: str, *, session_id: str) -> CallGrant:
-        """Verify an engine token and that it was issued for `session_id`."""
-        claims = self._decode(token, audience=ENGINE_AUDIENCE)
+    def verify_engine(
+        self, token: str, *, session_id: str, allow_expired: bool = False
+    ) -> CallGrant:
+        """Verify an engine token and that it was issued for `session_id`.
+
+        `allow_expired` is for hanging up: the token only has to open the call in time, and
+        the genuine owner of a call must still be able to end it later.
+        """
+        claims = self._decode(token, audience=ENGINE_AUDIENCE, verify_exp=not allow_expired)
         if claims.get("sub") != session_id:
             raise AuthError("this token does not open that call")
         return CallGrant(session_id=session_id, user_id=int(claims.get("uid", 0)))

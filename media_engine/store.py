@@ -32,6 +32,23 @@ class TurnStore:
                 kb_id=row.kb_id,
             )
 
+    async def tutor_for_session(self, session_id: str) -> TutorProfile | None:
+        async with self._db.session() as s:
+            record = await s.get(SessionRecord, session_id)
+        if record is None or record.tutor_id is None:
+            return None
+        return await self.tutor(record.tutor_id)
+
+    async def create_session(
+        self, *, session_id: str, student_id: int, tutor_id: int, engine: str
+    ) -> None:
+        async with self._db.session() as s, s.begin():
+            s.add(
+                SessionRecord(
+                    id=session_id, student_id=student_id, tutor_id=tutor_id, engine=engine
+                )
+            )
+
     async def add_turn(
         self,
         *,

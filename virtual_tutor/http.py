@@ -9,6 +9,8 @@ from typing import Any
 
 from aiohttp import web
 
+from auth.errors import AuthError, Forbidden
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -70,6 +72,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Every error leaves as JSON with the right status, unexpected ones as a logged 500."""
     try:
         return await handler(request)
+    except Forbidden as exc:
+        raise http_error(403, str(exc)) from None
+    except AuthError as exc:
+        raise http_error(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
     except web.HTTPException as exc:
         if exc.status_code < 400 or exc.content_type == "application/json":
             raise
@@ -81,7 +87,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 
 def _keep_headers(exc: web.HTTPException) -> dict[str, str]:
-    return {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
+    keep = {"allow", "retry-after", "www-authenticate"}
+    return {k: v for k, v in exc.headers.items() if k.lower() in keep}
 
 
 def cors_middleware(origins: tuple[str, ...]) -> Callable[..., Awaitable[web.StreamResponse]]:

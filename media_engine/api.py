@@ -1,0 +1,195 @@
+"""The engine's HTTP API: session management for the signaling tier, WHIP-style call set-up for
+clients, and health.
+
+- `POST /v1/sessions` (service token) reserves a call slot: `{session_id, engine_url,
+  engine_token}`, or 503 with Retry-After when full. `DELETE /v1/sessions/{id}` ends one.
+- `POST /v1/calls/{id}` (engine token) takes an SDP offer, as `application/sdp` (WHIP, RFC 9725)
+  or JSON `{sdp, type}`, and answers 201 with a `Location` for the call resource;
+  `DELETE` on that resource hangs up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from auth import AuthError
+from auth.tokens import bearer
+from media_engine.errors import BadOffer, CallNotFound, CapacityError, EngineError
+from media_engine.manager import CallManager
+from media_engine.runtime import EngineRuntime, create_runtime
+from storage import Database
+from virtual_tutor import __version__
+from virtual_tutor.http import cors_middleware, error_middleware, http_error, json_body
+from virtual_tutor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ENGINE_SETTINGS = web.AppKey("engine_settings", Settings)
+RUNTIME = web.AppKey("runtime", EngineRuntime)
+MANAGER = web.AppKey("manager", CallManager)
+
+routes = web.RouteTableDef()
+
+
+def _engine_error(exc: EngineError) -> web.HTTPException:
+    if isinstance(exc, CapacityError):
+        return http_error(503, str(exc), code=exc.code, headers={"Retry-After": "5"})
+    if isinstance(exc, CallNotFound):
+        return http_error(404, str(exc), code=exc.code)
+    if isinstance(exc, BadOffer):
+        return http_error(400, str(exc), code=exc.code)
+    if exc.code == "call_exists":
+        return http_error(409, str(exc), code=exc.code)
+    return http_error(500, str(exc), code=exc.code)
+
+
+def _service(request: web.Request) -> None:
+    try:
+        request.app[RUNTIME].issuer.verify_service(bearer(request.headers.get("Authorization")))
+    except AuthError as exc:
+        raise http_error(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+
+
+def _call_owner(request: web.Request, *, allow_expired: bool = False) -> str:
+    session_id = request.match_info["session_id"]
+    try:
+        request.app[RUNTIME].issuer.verify_engine(
+            bearer(request.headers.get("Authorization")),
+            session_id=session_id,
+            allow_expired=allow_expired,
+        )
+    except AuthError as exc:
+        raise http_error(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+    return session_id
+
+
+@routes.post("/v1/sessions")
+async def create_session(request: web.Request) -> web.Response:
+    _service(request)
+    body = await json_body(request)
+    ids = {}
+    for name in ("tutor_id", "student_id", "kb_id"):
+        value = body.get(name)
+        if name == "kb_id" and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise http_error(422, f"'{name}' must be an integer")
+        ids[name] = value
+    try:
+        grant = await request.app[MANAGER].create_session(**ids)
+    except EngineError as exc:
+        raise _engine_error(exc) from None
+    return web.json_response(
+        {
+            "session_id": grant.session_id,
+            "engine_url": grant.engine_url,
+            "engine_token": grant.engine_token,
+        },
+        status=201,
+    )
+
+
+@routes.delete("/v1/sessions/{session_id}")
+async def end_session(request: web.Request) -> web.Response:
+    _service(request)
+    reason = request.query.get("reason", "ended")[:32]
+    if not await request.app[MANAGER].end(request.match_info["session_id"], reason):
+        raise http_error(404, "no such session on this engine", code="not_found")
+    return web.Response(status=204)
+
+
+async def _read_offer(request: web.Request) -> tuple[str, bool]:
+    """The offer SDP, and whether the client speaks JSON rather than WHIP's application/sdp."""
+    limit = request.app[ENGINE_SETTINGS].max_sdp_bytes
+    if request.content_type == "application/json":
+        body = await json_body(request, max_bytes=limit)
+        sdp, kind = body.get("sdp"), body.get("type", "offer")
+        if not isinstance(sdp, str) or kind != "offer":
+            raise http_error(422, "expected {sdp: <offer SDP>, type: 'offer'}", code="bad_offer")
+        return sdp, True
+    if request.content_type != "application/sdp":
+        raise http_error(415, "send the offer as application/sdp or JSON {sdp, type}")
+    if request.content_length is not None and request.content_length > limit:
+        raise http_error(413, f"SDP is limited to {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise http_error(413, f"SDP is limited to {limit} bytes")
+    try:
+        return raw.decode(), False
+    except UnicodeDecodeError:
+        raise http_error(400, "SDP must be UTF-8 text", code="bad_offer") from None
+
+
+@routes.post("/v1/calls/{session_id}")
+async def open_call(request: web.Request) -> web.Response:
+    session_id = _call_owner(request)
+    sdp, as_json = await _read_offer(request)
+    if not sdp.lstrip().startswith("v=0"):
+        raise http_error(400, "the body is not an SDP offer", code="bad_offer")
+    try:
+        answer = await request.app[MANAGER].answer(session_id, sdp)
+    except EngineError as exc:
+        raise _engine_error(exc) from None
+    headers = {"Location": f"/v1/calls/{session_id}"}
+    if as_json:
+        return web.json_response({"sdp": answer, "type": "answer"}, status=201, headers=headers)
+    return web.Response(
+        status=201, text=answer, content_type="application/sdp", headers=headers
+    )
+
+
+@routes.delete("/v1/calls/{session_id}")
+async def hang_up(request: web.Request) -> web.Response:
+    session_id = _call_owner(request, allow_expired=True)
+    if not await request.app[MANAGER].end(session_id, "hangup"):
+        raise http_error(404, "no such call, or it has ended", code="not_found")
+    return web.Response(status=204)
+
+
+def engine_health(app: web.Application) -> dict[str, object]:
+    runtime, manager = app[RUNTIME], app[MANAGER]
+    return {
+        "llm": runtime.llm.name,
+        "voice": runtime.voice is not None,
+        "sessions_in_use": manager.in_use,
+        "sessions_max": manager.capacity,
+    }
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"status": "ok", "version": __version__, "engine": engine_health(request.app)}
+    )
+
+
+async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Load the models, open the call manager; at shutdown close every call, then the models."""
+    settings = app[ENGINE_SETTINGS]
+    db = Database(settings.database_url)
+    await db.migrate()
+    runtime = await create_runtime(settings, db)
+    manager = CallManager(runtime, public_url=settings.base_url)
+    app[RUNTIME] = runtime
+    app[MANAGER] = manager
+    try:
+        yield
+    finally:
+        await manager.close_all("shutdown")
+        await runtime.aclose()
+        await db.close()
+
+
+def create_engine_app(settings: Settings) -> web.Application:
+    """A standalone engine: management API, call set-up and health."""
+    app = web.Application(
+        middlewares=[cors_middleware(settings.cors_origins or ("*",)), error_middleware],
+        client_max_size=max(settings.max_sdp_bytes, 65_536) * 2,
+    )
+    app[ENGINE_SETTINGS] = settings
+    app.cleanup_ctx.append(engine_ctx)
+    app.add_routes(routes)
+    app.router.add_get("/health", health)
+    return app

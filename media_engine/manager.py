@@ -1,0 +1,159 @@
+"""The engine's call slots: reserving one per session, answering offers, releasing on every end.
+
+A slot is taken when the signaling tier creates a session and given back when its call closes
+for any reason: hang-up, `failed`, session end, shutdown, the session timeout, or a call that
+never connects within the connect deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from auth.tokens import CallGrant
+from media_engine.call import Call
+from media_engine.errors import CallNotFound, CapacityError, EngineError
+from media_engine.runtime import EngineRuntime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SessionGrant:
+    """What a client needs to open its call."""
+
+    session_id: str
+    engine_url: str
+    engine_token: str
+
+
+@dataclass
+class _Slot:
+    session_id: str
+    student_id: int
+    call: Call | None = None
+    watchdog: asyncio.Task[None] | None = None
+    created_at: float = field(default_factory=time.monotonic)
+
+
+class CallManager:
+    """Owns every call slot of one engine."""
+
+    def __init__(self, runtime: EngineRuntime, *, public_url: str) -> None:
+        self._rt = runtime
+        self._settings = runtime.settings
+        self._public_url = public_url.rstrip("/")
+        self._slots: dict[str, _Slot] = {}
+        self._closing = False
+
+    @property
+    def in_use(self) -> int:
+        return len(self._slots)
+
+    @property
+    def capacity(self) -> int:
+        return self._settings.max_sessions
+
+    def has(self, session_id: str) -> bool:
+        return session_id in self._slots
+
+    async def create_session(
+        self, *, tutor_id: int, student_id: int, kb_id: int | None = None
+    ) -> SessionGrant:
+        """Reserve a slot and record the session; CapacityError when every slot is taken."""
+        if self._closing:
+            raise CapacityError("the engine is shutting down")
+        if len(self._slots) >= self._settings.max_sessions:
+            raise CapacityError(f"all {self._settings.max_sessions} call slots are in use")
+        tutor = await self._rt.store.tutor(tutor_id)
+        if tutor is None:
+            raise CallNotFound(f"no tutor with id {tutor_id}")
+        session_id = uuid.uuid4().hex
+        await self._rt.store.create_session(
+            session_id=session_id, student_id=student_id, tutor_id=tutor_id,
+            engine=self._public_url,
+        )
+        slot = _Slot(session_id=session_id, student_id=student_id)
+        self._slots[session_id] = slot
+        slot.watchdog = asyncio.create_task(self._watch(slot), name=f"watch-{session_id}")
+        token = self._rt.issuer.engine_token(
+            CallGrant(session_id=session_id, user_id=student_id),
+            ttl_s=self._settings.engine_token_expire_seconds,
+        )
+        return SessionGrant(
+            session_id=session_id,
+            engine_url=f"{self._public_url}/v1/calls/{session_id}",
+            engine_token=token,
+        )
+
+    async def answer(self, session_id: str, offer_sdp: str) -> str:
+        """Open the session's call with the client's offer; return the answer SDP."""
+        slot = self._slots.get(session_id)
+        if slot is None:
+            raise CallNotFound("no such session on this engine, or it has ended")
+        if slot.call is not None:
+            raise EngineError("this session already has a call", code="call_exists")
+        tutor = await self._rt.store.tutor_for_session(session_id)
+        if tutor is None:
+            raise CallNotFound("the session's tutor no longer exists")
+        call = Call(session_id=session_id, tutor=tutor, runtime=self._rt, on_closed=self._closed)
+        slot.call = call
+        try:
+            return await call.accept(offer_sdp)
+        except BaseException:
+            # A bad offer costs the call, not the session: the client may try a good one.
+            slot.call = None
+            await call.close("bad_offer")
+            raise
+
+    async def end(self, session_id: str, reason: str) -> bool:
+        """End a session: close its call (if any) and release its slot."""
+        slot = self._slots.get(session_id)
+        if slot is None:
+            return False
+        if slot.call is not None and not slot.call.closed.is_set():
+            await slot.call.close(reason)
+        else:
+            await self._release(slot, reason)
+        return True
+
+    async def _closed(self, call: Call, reason: str) -> None:
+        slot = self._slots.get(call.session_id)
+        if slot is not None and slot.call is call and reason != "bad_offer":
+            await self._release(slot, reason)
+
+    async def _release(self, slot: _Slot, reason: str) -> None:
+        if self._slots.pop(slot.session_id, None) is None:
+            return
+        if slot.watchdog is not None and slot.watchdog is not asyncio.current_task():
+            slot.watchdog.cancel()
+        await self._rt.store.end_session(slot.session_id, reason)
+        log.info("session %s released (%s); %d/%d in use", slot.session_id, reason,
+                 len(self._slots), self._settings.max_sessions)
+
+    async def _watch(self, slot: _Slot) -> None:
+        """Close a call that never connects, and any call that outlives the session timeout."""
+        deadline = self._settings.connect_timeout_seconds
+        await asyncio.sleep(deadline)
+        call = slot.call
+        if call is None or not call.connected.is_set():
+            log.info("session %s: no connection within %.0f s", slot.session_id, deadline)
+            await self._end_from_watchdog(slot, "connect_timeout")
+            return
+        remaining = self._settings.session_timeout_seconds - (time.monotonic() - slot.created_at)
+        await asyncio.sleep(max(0.0, remaining))
+        await self._end_from_watchdog(slot, "session_timeout")
+
+    async def _end_from_watchdog(self, slot: _Slot, reason: str) -> None:
+        slot.watchdog = None  # the watchdog is ending itself; nobody must cancel it now
+        await self.end(slot.session_id, reason)
+
+    async def close_all(self, reason: str = "shutdown") -> None:
+        """Close every call (server shutdown)."""
+        self._closing = True
+        await asyncio.gather(
+            *(self.end(sid, reason) for sid in list(self._slots)), return_exceptions=True
+        )

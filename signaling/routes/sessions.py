@@ -1,0 +1,64 @@
+"""A student's sessions."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from media_engine.errors import CallNotFound, CapacityError, EngineError
+from signaling.keys import principal
+from signaling.sessions import SessionNotFound, SessionService, TutorNotFound
+from virtual_tutor.http import http_error, json_body, require_int
+
+routes = web.RouteTableDef()
+
+SESSIONS = web.AppKey("sessions", SessionService)
+
+
+@routes.post("/api/student/sessions")
+async def create_session(request: web.Request) -> web.Response:
+    who = principal(request)
+    tutor_id = require_int(await json_body(request, max_bytes=4096), "tutor_id")
+    try:
+        grant = await request.app[SESSIONS].open(who, tutor_id)
+    except (TutorNotFound, CallNotFound) as exc:
+        raise http_error(404, str(exc), code="tutor_not_found") from None
+    except CapacityError as exc:
+        raise http_error(503, str(exc), code=exc.code, headers={"Retry-After": "5"}) from None
+    except EngineError as exc:
+        raise http_error(502, str(exc), code=exc.code) from None
+    return web.json_response(
+        {
+            "session_id": grant.session_id,
+            "engine_url": grant.engine_url,
+            "engine_token": grant.engine_token,
+            "status": "active",
+        },
+        status=201,
+    )
+
+
+@routes.get("/api/student/sessions")
+async def list_sessions(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SESSIONS].list(principal(request)))
+
+
+@routes.get("/api/student/sessions/{session_id}")
+async def get_session(request: web.Request) -> web.Response:
+    who = principal(request)
+    try:
+        return web.json_response(
+            await request.app[SESSIONS].get(who, request.match_info["session_id"])
+        )
+    except SessionNotFound:
+        raise http_error(404, "no such session") from None
+
+
+@routes.post("/api/student/sessions/{session_id}/end")
+async def end_session(request: web.Request) -> web.Response:
+    who = principal(request)
+    try:
+        return web.json_response(
+            await request.app[SESSIONS].end(who, request.match_info["session_id"])
+        )
+    except SessionNotFound:
+        raise http_error(404, "no such session") from None

@@ -1,0 +1,122 @@
+"""Tutors: anyone logged in lists them; teachers and admins create, change and delete them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from auth import Role
+from signaling.keys import DB, principal
+from storage import KnowledgeBase, Tutor
+from virtual_tutor.http import http_error, json_body
+
+routes = web.RouteTableDef()
+
+LANGUAGES = {"en", "zh"}
+_TEXT_FIELDS = {"name": 120, "subject": 120, "persona_prompt": 4000, "voice": 64}
+
+
+def tutor_json(t: Tutor) -> dict[str, Any]:
+    return {
+        "id": t.id,
+        "name": t.name,
+        "subject": t.subject,
+        "language": t.language,
+        "persona_prompt": t.persona_prompt,
+        "voice": t.voice,
+        "kb_id": t.kb_id,
+    }
+
+
+def _tutor_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["tutor_id"])
+    except ValueError:
+        raise http_error(404, "no such tutor") from None
+
+
+async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
+    body = await json_body(request, max_bytes=16_384)
+    out: dict[str, Any] = {}
+    for name, limit in _TEXT_FIELDS.items():
+        if name not in body:
+            if not partial and name in {"name", "subject"}:
+                raise http_error(422, f"'{name}' is required")
+            continue
+        value = body[name]
+        if not isinstance(value, str) or len(value) > limit:
+            raise http_error(422, f"'{name}' must be a string of at most {limit} characters")
+        if name in {"name", "subject"} and not value.strip():
+            raise http_error(422, f"'{name}' must not be empty")
+        out[name] = value.strip()
+    if "language" in body:
+        if body["language"] not in LANGUAGES:
+            raise http_error(422, f"'language' must be one of {sorted(LANGUAGES)}")
+        out["language"] = body["language"]
+    if "kb_id" in body:
+        kb_id = body["kb_id"]
+        if kb_id is not None and (isinstance(kb_id, bool) or not isinstance(kb_id, int)):
+            raise http_error(422, "'kb_id' must be an integer or null")
+        if kb_id is not None:
+            async with request.app[DB].session() as s:
+                if await s.get(KnowledgeBase, kb_id) is None:
+                    raise http_error(422, f"no knowledge base with id {kb_id}")
+        out["kb_id"] = kb_id
+    unknown = set(body) - set(_TEXT_FIELDS) - {"language", "kb_id", "id"}
+    if unknown:
+        raise http_error(422, f"unknown fields: {', '.join(sorted(unknown))}")
+    return out
+
+
+@routes.get("/api/tutors")
+async def list_tutors(request: web.Request) -> web.Response:
+    principal(request)
+    async with request.app[DB].session() as s:
+        rows = await s.scalars(select(Tutor).order_by(Tutor.id))
+        return web.json_response([tutor_json(t) for t in rows])
+
+
+@routes.get("/api/tutors/{tutor_id}")
+async def get_tutor(request: web.Request) -> web.Response:
+    principal(request)
+    async with request.app[DB].session() as s:
+        tutor = await s.get(Tutor, _tutor_id(request))
+    if tutor is None:
+        raise http_error(404, "no such tutor")
+    return web.json_response(tutor_json(tutor))
+
+
+@routes.post("/api/tutors")
+async def create_tutor(request: web.Request) -> web.Response:
+    principal(request).require(Role.TEACHER, Role.ADMIN)
+    fields = await _validated(request, partial=False)
+    async with request.app[DB].session() as s, s.begin():
+        tutor = Tutor(**fields)
+        s.add(tutor)
+    return web.json_response(tutor_json(tutor), status=201)
+
+
+@routes.patch("/api/tutors/{tutor_id}")
+async def update_tutor(request: web.Request) -> web.Response:
+    principal(request).require(Role.TEACHER, Role.ADMIN)
+    fields = await _validated(request, partial=True)
+    async with request.app[DB].session() as s, s.begin():
+        tutor = await s.get(Tutor, _tutor_id(request))
+        if tutor is None:
+            raise http_error(404, "no such tutor")
+        for name, value in fields.items():
+            setattr(tutor, name, value)
+    return web.json_response(tutor_json(tutor))
+
+
+@routes.delete("/api/tutors/{tutor_id}")
+async def delete_tutor(request: web.Request) -> web.Response:
+    principal(request).require(Role.TEACHER, Role.ADMIN)
+    async with request.app[DB].session() as s, s.begin():
+        tutor = await s.get(Tutor, _tutor_id(request))
+        if tutor is None:
+            raise http_error(404, "no such tutor")
+        await s.delete(tutor)
+    return web.Response(status=204)

