@@ -18,6 +18,7 @@ from aiohttp import web
 from auth import AuthError
 from auth.tokens import bearer
 from media_engine.errors import BadOffer, CallNotFound, CapacityError, EngineError
+from media_engine.llm.base import LLM
 from media_engine.manager import CallManager
 from media_engine.runtime import EngineRuntime, create_runtime
 from storage import Database
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 ENGINE_SETTINGS = web.AppKey("engine_settings", Settings)
 RUNTIME = web.AppKey("runtime", EngineRuntime)
+SHARED_LLM = web.AppKey("shared_llm", LLM)
 MANAGER = web.AppKey("manager", CallManager)
 
 routes = web.RouteTableDef()
@@ -79,7 +81,8 @@ async def create_session(request: web.Request) -> web.Response:
             raise http_error(422, f"'{name}' must be an integer")
         ids[name] = value
     try:
-        grant = await request.app[MANAGER].create_session(**ids)
+        base_url = request.app[ENGINE_SETTINGS].public_url or str(request.url.origin())
+        grant = await request.app[MANAGER].create_session(**ids, base_url=base_url)
     except EngineError as exc:
         raise _engine_error(exc) from None
     return web.json_response(
@@ -170,8 +173,8 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[ENGINE_SETTINGS]
     db = Database(settings.database_url)
     await db.migrate()
-    runtime = await create_runtime(settings, db)
-    manager = CallManager(runtime, public_url=settings.base_url)
+    runtime = await create_runtime(settings, db, llm=app.get(SHARED_LLM))
+    manager = CallManager(runtime)
     app[RUNTIME] = runtime
     app[MANAGER] = manager
     try:
@@ -182,13 +185,18 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         await db.close()
 
 
-def create_engine_app(settings: Settings) -> web.Application:
-    """A standalone engine: management API, call set-up and health."""
+def create_engine_app(settings: Settings, *, llm: LLM | None = None) -> web.Application:
+    """A standalone engine: management API, call set-up and health.
+
+    `llm` shares an already loaded model (tests, benchmarks); by default the engine loads its own.
+    """
     app = web.Application(
         middlewares=[cors_middleware(settings.cors_origins or ("*",)), error_middleware],
         client_max_size=max(settings.max_sdp_bytes, 65_536) * 2,
     )
     app[ENGINE_SETTINGS] = settings
+    if llm is not None:
+        app[SHARED_LLM] = llm
     app.cleanup_ctx.append(engine_ctx)
     app.add_routes(routes)
     app.router.add_get("/health", health)

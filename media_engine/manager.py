@@ -42,10 +42,9 @@ class _Slot:
 class CallManager:
     """Owns every call slot of one engine."""
 
-    def __init__(self, runtime: EngineRuntime, *, public_url: str) -> None:
+    def __init__(self, runtime: EngineRuntime) -> None:
         self._rt = runtime
         self._settings = runtime.settings
-        self._public_url = public_url.rstrip("/")
         self._slots: dict[str, _Slot] = {}
         self._closing = False
 
@@ -61,9 +60,13 @@ class CallManager:
         return session_id in self._slots
 
     async def create_session(
-        self, *, tutor_id: int, student_id: int, kb_id: int | None = None
+        self, *, tutor_id: int, student_id: int, base_url: str, kb_id: int | None = None
     ) -> SessionGrant:
-        """Reserve a slot and record the session; CapacityError when every slot is taken."""
+        """Reserve a slot and record the session; CapacityError when every slot is taken.
+
+        `base_url` is where clients reach this engine: PUBLIC_URL, or the URL the request came to.
+        """
+        base_url = base_url.rstrip("/")
         if self._closing:
             raise CapacityError("the engine is shutting down")
         if len(self._slots) >= self._settings.max_sessions:
@@ -74,7 +77,7 @@ class CallManager:
         session_id = uuid.uuid4().hex
         await self._rt.store.create_session(
             session_id=session_id, student_id=student_id, tutor_id=tutor_id,
-            engine=self._public_url,
+            engine=base_url,
         )
         slot = _Slot(session_id=session_id, student_id=student_id)
         self._slots[session_id] = slot
@@ -85,7 +88,7 @@ class CallManager:
         )
         return SessionGrant(
             session_id=session_id,
-            engine_url=f"{self._public_url}/v1/calls/{session_id}",
+            engine_url=f"{base_url}/v1/calls/{session_id}",
             engine_token=token,
         )
 

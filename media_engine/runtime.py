@@ -36,11 +36,14 @@ class EngineRuntime:
     issuer: TokenIssuer
     llm: LLM
     voice: VoiceFactory | None = None
+    owns_llm: bool = True
+    """False when the LLM was handed in (shared by tests and benchmarks) and outlives us."""
 
     async def aclose(self) -> None:
         if self.voice is not None:
             await self.voice.aclose()
-        await self.llm.aclose()
+        if self.owns_llm:
+            await self.llm.aclose()
 
 
 def create_llm(settings: Settings) -> LLM:
@@ -62,8 +65,11 @@ def create_llm(settings: Settings) -> LLM:
     )
 
 
-async def create_runtime(settings: Settings, db: Database, *, llm: LLM | None = None) -> EngineRuntime:
-    """Load and warm every model the engine needs."""
+async def create_runtime(
+    settings: Settings, db: Database, *, llm: LLM | None = None
+) -> EngineRuntime:
+    """Load and warm every model the engine needs; an `llm` handed in is used, not owned."""
+    owns_llm = llm is None
     llm = llm or create_llm(settings)
     await llm.warm_up()
     voice: VoiceFactory | None = None
@@ -81,4 +87,5 @@ async def create_runtime(settings: Settings, db: Database, *, llm: LLM | None = 
         issuer=TokenIssuer(secret_key=settings.secret_key, algorithm=settings.algorithm),
         llm=llm,
         voice=voice,
+        owns_llm=owns_llm,
     )

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from auth import TokenIssuer
 from media_engine import api as engine_api
+from media_engine.llm.base import LLM
 from media_engine.manager import CallManager
 from media_engine.runtime import create_runtime
 from signaling.engine_client import EngineClient, HttpEngineClient, LocalEngineClient
@@ -45,8 +46,8 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client: EngineClient
     if settings.in_process_engine:
-        runtime = await create_runtime(settings, app[DB])
-        manager = CallManager(runtime, public_url=settings.base_url)
+        runtime = await create_runtime(settings, app[DB], llm=app.get(engine_api.SHARED_LLM))
+        manager = CallManager(runtime)
         app[engine_api.ENGINE_SETTINGS] = settings
         app[engine_api.RUNTIME] = runtime
         app[engine_api.MANAGER] = manager
@@ -79,12 +80,15 @@ async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application:
+    """The whole server. `llm` shares an already loaded model (tests, benchmarks)."""
     app = web.Application(
         middlewares=[cors_middleware(settings.cors_origins), error_middleware],
         client_max_size=8 * 1024 * 1024,
     )
     app[SETTINGS] = settings
+    if llm is not None:
+        app[engine_api.SHARED_LLM] = llm
     app[ISSUER] = TokenIssuer(secret_key=settings.secret_key, algorithm=settings.algorithm)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(engine_ctx)

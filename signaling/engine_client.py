@@ -28,8 +28,10 @@ class EngineClient(abc.ABC):
 
     @abc.abstractmethod
     async def create_session(
-        self, *, tutor_id: int, student_id: int, kb_id: int | None
-    ) -> SessionGrant: ...
+        self, *, tutor_id: int, student_id: int, kb_id: int | None, base_url: str
+    ) -> SessionGrant:
+        """Reserve a call slot. `base_url` is where clients reached this server; an in-process
+        engine is reached there too, a remote one knows its own address."""
 
     @abc.abstractmethod
     async def end_session(self, session_id: str, *, reason: str) -> bool:
@@ -47,10 +49,10 @@ class LocalEngineClient(EngineClient):
         self._info = info
 
     async def create_session(
-        self, *, tutor_id: int, student_id: int, kb_id: int | None
+        self, *, tutor_id: int, student_id: int, kb_id: int | None, base_url: str
     ) -> SessionGrant:
         return await self._manager.create_session(
-            tutor_id=tutor_id, student_id=student_id, kb_id=kb_id
+            tutor_id=tutor_id, student_id=student_id, kb_id=kb_id, base_url=base_url
         )
 
     async def end_session(self, session_id: str, *, reason: str) -> bool:
@@ -79,7 +81,7 @@ class HttpEngineClient(EngineClient):
         return {"Authorization": f"Bearer {self._issuer.service_token(ttl_s=60)}"}
 
     async def create_session(
-        self, *, tutor_id: int, student_id: int, kb_id: int | None
+        self, *, tutor_id: int, student_id: int, kb_id: int | None, base_url: str
     ) -> SessionGrant:
         payload = {"tutor_id": tutor_id, "student_id": student_id, "kb_id": kb_id}
         try:

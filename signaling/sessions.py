@@ -59,13 +59,13 @@ class SessionService:
         self._db = db
         self._engine = engine
 
-    async def open(self, who: Principal, tutor_id: int) -> SessionGrant:
+    async def open(self, who: Principal, tutor_id: int, *, base_url: str) -> SessionGrant:
         async with self._db.session() as s:
             tutor = await s.get(Tutor, tutor_id)
         if tutor is None:
             raise TutorNotFound(f"no tutor with id {tutor_id}")
         return await self._engine.create_session(
-            tutor_id=tutor.id, student_id=who.user_id, kb_id=tutor.kb_id
+            tutor_id=tutor.id, student_id=who.user_id, kb_id=tutor.kb_id, base_url=base_url
         )
 
     async def list(self, who: Principal) -> list[dict[str, Any]]:

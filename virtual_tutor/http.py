@@ -36,35 +36,25 @@ def error_body(code: str, message: str) -> str:
     return json.dumps({"error": {"code": code, "message": message}})
 
 
+class JsonHTTPError(web.HTTPError):
+    """An HTTP error of any status whose body is `{"error": {"code", "message"}}`."""
+
+    def __init__(
+        self, status: int, message: str, *, code: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        self.status_code = status
+        super().__init__(
+            text=error_body(code, message),
+            content_type="application/json",
+            headers=dict(headers or {}),
+        )
+
+
 def http_error(
     status: int, message: str, *, code: str | None = None, headers: Mapping[str, str] | None = None
 ) -> web.HTTPException:
-    """An HTTP error whose body is `{"error": {"code", "message"}}`."""
-    exc_class = web.HTTPException
-    for cls in _all_http_exceptions():
-        if cls.status_code == status:
-            exc_class = cls
-            break
-    kwargs: dict[str, Any] = {
-        "text": error_body(code or _CODES.get(status, "error"), message),
-        "content_type": "application/json",
-        "headers": dict(headers or {}),
-    }
-    if exc_class is web.HTTPMethodNotAllowed:
-        return web.HTTPMethodNotAllowed("", [], **kwargs)
-    return exc_class(**kwargs)
-
-
-def _all_http_exceptions() -> list[type[web.HTTPException]]:
-    found: list[type[web.HTTPException]] = []
-    stack: list[type[web.HTTPException]] = [web.HTTPException]
-    while stack:
-        cls = stack.pop()
-        for sub in cls.__subclasses__():
-            if getattr(sub, "status_code", None) and sub.status_code >= 400:
-                found.append(sub)
-            stack.append(sub)
-    return found
+    """The error to raise from a handler: JSON body, right status, optional headers."""
+    return JsonHTTPError(status, message, code=code or _CODES.get(status, "error"), headers=headers)
 
 
 @web.middleware

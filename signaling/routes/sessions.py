@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from media_engine.errors import CallNotFound, CapacityError, EngineError
-from signaling.keys import principal
+from signaling.keys import SETTINGS, principal
 from signaling.sessions import SessionNotFound, SessionService, TutorNotFound
 from virtual_tutor.http import http_error, json_body, require_int
 
@@ -19,7 +19,8 @@ async def create_session(request: web.Request) -> web.Response:
     who = principal(request)
     tutor_id = require_int(await json_body(request, max_bytes=4096), "tutor_id")
     try:
-        grant = await request.app[SESSIONS].open(who, tutor_id)
+        base_url = request.app[SETTINGS].public_url or str(request.url.origin())
+        grant = await request.app[SESSIONS].open(who, tutor_id, base_url=base_url)
     except (TutorNotFound, CallNotFound) as exc:
         raise http_error(404, str(exc), code="tutor_not_found") from None
     except CapacityError as exc:

@@ -1,0 +1,51 @@
+"""Helpers to open real WebRTC calls over loopback with the project's own client code."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from virtual_tutor.client import CallConnection
+
+
+async def open_session(
+    client: TestClient[Any, Any], headers: dict[str, str], tutor_id: int = 1
+) -> dict[str, Any]:
+    resp = await client.post("/api/student/sessions", json={"tutor_id": tutor_id}, headers=headers)
+    assert resp.status == 201, await resp.text()
+    grant: dict[str, Any] = await resp.json()
+    return grant
+
+
+async def open_call(
+    client: TestClient[Any, Any], headers: dict[str, str], tutor_id: int = 1
+) -> tuple[dict[str, Any], CallConnection]:
+    grant = await open_session(client, headers, tutor_id)
+    call = CallConnection(client.session, grant["engine_url"], grant["engine_token"])
+    await call.connect()
+    return grant, call
+
+
+async def next_event(call: CallConnection, kind: str, timeout: float = 60.0) -> dict[str, Any]:
+    """The next event of `kind`, skipping others."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = await asyncio.wait_for(call.events.get(), deadline - time.monotonic())
+        if message.get("type") == kind:
+            return message
+
+
+async def in_use(client: TestClient[Any, Any]) -> int:
+    body = await (await client.get("/health")).json()
+    return int(body["engine"]["sessions_in_use"])
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)

@@ -1,0 +1,110 @@
+"""Shared fixtures: settings on a temporary database, the real embedded LLM (loaded once), a
+real server, and a guard that fails any test whose event loop stalls."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from media_engine.llm.base import LLM
+from signaling.app import create_app
+from virtual_tutor.models import ModelPaths
+from virtual_tutor.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = ROOT / "var" / "models"
+SECRET = "test-secret-key-" + "x" * 40
+ADMIN = ("admin@example.com", "admin-password-1")
+STUDENT = ("student@example.com", "student-password-1")
+# A stall this long means something blocked the loop (a model call, a sync DB query).
+MAX_LOOP_STALL_S = 1.0
+
+
+def make_settings(tmp_path: Path, **env: str) -> Settings:
+    base = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/test.db",
+        "SECRET_KEY": SECRET,
+        "VAR_DIR": str(tmp_path),
+        "MODELS_DIR": str(MODELS_DIR),
+        "ADMIN_PASSWORD": ADMIN[1],
+        "DEMO_STUDENT_PASSWORD": STUDENT[1],
+        "LOAD_VOICE_MODELS": "false",
+        "LLM_MAX_TOKENS": "48",
+        "PORT": "0",
+    }
+    base.update(env)
+    return Settings.from_env(base, env_file=None)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def real_llm() -> Iterator[LLM]:
+    """The embedded llama.cpp model, loaded once for the whole run."""
+    from media_engine.llm.llama_backend import LlamaCppLLM
+
+    path = ModelPaths(MODELS_DIR).llm
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run `virtual-tutor models` (make test does)")
+    llm = LlamaCppLLM(model_path=path, n_ctx=2048, n_threads=2)
+    yield llm
+    asyncio.run(llm.aclose())
+
+
+@pytest.fixture
+async def loop_guard() -> AsyncIterator[list[float]]:
+    """Measures how late the loop wakes a 20 ms sleeper; fails the test on a long stall."""
+    stalls: list[float] = []
+
+    async def watch() -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(0.02)
+            stalls.append(time.perf_counter() - before - 0.02)
+
+    task = asyncio.create_task(watch())
+    yield stalls
+    task.cancel()
+    worst = max(stalls, default=0.0)
+    assert worst < MAX_LOOP_STALL_S, f"the event loop stalled for {worst:.2f} s"
+
+
+MakeClient = Callable[..., Any]
+
+
+@pytest.fixture
+async def make_client(
+    aiohttp_client: Any, tmp_path: Path, real_llm: LLM, loop_guard: list[float]
+) -> MakeClient:
+    """Builds a real server (create_app) on a fresh database, sharing the loaded model."""
+
+    async def make(app: web.Application | None = None, **env: str) -> TestClient[Any, Any]:
+        if app is None:
+            app = create_app(make_settings(tmp_path, **env), llm=real_llm)
+        client: TestClient[Any, Any] = await aiohttp_client(app)
+        return client
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> TestClient[Any, Any]:
+    c: TestClient[Any, Any] = await make_client()
+    return c
+
+
+async def login(client: TestClient[Any, Any], who: tuple[str, str] = STUDENT) -> dict[str, str]:
+    resp = await client.post("/api/auth/login", json={"email": who[0], "password": who[1]})
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    return {"Authorization": f"Bearer {body['access_token']}"}
