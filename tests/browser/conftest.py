@@ -1,0 +1,177 @@
+"""Fixtures for the browser tests: Chromium with a fake microphone, the web client served
+statically (with a mocked API), and the real server started as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM,
+    QUESTION,
+    REPO,
+    STUDENT_EMAIL,
+    STUDENT_PASSWORD,
+    WEB,
+)
+
+CHROMIUM_ARGS = [
+    "--use-fake-device-for-media-stream",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def question_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The question, spoken by espeak-ng, as the 48 kHz mono WAV the fake microphone plays."""
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is needed to make the test speech: apt-get install -y {tool}")
+    folder = tmp_path_factory.mktemp("speech")
+    raw, wav = folder / "q.wav", folder / "q48.wav"
+    subprocess.run(["espeak-ng", "-w", str(raw), QUESTION], check=True)
+    # Half a second of silence before and three after, so the end of speech is detected.
+    subprocess.run(
+        ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(wav), "pad", "0.5", "3"],
+        check=True,
+    )
+    return wav
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is needed: apt-get update && apt-get install -y chromium")
+    with sync_api.sync_playwright() as pw:
+        yield pw
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any, question_wav: Path) -> Iterator[Any]:
+    """Chromium whose microphone plays the question and grants every permission prompt."""
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={question_wav}",
+        ],
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def browser_no_mic_prompt(playwright: Any) -> Iterator[Any]:
+    """Chromium without the auto-accepting permission prompt: the microphone can be denied."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+class _WebHandler(SimpleHTTPRequestHandler):
+    """Serves web/ the way the server does: index.html at /, every file under /static/."""
+
+    def translate_path(self, path: str) -> str:
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        if path.startswith("/static/"):
+            return super().translate_path("/" + path[len("/static/") :])
+        return str(WEB / "index.html")
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture(scope="session")
+def static_site() -> Iterator[str]:
+    """The web client on a plain static server; tests mock the API with page.route()."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_WebHandler, directory=str(WEB)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the server was not healthy within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real server (API, engine, web client) with the demo student, on a free port."""
+    var = tmp_path_factory.mktemp("var")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{var}/t.db",
+        "VAR_DIR": str(var),
+        "MODELS_DIR": str(REPO / "var" / "models"),
+        "SECRET_KEY": secrets.token_urlsafe(36)[:48],
+        "ADMIN_PASSWORD": "admin-pass-" + secrets.token_hex(4),
+        "DEMO_STUDENT_EMAIL": STUDENT_EMAIL,
+        "DEMO_STUDENT_PASSWORD": STUDENT_PASSWORD,
+    }
+    log = var / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "virtual_tutor.cli", "serve"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log, timeout=180)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, ARTIFACTS / "server.log")

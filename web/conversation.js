@@ -1,0 +1,225 @@
+// The conversation list: live engine events or a stored transcript, rendered as turns.
+
+import { h, retranslate, tr } from "./dom.js";
+import { formatTime, parseDate, t } from "./i18n.js";
+
+/**
+ * Renders turns into an element with role="log". Live events go through `handle(message)`;
+ * a stored transcript through `showTurns(turns)`.
+ */
+export class Conversation {
+  constructor(list, { scroller = list, emptyKey = null } = {}) {
+    this.list = list;
+    this.scroller = scroller;
+    this.turns = new Map();
+    this.pendingPartial = null;
+    this.empty = emptyKey ? tr("li", emptyKey, null, { class: "conversation__empty" }) : null;
+    if (this.empty) this.list.append(this.empty);
+  }
+
+  /** Apply one engine event; unknown types are ignored. */
+  handle(message) {
+    switch (message.type) {
+      case "transcription":
+        return this.transcription(message);
+      case "text_delta":
+        return this.replyText(message.turn_id, message.content || "", { delta: true });
+      case "text":
+        if (message.role === "assistant" || message.role === undefined) {
+          return this.replyText(message.turn_id, message.content || "", { delta: false });
+        }
+        return undefined;
+      case "tts":
+        if (message.state === "interrupted") this.markInterrupted(message.turn_id);
+        return undefined;
+      case "metrics":
+        return this.latency(message.turn_id, message.total_ms);
+      case "sources":
+        return this.sources(message.turn_id, message.items || []);
+      case "error":
+        return this.error(message);
+      default:
+        return undefined;
+    }
+  }
+
+  /** A message the student typed, shown at once. */
+  addTyped(text) {
+    this.add("user", null, { text, source: "typed" });
+  }
+
+  /** A stored transcript (the API's `turns`). */
+  showTurns(turns) {
+    for (const turn of turns) {
+      const item = this.add(turn.role === "user" ? "user" : "assistant", turn.turn_id, {
+        text: turn.text || "",
+        source: turn.source,
+        at: turn.created_at,
+      });
+      if (turn.interrupted) this.markInterrupted(turn.turn_id, item);
+      const totalMs = turn.timings && turn.timings.total_ms;
+      if (turn.role === "assistant" && Number.isFinite(totalMs)) this.latency(turn.turn_id, totalMs);
+    }
+  }
+
+  transcription({ turn_id: turnId, content = "", partial }) {
+    let item = this.find("user", turnId);
+    if (!item && this.pendingPartial) {
+      item = this.pendingPartial;
+      if (turnId !== undefined) this.remember("user", turnId, item);
+    }
+    if (!item) item = this.add("user", turnId, { text: "", source: "spoken" });
+    item.querySelector(".turn__text").textContent = content;
+    item.classList.toggle("turn--partial", Boolean(partial));
+    this.setBusyBadge(item, Boolean(partial));
+    this.pendingPartial = partial ? item : null;
+    this.updateBusy();
+    this.scroll();
+  }
+
+  replyText(turnId, content, { delta }) {
+    const item = this.find("assistant", turnId) || this.add("assistant", turnId, { text: "" });
+    const text = item.querySelector(".turn__text");
+    text.textContent = delta ? text.textContent + content : content;
+    item.classList.toggle("turn--streaming", delta);
+    this.updateBusy();
+    this.scroll();
+  }
+
+  markInterrupted(turnId, item = this.find("assistant", turnId)) {
+    if (!item || item.querySelector(".badge--interrupted")) return;
+    item.classList.add("turn--interrupted");
+    item.classList.remove("turn--streaming");
+    item
+      .querySelector(".turn__meta")
+      .append(tr("span", "turn.interrupted", null, { class: "badge badge--interrupted" }));
+    this.updateBusy();
+  }
+
+  latency(turnId, totalMs) {
+    if (!Number.isFinite(totalMs)) return;
+    const item = this.find("assistant", turnId) || this.add("assistant", turnId, { text: "" });
+    let label = item.querySelector(".turn__latency");
+    if (!label) {
+      label = tr("span", "turn.latency", { ms: 0 }, { class: "turn__latency" });
+      label.dataset.i18nAttr = "title:turn.latencyTitle";
+      label.title = t("turn.latencyTitle");
+      item.querySelector(".turn__meta").append(label);
+    }
+    retranslate(label, "turn.latency", { ms: Math.round(totalMs) });
+  }
+
+  sources(turnId, items) {
+    if (items.length === 0) return;
+    const item = this.find("assistant", turnId) || this.add("assistant", turnId, { text: "" });
+    item.querySelector(".sources")?.remove();
+    const list = h(
+      "ul",
+      { class: "sources__list" },
+      items.map((source) =>
+        h(
+          "li",
+          {},
+          h("span", { class: "sources__title" }, source.title || source.document || ""),
+          source.document && source.title
+            ? h("span", { class: "sources__document" }, ` · ${source.document}`)
+            : null,
+          source.snippet ? h("q", { class: "sources__snippet" }, source.snippet) : null,
+        ),
+      ),
+    );
+    item.append(
+      h(
+        "details",
+        { class: "sources" },
+        tr("summary", "turn.sources", { count: items.length }),
+        list,
+      ),
+    );
+    this.scroll();
+  }
+
+  error({ turn_id: turnId, content, code }) {
+    const message = content || code || "";
+    const line = tr("p", "turn.error", { message }, { class: "turn__error" });
+    const item = turnId !== undefined ? this.find("assistant", turnId) : null;
+    if (item) {
+      item.classList.remove("turn--streaming");
+      item.append(line);
+    } else {
+      this.list.append(h("li", { class: "turn turn--error" }, line));
+      this.dropEmpty();
+    }
+    this.updateBusy();
+    this.scroll();
+  }
+
+  add(role, turnId, { text, source = null, at = new Date() }) {
+    const when = parseDate(at);
+    const meta = h(
+      "div",
+      { class: "turn__meta" },
+      tr("span", role === "user" ? "turn.you" : "turn.tutor", null, { class: "turn__who" }),
+      h("time", { datetime: when.toISOString() }, formatTime(when)),
+      source === "typed" || source === "spoken"
+        ? tr("span", `turn.${source}`, null, { class: "badge" })
+        : null,
+    );
+    const item = h(
+      "li",
+      { class: `turn turn--${role}` },
+      meta,
+      h("p", { class: "turn__text", dir: "auto" }, text),
+    );
+    if (turnId !== undefined && turnId !== null) {
+      item.dataset.turnId = String(turnId);
+      this.remember(role, turnId, item);
+    }
+    this.dropEmpty();
+    this.list.append(item);
+    this.scroll();
+    return item;
+  }
+
+  setBusyBadge(item, partial) {
+    const badge = item.querySelector(".badge--partial");
+    if (partial && !badge) {
+      item
+        .querySelector(".turn__meta")
+        .append(tr("span", "turn.partial", null, { class: "badge badge--partial" }));
+    } else if (!partial && badge) {
+      badge.remove();
+    }
+  }
+
+  /** Screen readers wait for a streaming reply or a partial transcript to settle. */
+  updateBusy() {
+    const busy = this.list.querySelector(".turn--streaming, .turn--partial") !== null;
+    this.list.setAttribute("aria-busy", String(busy));
+  }
+
+  find(role, turnId) {
+    if (turnId === undefined || turnId === null) return null;
+    return this.turns.get(`${role}:${turnId}`) || null;
+  }
+
+  remember(role, turnId, item) {
+    this.turns.set(`${role}:${turnId}`, item);
+  }
+
+  dropEmpty() {
+    if (this.empty) this.empty.remove();
+  }
+
+  scroll() {
+    const el = this.scroller;
+    el.scrollTop = el.scrollHeight;
+  }
+
+  /** Times are formatted per language; refresh them after a language change. */
+  relabelTimes() {
+    for (const time of this.list.querySelectorAll("time[datetime]")) {
+      time.textContent = formatTime(time.getAttribute("datetime"));
+    }
+  }
+}

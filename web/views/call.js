@@ -1,0 +1,216 @@
+// The call page: connection state, microphone notice, mute, hang up, conversation and composer.
+
+import { TutorCall } from "../call.js";
+import { Conversation } from "../conversation.js";
+import { h, retranslate, tr } from "../dom.js";
+
+const MIC_MESSAGES = {
+  denied: "call.mic.denied",
+  missing: "call.mic.missing",
+  unavailable: "call.mic.unavailable",
+  error: "call.mic.error",
+};
+
+/** Render the call with `app.activeCall` ({session, tutor}); returns the view's cleanup. */
+export function renderCall(main, { app }) {
+  const { session, tutor } = app.activeCall;
+  const ui = buildCallView(tutor);
+  main.append(ui.root);
+
+  const call = new TutorCall(session);
+  const conversation = new Conversation(ui.list, { scroller: ui.scroller, emptyKey: "call.empty" });
+  app.attachCall(call);
+  app.onLanguage(() => conversation.relabelTimes());
+
+  call.addEventListener("state", ({ detail }) => showState(ui, detail.state));
+  call.addEventListener("microphone", ({ detail }) => showMicrophone(ui, detail.problem));
+  call.addEventListener("chat", ({ detail }) => {
+    ui.send.disabled = !detail.open;
+    if (detail.open) ui.notice.hidden = true;
+  });
+  call.addEventListener("track", ({ detail }) => playRemote(app, ui, detail.stream));
+  call.addEventListener("message", ({ detail }) => {
+    showActivity(ui, detail, tutor);
+    conversation.handle(detail);
+  });
+
+  ui.mute.addEventListener("click", () => {
+    const muted = !call.muted;
+    call.setMuted(muted);
+    ui.mute.setAttribute("aria-pressed", String(muted));
+    retranslate(ui.muteText, muted ? "call.unmute" : "call.mute");
+  });
+  ui.sound.addEventListener("click", () => {
+    ui.audio.play().then(() => (ui.sound.hidden = true), () => {});
+    app.resumeAudio();
+  });
+  ui.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = ui.input.value.trim();
+    if (!text) return;
+    if (!call.sendText(text)) {
+      retranslate(ui.notice, "call.notReady");
+      ui.notice.hidden = false;
+      return;
+    }
+    conversation.addTyped(text);
+    ui.input.value = "";
+    ui.input.focus();
+  });
+
+  let ending = null;
+  const end = () => {
+    ending ??= call.hangUp(() => app.api.endSession(session.session_id).catch(() => {}));
+    return ending;
+  };
+  ui.hangup.addEventListener("click", async () => {
+    ui.hangup.disabled = true;
+    retranslate(ui.hangupText, "call.hangingUp");
+    await end();
+    showEnded(ui);
+  });
+
+  call.start().catch((failure) => {
+    console.warn("the call could not be started:", failure.message);
+    showState(ui, "failed");
+    retranslate(ui.notice, "call.failed", { message: failure.message });
+    ui.notice.hidden = false;
+    end().then(() => showEnded(ui, { keepNotice: true }));
+  });
+  ui.heading.focus();
+
+  return () => {
+    if (call.state !== "closed") end();
+  };
+}
+
+function buildCallView(tutor) {
+  const ui = {};
+  ui.heading = tr("h1", "call.heading", { name: tutor.name }, { id: "call-heading", tabindex: "-1" });
+  ui.stateText = tr("span", "call.state.new", null, { id: "call-state-text" });
+  ui.state = h(
+    "p",
+    { class: "call__state", role: "status", dataset: { state: "new" } },
+    h("span", { class: "call__dot", "aria-hidden": "true" }),
+    ui.stateText,
+  );
+  ui.activity = h("p", { class: "call__activity", "aria-live": "polite" });
+  ui.micMessage = h("p", { class: "message message--warning", id: "mic-message", role: "alert" });
+  ui.micMessage.hidden = true;
+  ui.notice = h("p", { class: "message message--error", id: "call-notice", role: "alert" });
+  ui.notice.hidden = true;
+
+  ui.muteText = tr("span", "call.mute");
+  ui.mute = h(
+    "button",
+    { type: "button", class: "button", id: "mute", "aria-pressed": "false" },
+    h("span", { class: "icon icon--mic", "aria-hidden": "true" }),
+    ui.muteText,
+  );
+  ui.hangupText = tr("span", "call.hangup");
+  ui.hangup = h(
+    "button",
+    { type: "button", class: "button danger", id: "hangup" },
+    h("span", { class: "icon icon--hangup", "aria-hidden": "true" }),
+    ui.hangupText,
+  );
+  ui.sound = tr("button", "call.enableSound", null, { type: "button", class: "button" });
+  ui.sound.hidden = true;
+  ui.controls = h("div", { class: "call__controls" }, ui.mute, ui.hangup, ui.sound);
+  ui.after = h(
+    "nav",
+    { class: "call__after" },
+    tr("a", "call.backToTutors", null, { class: "button primary", href: "#/tutors" }),
+    tr("a", "nav.history", null, { class: "button", href: "#/history" }),
+  );
+  ui.after.hidden = true;
+
+  ui.list = h("ol", {
+    class: "conversation__list",
+    id: "conversation",
+    role: "log",
+    "aria-live": "polite",
+    "aria-labelledby": "conversation-heading",
+  });
+  ui.scroller = h(
+    "div",
+    { class: "conversation" },
+    tr("h2", "call.conversation", null, { id: "conversation-heading", class: "visually-hidden" }),
+    ui.list,
+  );
+
+  ui.input = h("input", {
+    id: "chat-input",
+    name: "message",
+    type: "text",
+    autocomplete: "off",
+    maxlength: "4000",
+    dataset: { i18nAttr: "placeholder:call.typePlaceholder" },
+  });
+  ui.send = tr("button", "call.send", null, { type: "submit", class: "button primary", id: "send" });
+  ui.send.disabled = true;
+  ui.composer = h(
+    "form",
+    { class: "composer" },
+    tr("label", "call.typeLabel", null, { for: "chat-input", class: "visually-hidden" }),
+    ui.input,
+    ui.send,
+  );
+
+  ui.audio = h("audio", { id: "tutor-audio", autoplay: true });
+  ui.root = h(
+    "section",
+    { class: "view view--call", "aria-labelledby": "call-heading" },
+    h("div", { class: "call__header" }, ui.heading, ui.state),
+    ui.controls,
+    ui.activity,
+    ui.micMessage,
+    ui.notice,
+    ui.after,
+    ui.scroller,
+    ui.composer,
+    ui.audio,
+  );
+  return ui;
+}
+
+function showState(ui, state) {
+  ui.state.dataset.state = state;
+  retranslate(ui.stateText, `call.state.${state}`);
+}
+
+function showMicrophone(ui, problem) {
+  if (!problem) return;
+  retranslate(ui.micMessage, MIC_MESSAGES[problem] || MIC_MESSAGES.error);
+  ui.micMessage.hidden = false;
+  ui.mute.hidden = true;
+}
+
+function showActivity(ui, message, tutor) {
+  const show = (key, params) => ui.activity.replaceChildren(key ? tr("span", key, params) : "");
+  if (message.type === "vad") {
+    show(message.state === "speech_start" ? "call.activity.listening" : null);
+  } else if (message.type === "tts") {
+    show(message.state === "start" ? "call.activity.speaking" : null, { name: tutor.name });
+  }
+}
+
+function playRemote(app, ui, stream) {
+  ui.audio.srcObject = stream;
+  ui.audio.muted = false;
+  app.meterRemote(stream);
+  ui.audio.play().catch(() => {
+    // Autoplay was refused (no user gesture yet): let the student turn the sound on.
+    ui.sound.hidden = false;
+  });
+}
+
+function showEnded(ui, { keepNotice = false } = {}) {
+  showState(ui, "closed");
+  ui.controls.hidden = true;
+  ui.composer.hidden = true;
+  ui.activity.replaceChildren();
+  if (!keepNotice) ui.notice.hidden = true;
+  ui.after.hidden = false;
+  ui.after.querySelector("a").focus();
+}
