@@ -8,6 +8,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from knowledge.errors import KnowledgeError
+from knowledge.prompt import UNAVAILABLE, knowledge_context
+from knowledge.retriever import Retrieval, Retriever, same_question
 from media_engine.errors import StageError
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.protocol import event
@@ -55,6 +60,7 @@ class Conversation:
         store: TurnStore,
         send: Send,
         options: GenerationOptions,
+        retriever: Retriever | None = None,
     ) -> None:
         self.session_id = session_id
         self.tutor = tutor
@@ -63,10 +69,57 @@ class Conversation:
         self._send = send
         self._options = options
         self._history: list[ChatMessage] = []
+        # Course material: `retriever` searches the tutor's knowledge base (none: no grounding).
+        self._retriever = retriever
+        self._prefetched: Retrieval | None = None
+        self._context: str | None = None
 
     def messages(self) -> list[ChatMessage]:
-        system: ChatMessage = {"role": "system", "content": self.tutor.system_prompt()}
+        prompt = self.tutor.system_prompt()
+        if self._context:
+            prompt = f"{prompt}\n\n{self._context}"
+        system: ChatMessage = {"role": "system", "content": prompt}
         return [system, *self._history[-HISTORY_MESSAGES:]]
+
+    async def prefetch(self, text: str) -> None:
+        """Search the course material for a stable partial transcript, before the turn ends.
+
+        The voice pipeline calls this, in a task it owns, once the partial transcript has been
+        stable for a moment. When the final transcript asks the same thing (80% of its terms in
+        common), the reply reuses this result, so retrieval adds nothing after the student
+        stops. The latest call wins; without a knowledge base it does nothing.
+        """
+        kb_id = self.tutor.kb_id
+        if self._retriever is None or kb_id is None or not text.strip():
+            return
+        try:
+            self._prefetched = await self._retriever.search(kb_id, text)
+        except (KnowledgeError, SQLAlchemyError, OSError) as exc:
+            # The reply searches again and reports a failure there.
+            log.warning("session %s: prefetch failed: %s", self.session_id, type(exc).__name__)
+
+    async def _ground(self, turn_id: str) -> None:
+        """Put course material for the last user message into the prompt; send its sources."""
+        self._context = None
+        kb_id = self.tutor.kb_id
+        if self._retriever is None or kb_id is None:
+            return
+        question = next((m["content"] for m in reversed(self._history) if m["role"] == "user"), "")
+        found, self._prefetched = self._prefetched, None
+        try:
+            if found is None or not same_question(found.query, question):
+                found = await self._retriever.search(kb_id, question)
+            await self._retriever.record(self.session_id, turn_id, found.relevant)
+        except (KnowledgeError, SQLAlchemyError, OSError) as exc:
+            log.warning("session %s turn %s: retrieval failed: %s", self.session_id, turn_id,
+                        type(exc).__name__)
+            self._send(event("error", code="retrieval_failed", turn_id=turn_id, retryable=True,
+                             content="the course material could not be searched"))
+            self._context = UNAVAILABLE
+            return
+        self._context = knowledge_context(found.relevant)
+        self._send(event("sources", turn_id=turn_id, items=[p.item() for p in found.relevant],
+                         retrieval_ms=found.elapsed_ms))
 
     async def add_user_turn(
         self, *, turn_id: str, text: str, source: str, timings: dict[str, float] | None = None
@@ -88,6 +141,7 @@ class Conversation:
         marked interrupted. A stage failure becomes an error event; the call goes on.
         """
         reply = Reply(turn_id=turn_id)
+        await self._ground(turn_id)
         try:
             async for piece in self._llm.stream(self.messages(), self._options):
                 if reply.first_token_at is None:

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import knowledge.models  # noqa: F401  (registers the knowledge tables on Base.metadata)
 from storage.models import Base
 
 connection = context.config.attributes["connection"]

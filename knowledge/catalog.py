@@ -1,0 +1,130 @@
+"""Knowledge bases and their documents as the API and the CLI see them: plain queries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+
+from knowledge.models import KBChunk, KBDocument
+from storage import Database, KnowledgeBase, Tutor
+
+
+def document_json(d: KBDocument) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "kb_id": d.kb_id,
+        "title": d.title,
+        "media_type": d.media_type,
+        "size_bytes": d.size_bytes,
+        "status": d.status,
+        "progress": round(d.progress, 3),
+        "error": d.error,
+        "chunk_count": d.chunk_count,
+        "created_at": d.created_at.isoformat(),
+    }
+
+
+class Catalog:
+    """Reads and changes knowledge bases; every document query is scoped by `kb_id`."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create(self, name: str, description: str) -> dict[str, Any]:
+        async with self._db.session() as s, s.begin():
+            kb = KnowledgeBase(name=name, description=description)
+            s.add(kb)
+            await s.flush()
+            return {
+                "id": kb.id,
+                "name": kb.name,
+                "description": kb.description,
+                "created_at": kb.created_at.isoformat(),
+                "tutor_ids": [],
+                "documents": 0,
+            }
+
+    async def all(self) -> list[dict[str, Any]]:
+        async with self._db.session() as s:
+            kbs = list(await s.scalars(select(KnowledgeBase).order_by(KnowledgeBase.id)))
+            return [await self._describe(s, kb) for kb in kbs]
+
+    async def get(self, kb_id: int) -> dict[str, Any] | None:
+        async with self._db.session() as s:
+            kb = await s.get(KnowledgeBase, kb_id)
+            return None if kb is None else await self._describe(s, kb)
+
+    async def _describe(self, s: Any, kb: KnowledgeBase) -> dict[str, Any]:
+        tutors = await s.scalars(select(Tutor.id).where(Tutor.kb_id == kb.id).order_by(Tutor.id))
+        counts = dict(
+            (
+                await s.execute(
+                    select(KBDocument.status, func.count(KBDocument.id))
+                    .where(KBDocument.kb_id == kb.id)
+                    .group_by(KBDocument.status)
+                )
+            ).all()
+        )
+        return {
+            "id": kb.id,
+            "name": kb.name,
+            "description": kb.description,
+            "created_at": kb.created_at.isoformat(),
+            "tutor_ids": list(tutors),
+            "documents": sum(counts.values()),
+            "status_counts": counts,
+        }
+
+    async def delete(self, kb_id: int) -> bool:
+        async with self._db.session() as s, s.begin():
+            kb = await s.get(KnowledgeBase, kb_id)
+            if kb is None:
+                return False
+            # Explicit deletes as well as the foreign keys' cascade: a database without
+            # enforced foreign keys must not keep orphaned passages either.
+            await s.execute(delete(KBChunk).where(KBChunk.kb_id == kb_id))
+            await s.execute(delete(KBDocument).where(KBDocument.kb_id == kb_id))
+            await s.execute(update(Tutor).where(Tutor.kb_id == kb_id).values(kb_id=None))
+            await s.delete(kb)
+            return True
+
+    async def set_tutors(self, kb_id: int, tutor_ids: list[int]) -> list[int] | None:
+        """Make exactly `tutor_ids` use this base; None when a tutor does not exist."""
+        async with self._db.session() as s, s.begin():
+            found = set(await s.scalars(select(Tutor.id).where(Tutor.id.in_(tutor_ids))))
+            if found != set(tutor_ids):
+                return None
+            await s.execute(
+                update(Tutor)
+                .where(Tutor.kb_id == kb_id, Tutor.id.not_in(tutor_ids))
+                .values(kb_id=None)
+            )
+            if tutor_ids:
+                await s.execute(update(Tutor).where(Tutor.id.in_(tutor_ids)).values(kb_id=kb_id))
+            return sorted(found)
+
+    async def documents(self, kb_id: int) -> list[dict[str, Any]]:
+        async with self._db.session() as s:
+            rows = await s.scalars(
+                select(KBDocument).where(KBDocument.kb_id == kb_id).order_by(KBDocument.id)
+            )
+            return [document_json(d) for d in rows]
+
+    async def document(self, kb_id: int, doc_id: int) -> dict[str, Any] | None:
+        async with self._db.session() as s:
+            d = await s.scalar(
+                select(KBDocument).where(KBDocument.id == doc_id, KBDocument.kb_id == kb_id)
+            )
+            return None if d is None else document_json(d)
+
+    async def delete_document(self, kb_id: int, doc_id: int) -> bool:
+        async with self._db.session() as s, s.begin():
+            d = await s.scalar(
+                select(KBDocument).where(KBDocument.id == doc_id, KBDocument.kb_id == kb_id)
+            )
+            if d is None:
+                return False
+            await s.execute(delete(KBChunk).where(KBChunk.document_id == doc_id))
+            await s.delete(d)
+            return True

@@ -1,0 +1,1 @@
+"""Demo course material for the seeded tutors (written for this project)."""

@@ -1,0 +1,166 @@
+"""Retrieval for a tutor: the best passages of its own knowledge base for a question.
+
+Every query filters on `kb_id`; a knowledge base's index is rebuilt when its chunks change
+(checked with one cheap aggregate per search, so a separate engine process sees new documents).
+Embedding and index building run in the retriever's executor, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import func, select
+
+from knowledge.config import KnowledgeSettings
+from knowledge.embeddings import Embedder, Vectors
+from knowledge.index import ChunkRow, KBIndex, Passage
+from knowledge.models import KBChunk, KBDocument, KBTurnSource
+from knowledge.text import tokens
+from storage import Database
+
+log = logging.getLogger(__name__)
+
+QUERY_CACHE = 256
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What a search found: the ranked candidates and those relevant enough to use."""
+
+    query: str
+    candidates: list[Passage]
+    relevant: list[Passage]
+    elapsed_ms: float
+
+
+def same_question(a: str, b: str, *, overlap: float = 0.8) -> bool:
+    """Whether two transcripts ask the same thing (a stable partial and the final one)."""
+    ta, tb = set(tokens(a)), set(tokens(b))
+    if not ta or not tb:
+        return a.strip() == b.strip()
+    return len(ta & tb) / len(ta | tb) >= overlap
+
+
+class Retriever:
+    """Searches knowledge bases; shared by every call of an engine."""
+
+    def __init__(
+        self,
+        db: Database,
+        embedder: Embedder | None,
+        *,
+        settings: KnowledgeSettings,
+        executor: Executor | None = None,
+    ) -> None:
+        self._db = db
+        self._embedder = embedder
+        self.settings = settings
+        self._executor = executor
+        self._indexes: dict[int, tuple[tuple[int, int], KBIndex]] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+
+    async def search(self, kb_id: int, query: str, *, k: int | None = None) -> Retrieval:
+        """The top passages of knowledge base `kb_id` for `query`."""
+        started = time.perf_counter()
+        k = k or self.settings.top_k
+        index = await self._index(kb_id)
+        vector = await self._embed(query) if index.has_vectors else None
+        loop = asyncio.get_running_loop()
+        candidates = await loop.run_in_executor(
+            self._executor,
+            lambda: index.search(query, vector, k=k, weights=self.settings.weights),
+        )
+        relevant = [p for p in candidates if p.relevance >= self.settings.min_relevance]
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        return Retrieval(query=query, candidates=candidates, relevant=relevant, elapsed_ms=elapsed)
+
+    async def record(self, session_id: str, turn_id: str, passages: list[Passage]) -> None:
+        """Remember which passages one turn was given."""
+        if not passages:
+            return
+        async with self._db.session() as s, s.begin():
+            s.add_all(
+                KBTurnSource(
+                    session_id=session_id,
+                    turn_id=turn_id,
+                    chunk_id=p.chunk_id,
+                    document_id=p.document_id,
+                    title=p.title,
+                    rank=rank,
+                    score=p.relevance,
+                )
+                for rank, p in enumerate(passages, start=1)
+            )
+
+    def forget(self, kb_id: int) -> None:
+        """Drop a cached index (its documents changed in this process)."""
+        self._indexes.pop(kb_id, None)
+
+    async def _embed(self, query: str) -> Vectors | None:
+        if self._embedder is None:
+            return None
+        cached = self._vectors.get(query)
+        if cached is not None:
+            self._vectors.move_to_end(query)
+            return cached
+        embedder = self._embedder
+        loop = asyncio.get_running_loop()
+        matrix = await loop.run_in_executor(self._executor, embedder.encode, [query])
+        vector: Vectors = np.asarray(matrix[0], dtype=np.float32)
+        self._vectors[query] = vector
+        if len(self._vectors) > QUERY_CACHE:
+            self._vectors.popitem(last=False)
+        return vector
+
+    async def _signature(self, kb_id: int) -> tuple[int, int]:
+        async with self._db.session() as s:
+            row = (
+                await s.execute(
+                    select(func.count(KBChunk.id), func.coalesce(func.max(KBChunk.id), 0)).where(
+                        KBChunk.kb_id == kb_id
+                    )
+                )
+            ).one()
+        return int(row[0]), int(row[1])
+
+    async def _index(self, kb_id: int) -> KBIndex:
+        lock = self._locks.setdefault(kb_id, asyncio.Lock())
+        async with lock:
+            signature = await self._signature(kb_id)
+            cached = self._indexes.get(kb_id)
+            if cached is not None and cached[0] == signature:
+                return cached[1]
+            rows = await self._load(kb_id)
+            dims = self._embedder.dimensions if self._embedder is not None else 0
+            loop = asyncio.get_running_loop()
+            index = await loop.run_in_executor(
+                self._executor, lambda: KBIndex(kb_id, rows, dimensions=dims)
+            )
+            self._indexes[kb_id] = (signature, index)
+            log.info("knowledge base %s: index of %d passages built", kb_id, len(rows))
+            return index
+
+    async def _load(self, kb_id: int) -> list[ChunkRow]:
+        query = (
+            select(
+                KBChunk.id,
+                KBChunk.document_id,
+                KBDocument.title,
+                KBChunk.location,
+                KBChunk.text,
+                KBChunk.embedding,
+            )
+            .join(KBDocument, KBDocument.id == KBChunk.document_id)
+            .where(KBChunk.kb_id == kb_id, KBDocument.kb_id == kb_id)
+            .order_by(KBChunk.id)
+        )
+        async with self._db.session() as s:
+            result = await s.execute(query)
+            return [ChunkRow(*row) for row in result.all()]

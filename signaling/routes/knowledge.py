@@ -1,0 +1,176 @@
+"""Knowledge bases: teachers and admins create them, upload course documents, attach them to
+tutors and watch ingestion. Register with `app.add_routes(routes)` after `knowledge_ctx`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import BodyPartReader, web
+
+from auth import Role
+from knowledge.catalog import Catalog, document_json
+from knowledge.errors import UploadRejected
+from knowledge.runtime import KNOWLEDGE
+from signaling.keys import DB, principal
+from virtual_tutor.http import http_error, json_body, require_str
+
+routes = web.RouteTableDef()
+
+READ_CHUNK = 64 * 1024
+
+
+def _staff(request: web.Request) -> Catalog:
+    principal(request).require(Role.TEACHER, Role.ADMIN)
+    return Catalog(request.app[DB])
+
+
+def _id(request: web.Request, name: str) -> int:
+    try:
+        return int(request.match_info[name])
+    except ValueError:
+        raise http_error(404, "not found") from None
+
+
+async def _kb(request: web.Request, catalog: Catalog) -> dict[str, Any]:
+    kb = await catalog.get(_id(request, "kb_id"))
+    if kb is None:
+        raise http_error(404, "no such knowledge base")
+    return kb
+
+
+@routes.post("/api/knowledge-bases")
+async def create_kb(request: web.Request) -> web.Response:
+    catalog = _staff(request)
+    body = await json_body(request, max_bytes=16_384)
+    name = require_str(body, "name", max_len=200)
+    description = body.get("description", "")
+    if not isinstance(description, str) or len(description) > 4000:
+        raise http_error(422, "'description' must be a string of at most 4000 characters")
+    return web.json_response(await catalog.create(name, description.strip()), status=201)
+
+
+@routes.get("/api/knowledge-bases")
+async def list_kbs(request: web.Request) -> web.Response:
+    return web.json_response(await _staff(request).all())
+
+
+@routes.get("/api/knowledge-bases/{kb_id}")
+async def get_kb(request: web.Request) -> web.Response:
+    catalog = _staff(request)
+    return web.json_response(await _kb(request, catalog))
+
+
+@routes.delete("/api/knowledge-bases/{kb_id}")
+async def delete_kb(request: web.Request) -> web.Response:
+    kb_id = _id(request, "kb_id")
+    if not await _staff(request).delete(kb_id):
+        raise http_error(404, "no such knowledge base")
+    request.app[KNOWLEDGE].retriever.forget(kb_id)
+    return web.Response(status=204)
+
+
+@routes.patch("/api/knowledge-bases/{kb_id}/tutors")
+async def set_tutors(request: web.Request) -> web.Response:
+    """Make exactly `tutor_ids` answer from this base (an empty list detaches all)."""
+    catalog = _staff(request)
+    kb = await _kb(request, catalog)
+    body = await json_body(request, max_bytes=16_384)
+    ids = body.get("tutor_ids")
+    if not isinstance(ids, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in ids
+    ):
+        raise http_error(422, "'tutor_ids' must be a list of integers")
+    attached = await catalog.set_tutors(kb["id"], ids)
+    if attached is None:
+        raise http_error(422, "some tutor_ids do not exist")
+    return web.json_response({"kb_id": kb["id"], "tutor_ids": attached})
+
+
+@routes.post("/api/knowledge-bases/{kb_id}/documents")
+async def upload(request: web.Request) -> web.Response:
+    """multipart/form-data with one `file` part: .txt, .md or .pdf, within the size limit."""
+    catalog = _staff(request)
+    kb = await _kb(request, catalog)
+    runtime = request.app[KNOWLEDGE]
+    limit = runtime.settings.max_upload_bytes
+    if request.content_length is not None and request.content_length > limit + 64 * 1024:
+        raise http_error(413, f"files are limited to {limit // 1_000_000} MB", code="too_large")
+    filename, content = await _read_file(request, limit)
+    try:
+        doc = await runtime.ingestor.add(kb["id"], filename, content)
+    except UploadRejected as exc:
+        raise http_error(exc.status, str(exc), code=exc.code) from None
+    return web.json_response(document_json(doc), status=202)
+
+
+async def _read_file(request: web.Request, limit: int) -> tuple[str, bytes]:
+    if not request.content_type.startswith("multipart/"):
+        raise http_error(415, "upload the file as multipart/form-data", code="unsupported_type")
+    reader = await request.multipart()
+    async for part in reader:
+        if not isinstance(part, BodyPartReader) or part.name != "file":
+            continue
+        if not part.filename:
+            raise http_error(422, "the 'file' part needs a file name", code="bad_filename")
+        data = bytearray()
+        while chunk := await part.read_chunk(READ_CHUNK):
+            data.extend(chunk)
+            if len(data) > limit:
+                raise http_error(
+                    413, f"files are limited to {limit // 1_000_000} MB", code="too_large"
+                )
+        return part.filename, bytes(data)
+    raise http_error(422, "no 'file' part in the upload", code="invalid_document")
+
+
+@routes.get("/api/knowledge-bases/{kb_id}/documents")
+async def list_documents(request: web.Request) -> web.Response:
+    catalog = _staff(request)
+    kb = await _kb(request, catalog)
+    return web.json_response(await catalog.documents(kb["id"]))
+
+
+@routes.get("/api/knowledge-bases/{kb_id}/documents/{doc_id}")
+async def get_document(request: web.Request) -> web.Response:
+    doc = await _staff(request).document(_id(request, "kb_id"), _id(request, "doc_id"))
+    if doc is None:
+        raise http_error(404, "no such document")
+    return web.json_response(doc)
+
+
+@routes.delete("/api/knowledge-bases/{kb_id}/documents/{doc_id}")
+async def delete_document(request: web.Request) -> web.Response:
+    kb_id = _id(request, "kb_id")
+    if not await _staff(request).delete_document(kb_id, _id(request, "doc_id")):
+        raise http_error(404, "no such document")
+    request.app[KNOWLEDGE].retriever.forget(kb_id)
+    return web.Response(status=204)
+
+
+@routes.post("/api/knowledge-bases/{kb_id}/search")
+async def search(request: web.Request) -> web.Response:
+    """Try the retrieval a tutor would do: `{query, k?}` → ranked passages with scores."""
+    catalog = _staff(request)
+    kb = await _kb(request, catalog)
+    body = await json_body(request, max_bytes=16_384)
+    query = require_str(body, "query", max_len=2000)
+    k = body.get("k", 3)
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 20:
+        raise http_error(422, "'k' must be an integer from 1 to 20")
+    found = await request.app[KNOWLEDGE].retriever.search(kb["id"], query, k=k)
+    relevant = {p.chunk_id for p in found.relevant}
+    return web.json_response(
+        {
+            "elapsed_ms": found.elapsed_ms,
+            "items": [
+                {
+                    **p.item(),
+                    "text": p.text,
+                    "score": p.score,
+                    "relevance": p.relevance,
+                    "relevant": p.chunk_id in relevant,
+                }
+                for p in found.candidates
+            ],
+        }
+    )
