@@ -21,6 +21,7 @@ class App {
     this.call = null;
     this.audioContext = null;
     this.meter = null;
+    this.eventCounts = {};
     this.cleanup = null;
     this.languageListeners = [];
     this.loginNotice = null;
@@ -194,6 +195,12 @@ class App {
 
   attachCall(call) {
     this.call = call;
+    this.eventCounts = {};
+    this.tutorSpeaking = false;
+    call.addEventListener("message", ({ detail }) => {
+      this.eventCounts[detail.type] = (this.eventCounts[detail.type] || 0) + 1;
+      if (detail.type === "tts") this.tutorSpeaking = detail.state === "start";
+    });
   }
 
   detachCall() {
@@ -228,6 +235,9 @@ class App {
       muted: call ? call.muted : false,
       sessionId: this.activeCall ? this.activeCall.session.session_id : null,
       remoteTrack: Boolean(call && call.remoteStream),
+      /** How many engine events of each type this call received (types only, no content). */
+      eventCounts: { ...this.eventCounts },
+      tutorSpeaking: Boolean(call && this.tutorSpeaking),
     };
   }
 }
