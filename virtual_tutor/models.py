@@ -129,8 +129,15 @@ class _Archives:
             a.close()
 
 
-def _stamp_matches(path: Path, entry: dict[str, Any], stamps: dict[str, Any]) -> bool:
-    stamp = stamps.get(str(path))
+def _stamp_key(path: Path, models_dir: Path) -> str:
+    # Relative keys keep the stamps valid whether the directory is named relatively or not.
+    return path.relative_to(models_dir).as_posix()
+
+
+def _stamp_matches(
+    path: Path, entry: dict[str, Any], stamps: dict[str, Any], models_dir: Path
+) -> bool:
+    stamp = stamps.get(_stamp_key(path, models_dir))
     if not path.is_file() or not stamp:
         return False
     stat = path.stat()
@@ -139,6 +146,13 @@ def _stamp_matches(path: Path, entry: dict[str, Any], stamps: dict[str, Any]) ->
         and stamp["size"] == stat.st_size
         and stamp["mtime"] == stat.st_mtime
     )
+
+
+def _stamp(stamps: dict[str, Any], path: Path, entry: dict[str, Any], models_dir: Path) -> None:
+    stat = path.stat()
+    stamps[_stamp_key(path, models_dir)] = {
+        "sha256": entry["sha256"], "size": stat.st_size, "mtime": stat.st_mtime
+    }
 
 
 def _assemble_file(
@@ -178,9 +192,18 @@ def assemble(
                 path = root / entry["path"]
                 if path.is_file() and sha256_of(path) != entry["sha256"]:
                     path.unlink()
-                    stamps.pop(str(path), None)
-        todo = [e for e in entries if not _stamp_matches(root / e["path"], e, stamps)]
+                    stamps.pop(_stamp_key(path, models_dir), None)
+        todo = []
+        for entry in entries:
+            path = root / entry["path"]
+            if _stamp_matches(path, entry, stamps, models_dir):
+                continue
+            if path.is_file() and sha256_of(path) == entry["sha256"]:
+                _stamp(stamps, path, entry, models_dir)  # already there and right: keep it
+                continue
+            todo.append(entry)
         if not todo:
+            stamp_file.write_text(json.dumps(stamps, indent=1))
             if progress:
                 print(f"{model['name']}: ok ({len(entries)} files verified)")
             continue
@@ -193,10 +216,7 @@ def assemble(
                 for entry in todo:
                     path = root / entry["path"]
                     _assemble_file(opened, entry, path, bar)
-                    stat = path.stat()
-                    stamps[str(path)] = {
-                        "sha256": entry["sha256"], "size": stat.st_size, "mtime": stat.st_mtime
-                    }
+                    _stamp(stamps, path, entry, models_dir)
             finally:
                 opened.close()
                 stamp_file.write_text(json.dumps(stamps, indent=1))
@@ -210,7 +230,7 @@ def check(models_dir: Path, names: set[str]) -> list[str]:
     missing = []
     for model in load_manifest()["models"]:
         if model["name"] in names and not all(
-            _stamp_matches(models_dir / model["name"] / e["path"], e, stamps)
+            _stamp_matches(models_dir / model["name"] / e["path"], e, stamps, models_dir)
             for e in model["files"]
         ):
             missing.append(model["name"])
