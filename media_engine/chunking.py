@@ -1,0 +1,109 @@
+"""Splitting a streamed reply into chunks worth synthesizing on their own.
+
+The first chunk is kept short (a clause of a few words) because the student hears nothing
+until it is synthesized; later chunks end at sentence ends, where a pause sounds natural and
+Kokoro's prosody is best. English and Chinese punctuation are both understood.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Full stops of both scripts. The ASCII ones count only before a space or a Chinese character
+# (not in "3.14"), so a mark at the end of the buffer waits for the next piece to decide.
+_CJK_END = "。！？…"
+_ASCII_END = ".!?"
+_CJK_CLAUSE = "，、；："
+_ASCII_CLAUSE = ",;:"
+_CLOSERS = "\"'”’)）」』】"
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+
+FIRST_MIN_WORDS = 4
+FIRST_MIN_CHARS = 25
+FIRST_MIN_CJK = 6  # Chinese characters before the first comma may end the first chunk
+FIRST_MAX_WORDS = 12  # a first clause with no punctuation at all is cut at a word here
+FIRST_MAX_CJK = 20  # ... or, in Chinese, after this many characters
+MAX_CHARS = 220  # a sentence longer than this is cut at a clause
+
+
+def _weight(text: str) -> tuple[int, int, int]:
+    """Words, characters and Chinese characters of `text`."""
+    return len(text.split()), len(text.strip()), len(_CJK_CHAR.findall(text))
+
+
+class SpeechChunker:
+    """Feed it text pieces as they stream; it hands back each chunk as soon as it is complete."""
+
+    def __init__(self) -> None:
+        self._buffer = ""
+        self._emitted = 0
+
+    def push(self, piece: str) -> list[str]:
+        """Add a piece of text; return the chunks it completed (often none)."""
+        self._buffer += piece
+        chunks: list[str] = []
+        while (cut := self._find_cut()) is not None:
+            chunk, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:].lstrip()
+            if chunk:
+                chunks.append(chunk)
+                self._emitted += 1
+        return chunks
+
+    def flush(self) -> str | None:
+        """The text left when the reply ends."""
+        rest, self._buffer = self._buffer.strip(), ""
+        if not rest:
+            return None
+        self._emitted += 1
+        return rest
+
+    def _find_cut(self) -> int | None:
+        """Where the next chunk ends in the buffer, or None if it is not complete yet."""
+        text = self._buffer
+        first = self._emitted == 0
+        for i, ch in enumerate(text):
+            if ch in _CJK_END or ch in _CJK_CLAUSE:
+                is_end, is_clause = ch in _CJK_END, ch in _CJK_CLAUSE
+            elif ch in _ASCII_END or ch in _ASCII_CLAUSE:
+                if not _boundary_after(text, i):
+                    continue
+                is_end, is_clause = ch in _ASCII_END, ch in _ASCII_CLAUSE
+            else:
+                continue
+            cut = _after_closers(text, i + 1)
+            if is_end:
+                return cut
+            if first and _long_enough(text[:cut]):
+                return cut
+            if not first and is_clause and cut >= MAX_CHARS:
+                return cut
+        if first:
+            return _unpunctuated_cut(text)
+        return None
+
+
+def _boundary_after(text: str, i: int) -> bool:
+    """An ASCII mark ends something only before a space or a Chinese character."""
+    j = _after_closers(text, i + 1)
+    return j < len(text) and (text[j].isspace() or bool(_CJK_CHAR.match(text[j])))
+
+
+def _after_closers(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _CLOSERS:
+        i += 1
+    return i
+
+
+def _long_enough(text: str) -> bool:
+    words, chars, cjk = _weight(text)
+    return words >= FIRST_MIN_WORDS or chars >= FIRST_MIN_CHARS or cjk >= FIRST_MIN_CJK
+
+
+def _unpunctuated_cut(text: str) -> int | None:
+    """A first clause with no punctuation at all is cut after FIRST_MAX_WORDS words."""
+    if len(_CJK_CHAR.findall(text)) >= FIRST_MAX_CJK:
+        return len(text)
+    matches = list(re.finditer(r"\S+\s+", text))
+    if len(matches) <= FIRST_MAX_WORDS:
+        return None
+    return matches[FIRST_MAX_WORDS - 1].end()

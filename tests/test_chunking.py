@@ -1,0 +1,93 @@
+"""Splitting a streamed reply into speakable chunks."""
+
+from __future__ import annotations
+
+from media_engine.chunking import SpeechChunker
+
+
+def chunk(text: str, *, piece: int = 3) -> list[str]:
+    """Stream `text` in `piece`-character pieces, as tokens would arrive."""
+    chunker = SpeechChunker()
+    out: list[str] = []
+    for i in range(0, len(text), piece):
+        out += chunker.push(text[i : i + piece])
+    rest = chunker.flush()
+    return out + ([rest] if rest else [])
+
+
+def test_first_chunk_is_a_short_clause_then_sentences() -> None:
+    text = (
+        "Photosynthesis is how plants make food, using sunlight, water and air. "
+        "The leaves take in carbon dioxide. Do you know which gas they give off?"
+    )
+    assert chunk(text) == [
+        "Photosynthesis is how plants make food,",
+        "using sunlight, water and air.",
+        "The leaves take in carbon dioxide.",
+        "Do you know which gas they give off?",
+    ]
+
+
+def test_a_short_opening_waits_for_enough_words() -> None:
+    assert chunk("Sure, plants use light, and they also need water. Next.") == [
+        "Sure, plants use light,",
+        "and they also need water.",
+        "Next.",
+    ]
+
+
+def test_a_short_sentence_is_a_chunk_of_its_own() -> None:
+    assert chunk("Great question! Plants need light.") == ["Great question!", "Plants need light."]
+
+
+def test_decimals_and_marks_without_space_do_not_split() -> None:
+    assert chunk("Pi is about 3.14 and e is about 2.72 in value. Right?") == [
+        "Pi is about 3.14 and e is about 2.72 in value.",
+        "Right?",
+    ]
+
+
+def test_closing_quotes_stay_with_their_sentence() -> None:
+    assert chunk('He said "stop." Then he left.') == ['He said "stop."', "Then he left."]
+
+
+def test_chinese_punctuation() -> None:
+    text = "光合作用是植物利用阳光，把水和二氧化碳变成养分的过程。你知道它会放出什么气体吗？"
+    assert chunk(text, piece=2) == [
+        "光合作用是植物利用阳光，",
+        "把水和二氧化碳变成养分的过程。",
+        "你知道它会放出什么气体吗？",
+    ]
+
+
+def test_chinese_with_ascii_marks() -> None:
+    assert chunk("什么是光合作用?光合作用是植物制造养分的过程.") == [
+        "什么是光合作用?",
+        "光合作用是植物制造养分的过程.",
+    ]
+
+
+def test_an_unpunctuated_opening_is_cut_at_a_word() -> None:
+    words = " ".join(f"w{i}" for i in range(20))
+    chunks = chunk(words + ".")
+    assert chunks[0] == " ".join(f"w{i}" for i in range(12))
+    assert "".join(chunks).replace(" ", "") == (words + ".").replace(" ", "")
+
+
+def test_a_long_sentence_is_cut_at_a_clause() -> None:
+    clause = "and then the plant keeps on growing taller"
+    text = "It starts small. " + ", ".join([clause] * 8) + "."
+    chunks = chunk(text)
+    assert chunks[0] == "It starts small."
+    assert len(chunks) > 2
+    assert all(len(c) <= 300 for c in chunks)  # cut at the first clause past 220
+
+
+def test_nothing_is_lost() -> None:
+    text = "One, two. Three; four: five! Six? 七，八。九"
+    assert "".join(chunk(text, piece=1)).replace(" ", "") == text.replace(" ", "")
+
+
+def test_empty_reply() -> None:
+    assert chunk("") == []
+    assert chunk("   ") == []
