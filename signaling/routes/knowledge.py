@@ -4,6 +4,7 @@ tutors and watch ingestion. Register with `app.add_routes(routes)` after `knowle
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
@@ -119,7 +120,8 @@ async def _read_file(request: web.Request, limit: int) -> tuple[str, bytes]:
                 raise http_error(
                     413, f"files are limited to {limit // 1_000_000} MB", code="too_large"
                 )
-        return part.filename, bytes(data)
+        # Some clients percent-encode non-ASCII names (RFC 5987); decode before any check.
+        return unquote(part.filename), bytes(data)
     raise http_error(422, "no 'file' part in the upload", code="invalid_document")
 
 

@@ -1,0 +1,329 @@
+"""Shared pieces of the knowledge tests: the embedding model loaded once, and a small app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from auth import Principal, Role, TokenIssuer
+from knowledge.config import KnowledgeSettings
+from knowledge.embeddings import Embedder, MiniLMEmbedder
+from knowledge.runtime import EMBEDDER, KNOWLEDGE_SETTINGS, knowledge_ctx
+from signaling.keys import DB, ISSUER
+from signaling.routes import knowledge as knowledge_routes
+from storage import Database
+from virtual_tutor.http import error_middleware
+
+SECRET = "knowledge-test-secret-" + "k" * 40
+
+_EMBEDDER: list[Embedder] = []
+
+
+def shared_embedder() -> Embedder:
+    """all-MiniLM-L6-v2, loaded on first use and kept for the whole run."""
+    if not _EMBEDDER:
+        _EMBEDDER.append(MiniLMEmbedder(threads=2))
+    return _EMBEDDER[0]
+
+
+def knowledge_app(tmp_path: Path, embedder: Embedder, **settings: Any) -> web.Application:
+    """The knowledge routes on a real database and token issuer, as create_app wires them."""
+    app = web.Application(middlewares=[error_middleware])
+    app[ISSUER] = TokenIssuer(secret_key=SECRET)
+    app[EMBEDDER] = embedder
+    app[KNOWLEDGE_SETTINGS] = KnowledgeSettings(**settings)
+
+    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+        db = Database(f"sqlite:///{tmp_path}/kb.db")
+        await db.migrate()
+        app[DB] = db
+        yield
+        await db.close()
+
+    app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(knowledge_ctx)
+    app.add_routes(knowledge_routes.routes)
+    return app
+
+
+def auth_header(app: web.Application, role: Role = Role.TEACHER) -> dict[str, str]:
+    token = app[ISSUER].access_token(Principal(1, f"{role.value}@example.com", role), ttl_s=600)
+    return {"Authorization": f"Bearer {token}"}
+
+
+# --- the API ------------------------------------------------------------------------------------
+
+import asyncio  # noqa: E402
+import io  # noqa: E402
+
+import pytest  # noqa: E402
+from aiohttp import FormData  # noqa: E402
+from aiohttp.test_utils import TestClient  # noqa: E402
+
+from knowledge.runtime import KNOWLEDGE  # noqa: E402
+
+Client = TestClient[Any, Any]
+
+EN_DOC = b"""# Plants
+Photosynthesis happens in the chloroplasts. Plants use sunlight, water and carbon dioxide
+to make glucose and release oxygen.
+
+# Volcanoes
+A volcano erupts when molten rock called magma rises through the crust and escapes as lava.
+"""
+ZH_DOC = (
+    "光合作用在叶绿体中进行，植物利用光能把二氧化碳和水变成有机物，并释放氧气。\n\n"
+    "火山喷发是因为地下的岩浆沿着地壳的裂缝上升，喷出地表形成熔岩。".encode()
+)
+
+
+@pytest.fixture
+async def kb_client(aiohttp_client: Any, tmp_path: Path) -> Client:
+    app = knowledge_app(tmp_path, shared_embedder())
+    client: Client = await aiohttp_client(app)
+    return client
+
+
+def teacher(client: Client) -> dict[str, str]:
+    return auth_header(client.app, Role.TEACHER)
+
+
+async def error_of(resp: Any) -> dict[str, Any]:
+    body = await resp.json()
+    assert set(body) == {"error"} and {"code", "message"} <= set(body["error"]), body
+    return dict(body["error"])
+
+
+async def new_kb(client: Client, name: str = "Science") -> int:
+    resp = await client.post(
+        "/api/knowledge-bases", json={"name": name, "description": "d"}, headers=teacher(client)
+    )
+    assert resp.status == 201, await resp.text()
+    return int((await resp.json())["id"])
+
+
+def upload_form(name: str, content: bytes, field: str = "file") -> FormData:
+    form = FormData()
+    form.add_field(
+        field, io.BytesIO(content), filename=name, content_type="application/octet-stream"
+    )
+    return form
+
+
+async def upload(client: Client, kb_id: int, name: str, content: bytes) -> Any:
+    return await client.post(
+        f"/api/knowledge-bases/{kb_id}/documents",
+        data=upload_form(name, content),
+        headers=teacher(client),
+    )
+
+
+async def ingested(client: Client, kb_id: int) -> list[dict[str, Any]]:
+    await client.app[KNOWLEDGE].ingestor.idle()
+    resp = await client.get(f"/api/knowledge-bases/{kb_id}/documents", headers=teacher(client))
+    docs: list[dict[str, Any]] = await resp.json()
+    return docs
+
+
+async def search(client: Client, kb_id: int, query: str) -> dict[str, Any]:
+    resp = await client.post(
+        f"/api/knowledge-bases/{kb_id}/search", json={"query": query}, headers=teacher(client)
+    )
+    assert resp.status == 200, await resp.text()
+    body: dict[str, Any] = await resp.json()
+    return body
+
+
+async def test_upload_ingest_retrieve_english_and_chinese(
+    kb_client: Client, loop_guard: list[float]
+) -> None:
+    kb_id = await new_kb(kb_client)
+    en = await upload(kb_client, kb_id, "plants.md", EN_DOC)
+    zh = await upload(kb_client, kb_id, "科学.txt", ZH_DOC)
+    assert en.status == zh.status == 202
+    assert (await en.json())["status"] == "pending"
+    docs = await ingested(kb_client, kb_id)
+    assert [(d["title"], d["status"], d["progress"]) for d in docs] == [
+        ("plants.md", "ready", 1.0),
+        ("科学.txt", "ready", 1.0),
+    ]
+    assert all(d["chunk_count"] >= 1 for d in docs)
+    found = await search(kb_client, kb_id, "Why does a volcano erupt?")
+    best = found["items"][0]
+    assert best["location"] == "Volcanoes" and best["relevant"] and "magma" in best["text"]
+    found = await search(kb_client, kb_id, "火山为什么会喷发？")
+    assert "岩浆" in found["items"][0]["text"] and found["items"][0]["relevant"]
+    found = await search(kb_client, kb_id, "Who painted the Mona Lisa?")
+    assert not any(item["relevant"] for item in found["items"])
+
+
+async def test_pdf_upload_is_parsed_by_page(kb_client: Client) -> None:
+    kb_id = await new_kb(kb_client)
+    resp = await upload(kb_client, kb_id, "notes.pdf", _pdf("Mitochondria release energy."))
+    assert resp.status == 202, await resp.text()
+    docs = await ingested(kb_client, kb_id)
+    assert docs[0]["status"] == "ready", docs
+    found = await search(kb_client, kb_id, "What do mitochondria do?")
+    assert found["items"][0]["location"] == "page 1"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "status", "code"),
+    [
+        ("empty.txt", b"   \n", 422, "empty_document"),
+        ("big.txt", b"a" * 2_000_001, 413, "too_large"),
+        ("program.exe", b"MZ\x90\x00", 415, "unsupported_type"),
+        ("notes.docx", b"PK\x03\x04", 415, "unsupported_type"),
+        ("fake.pdf", b"just text", 415, "unsupported_type"),
+        ("binary.txt", b"\x00\x01\x02text", 415, "unsupported_type"),
+        ("../../etc/passwd", b"root:x:0:0", 422, "bad_filename"),
+        ("..\\..\\secret.txt", b"secret", 422, "bad_filename"),
+        (".bashrc.txt", b"export X=1", 422, "bad_filename"),
+    ],
+)
+async def test_bad_uploads_are_refused_and_nothing_is_stored(
+    aiohttp_client: Any, tmp_path: Path, name: str, content: bytes, status: int, code: str
+) -> None:
+    client: Client = await aiohttp_client(
+        knowledge_app(tmp_path, shared_embedder(), max_upload_bytes=2_000_000)
+    )
+    kb_id = await new_kb(client)
+    resp = await upload(client, kb_id, name, content)
+    assert resp.status == status, await resp.text()
+    assert (await error_of(resp))["code"] == code
+    assert await ingested(client, kb_id) == []
+    written = await asyncio.to_thread(lambda: [p.name for p in tmp_path.rglob("*")])
+    assert not {"passwd", "secret.txt"} & set(written)
+
+
+async def test_upload_needs_a_file_part_and_multipart(kb_client: Client) -> None:
+    kb_id = await new_kb(kb_client)
+    url = f"/api/knowledge-bases/{kb_id}/documents"
+    resp = await kb_client.post(
+        url, data=upload_form("a.txt", b"x", field="other"), headers=teacher(kb_client)
+    )
+    assert resp.status == 422
+    resp = await kb_client.post(url, json={"file": "x"}, headers=teacher(kb_client))
+    assert resp.status == 415
+    resp = await upload(kb_client, 999, "a.txt", b"text")
+    assert resp.status == 404
+
+
+async def test_title_is_sanitised(kb_client: Client) -> None:
+    kb_id = await new_kb(kb_client)
+    resp = await upload(kb_client, kb_id, '<img src=x onerror="a()">notes.md', b"# A\nhi")
+    assert resp.status == 202
+    title = (await resp.json())["title"]
+    assert title.endswith("notes.md") and not set(title) & set('<>"')
+
+
+async def test_knowledge_bases_do_not_share_passages(kb_client: Client) -> None:
+    a, b = await new_kb(kb_client, "A"), await new_kb(kb_client, "B")
+    await upload(kb_client, a, "volcano.txt", b"A volcano erupts when magma rises to the surface.")
+    await upload(kb_client, b, "bees.txt", b"Bees make honey from the nectar of flowers.")
+    await ingested(kb_client, a)
+    found = await search(kb_client, b, "Why does a volcano erupt? magma")
+    assert all("magma" not in item["text"] for item in found["items"])
+    assert not any(item["relevant"] for item in found["items"])
+    found = await search(kb_client, a, "How do bees make honey?")
+    assert all("honey" not in item["text"] for item in found["items"])
+
+
+async def test_crud_roles_and_errors(kb_client: Client) -> None:
+    student = auth_header(kb_client.app, Role.STUDENT)
+    assert (await kb_client.get("/api/knowledge-bases")).status == 401
+    resp = await kb_client.get("/api/knowledge-bases", headers=student)
+    assert resp.status == 403 and (await error_of(resp))["code"]
+    resp = await kb_client.post(
+        "/api/knowledge-bases", json={"name": ""}, headers=teacher(kb_client)
+    )
+    assert resp.status == 422
+    kb_id = await new_kb(kb_client)
+    admin = auth_header(kb_client.app, Role.ADMIN)
+    listed = await (await kb_client.get("/api/knowledge-bases", headers=admin)).json()
+    assert [k["id"] for k in listed] == [kb_id]
+    got = await kb_client.get(f"/api/knowledge-bases/{kb_id}", headers=admin)
+    assert (await got.json())["documents"] == 0
+    doc = await (await upload(kb_client, kb_id, "a.txt", b"Some text about atoms.")).json()
+    await ingested(kb_client, kb_id)
+    one = await kb_client.get(f"/api/knowledge-bases/{kb_id}/documents/{doc['id']}", headers=admin)
+    assert (await one.json())["status"] == "ready"
+    wrong_kb = await kb_client.get(
+        f"/api/knowledge-bases/{kb_id + 1}/documents/{doc['id']}", headers=admin
+    )
+    assert wrong_kb.status == 404
+    gone = await kb_client.delete(
+        f"/api/knowledge-bases/{kb_id}/documents/{doc['id']}", headers=admin
+    )
+    assert gone.status == 204
+    assert await ingested(kb_client, kb_id) == []
+    assert (await kb_client.delete(f"/api/knowledge-bases/{kb_id}", headers=admin)).status == 204
+    missing = await kb_client.get(f"/api/knowledge-bases/{kb_id}", headers=admin)
+    assert missing.status == 404 and (await error_of(missing))["code"] == "not_found"
+    assert (await kb_client.get("/api/knowledge-bases/abc", headers=admin)).status == 404
+
+
+async def test_attach_to_tutors(kb_client: Client) -> None:
+    from storage import Tutor
+
+    db = kb_client.app[DB]
+    async with db.session() as s, s.begin():
+        s.add_all([Tutor(name="Ada", subject="Science"), Tutor(name="Bo", subject="Maths")])
+    kb_id = await new_kb(kb_client)
+    url = f"/api/knowledge-bases/{kb_id}/tutors"
+    resp = await kb_client.patch(url, json={"tutor_ids": [1, 2]}, headers=teacher(kb_client))
+    assert (await resp.json())["tutor_ids"] == [1, 2]
+    resp = await kb_client.patch(url, json={"tutor_ids": [2]}, headers=teacher(kb_client))
+    assert (await resp.json())["tutor_ids"] == [2]
+    got = await (
+        await kb_client.get(f"/api/knowledge-bases/{kb_id}", headers=teacher(kb_client))
+    ).json()
+    assert got["tutor_ids"] == [2]
+    for bad in ({"tutor_ids": [99]}, {"tutor_ids": "1"}, {"tutor_ids": [True]}):
+        resp = await kb_client.patch(url, json=bad, headers=teacher(kb_client))
+        assert resp.status == 422
+
+
+async def test_ingestion_survives_a_restart(aiohttp_client: Any, tmp_path: Path) -> None:
+    """A document stored but not ingested (the server stopped) is ingested at the next start."""
+    from knowledge.ingest import Ingestor
+
+    client: Client = await aiohttp_client(knowledge_app(tmp_path, shared_embedder()))
+    kb_id = await new_kb(client)
+    runtime = client.app[KNOWLEDGE]
+    ingestor = Ingestor(client.app[DB], None, settings=runtime.settings)
+    doc = await ingestor.add(kb_id, "late.txt", b"Saturn has rings of ice.", enqueue=False)
+    await runtime.ingestor.aclose()
+    await runtime.ingestor.start()
+    docs = await ingested(client, kb_id)
+    assert [(d["id"], d["status"]) for d in docs] == [(doc.id, "ready")]
+    await asyncio.sleep(0)
+
+
+def _pdf(text: str) -> bytes:
+    """A one-page PDF with `text` on it, built by hand (no PDF writer needed)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
