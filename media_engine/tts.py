@@ -1,0 +1,153 @@
+"""The TTS stage: one chunk of reply text in, 48 kHz speech out, on a model shared by every call.
+
+A backend implements only `_synthesize`, a blocking call returning float audio at its own rate;
+the base runs it on the model's own thread (never on the event loop), converts it for the
+outbound track and turns any failure into a `TTSError` for the turn.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from media_engine.audio import OUT_RATE, Samples, to_output_pcm
+from media_engine.errors import StageError
+
+log = logging.getLogger(__name__)
+
+# A short breath after each chunk, since Kokoro trims the silence a sentence ends with.
+GAP_S = 0.12
+# Markdown a small model sometimes writes despite the prompt; it must not be read aloud.
+_MARKUP = re.compile(r"[*_#`~|<>\[\]{}]")
+_SAYABLE = re.compile(r"\w")
+
+# Kokoro voice names start with a letter naming the accent; espeak-ng phonemises those.
+_ESPEAK_LANG = {
+    "a": "en-us",
+    "b": "en-gb",
+    "e": "es",
+    "f": "fr-fr",
+    "h": "hi",
+    "i": "it",
+    "p": "pt-br",
+}
+
+
+class TTSError(StageError):
+    """Synthesis failed for one chunk of a reply."""
+
+    code = "tts_error"
+
+
+@dataclass(frozen=True)
+class Speech:
+    """Synthesized audio ready for the outbound track."""
+
+    pcm: NDArray[np.int16]
+    """48 kHz mono s16."""
+    compute_s: float
+
+
+def clean_for_speech(text: str) -> str:
+    """Text as it should be read: markup dropped, whitespace collapsed."""
+    return " ".join(_MARKUP.sub(" ", text).split())
+
+
+def sayable(text: str) -> bool:
+    """False for text with nothing to pronounce (punctuation, an emoji)."""
+    return bool(_SAYABLE.search(text))
+
+
+class TTS(abc.ABC):
+    """A speech synthesizer shared by every call."""
+
+    name = "tts"
+
+    def __init__(self) -> None:
+        # One worker: concurrent syntheses would only split the same cores and delay them all.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+
+    async def synthesize(self, text: str, *, voice: str, language: str) -> Speech:
+        """Speak `text` in `voice`; `language` is the tutor's, which decides pronunciation."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        try:
+            audio, rate = await loop.run_in_executor(
+                self._executor, self._synthesize, clean_for_speech(text), voice, language
+            )
+            pcm = to_output_pcm(audio, rate)
+        except TTSError:
+            raise
+        except Exception as exc:
+            log.exception("%s failed", self.name)
+            raise TTSError(f"speech synthesis failed ({type(exc).__name__})") from exc
+        gap = np.zeros(int(GAP_S * OUT_RATE), dtype=np.int16)
+        return Speech(pcm=np.concatenate([pcm, gap]), compute_s=time.perf_counter() - started)
+
+    @abc.abstractmethod
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
+        """Blocking synthesis: float32 mono audio and its sample rate."""
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class KokoroTTS(TTS):
+    """Kokoro-82M through kokoro-onnx; Mandarin through misaki's G2P, the rest through espeak-ng."""
+
+    name = "kokoro"
+
+    def __init__(self, model_path: Path, voices_dir: Path, *, threads: int = 2) -> None:
+        import onnxruntime as rt
+        from kokoro_onnx import Kokoro
+        from misaki import zh
+
+        super().__init__()
+        options = rt.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = rt.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        self._kokoro = Kokoro.from_session(session, str(voices_npz(voices_dir)))
+        self._zh = zh.ZHG2P()  # the legacy G2P: the one Kokoro v1.0's Chinese voices learned
+        self.voices: frozenset[str] = frozenset(self._kokoro.get_voices())
+
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
+        if voice not in self.voices:
+            raise TTSError(f"the tutor's voice {voice!r} is not installed", code="tts_voice")
+        kwargs: dict[str, Any]
+        if language == "zh":
+            phonemes, _ = self._zh(text)
+            kwargs = {"is_phonemes": True}
+            text = phonemes
+        else:
+            kwargs = {"lang": _ESPEAK_LANG.get(voice[:1], "en-us")}
+        audio, rate = self._kokoro.create(text, voice, **kwargs)
+        return np.asarray(audio, dtype=np.float32), int(rate)
+
+
+def voices_npz(voices_dir: Path) -> Path:
+    """kokoro-onnx loads voices from one .npz; build it once from the voices' .bin files.
+
+    Each .bin is raw float32, one 256-wide style vector per phoneme count (510 of them).
+    """
+    target = voices_dir.parent / "voices.npz"
+    sources = sorted(voices_dir.glob("*.bin"))
+    if not sources:
+        raise FileNotFoundError(f"no Kokoro voices in {voices_dir}: run `virtual-tutor models`")
+    newest = max(p.stat().st_mtime for p in sources)
+    if target.is_file() and target.stat().st_mtime >= newest:
+        return target
+    voices = {p.stem: np.fromfile(p, dtype=np.float32).reshape(-1, 1, 256) for p in sources}
+    partial = target.with_name("voices.partial.npz")
+    np.savez(partial, **voices)  # type: ignore[arg-type]
+    partial.replace(target)
+    return target

@@ -1,0 +1,211 @@
+"""The VAD stage: speech probability per 32 ms window, and the turn-taking built on it.
+
+One silero-vad onnxruntime session serves every call; each call holds only its own recurrent
+state and the 64 samples of context silero expects before each 512-sample window. `VadStream`
+turns probabilities into events (speech started, a pause worth transcribing speculatively,
+speech resumed, speech ended) and keeps the utterance's audio. Everything here is synchronous
+and meant to run off the event loop.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections import deque
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import onnxruntime as rt
+
+from media_engine.audio import ASR_RATE, Samples
+from virtual_tutor.settings import VoiceSettings
+
+WINDOW = 512  # samples at 16 kHz: 32 ms, the window silero-vad v5+ is trained on
+CONTEXT = 64  # samples of the previous window silero prepends
+WINDOW_MS = WINDOW * 1000 / ASR_RATE
+PREROLL_MS = 300  # kept before speech start so the ASR hears the first syllable whole
+PAUSE_MS = 250  # silence after which a final transcript is started speculatively
+HYSTERESIS = 0.15  # speech continues until the probability falls this far below the threshold
+
+
+class SpeechScorer(abc.ABC):
+    """One stream's speech detector: the probability that a 512-sample window is speech."""
+
+    @abc.abstractmethod
+    def score(self, window: Samples) -> float: ...
+
+
+class VadModel(abc.ABC):
+    """A speech detector shared by many calls; `scorer()` makes one stream's state."""
+
+    @abc.abstractmethod
+    def scorer(self) -> SpeechScorer: ...
+
+
+class SileroVad(VadModel):
+    """silero-vad's ONNX model, loaded from the silero_vad wheel."""
+
+    def __init__(self) -> None:
+        options = rt.SessionOptions()
+        # Windows are tiny: one thread each avoids thread start-up costing more than the math.
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        model = resources.files("silero_vad.data").joinpath("silero_vad.onnx")
+        with resources.as_file(model) as path:
+            self.session = rt.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+
+    def scorer(self) -> SpeechScorer:
+        return _SileroScorer(self.session)
+
+
+class _SileroScorer(SpeechScorer):
+    def __init__(self, session: rt.InferenceSession) -> None:
+        self._session = session
+        self._state = np.zeros((2, 1, 128), dtype=np.float32)
+        self._context = np.zeros(CONTEXT, dtype=np.float32)
+        self._sr = np.array(ASR_RATE, dtype=np.int64)
+
+    def score(self, window: Samples) -> float:
+        x = np.concatenate([self._context, window]).reshape(1, -1)
+        out, self._state = self._session.run(
+            None, {"input": x, "state": self._state, "sr": self._sr}
+        )
+        self._context = window[-CONTEXT:].copy()
+        return float(out[0, 0])
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """Enough speech to count as a turn (min_speech_ms): the student is talking."""
+
+
+@dataclass(frozen=True)
+class SpeechProgress:
+    """Another partial_interval_ms of the utterance; `audio` is all of it so far."""
+
+    audio: Samples
+
+
+@dataclass(frozen=True)
+class SpeechPaused:
+    """A short silence: the turn may be over, so its transcript can be started now."""
+
+    audio: Samples
+
+
+@dataclass(frozen=True)
+class SpeechResumed:
+    """Speech again after a `SpeechPaused`: a speculative transcript is stale."""
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    """The turn is over: end_silence_ms of silence, or max_utterance_s reached."""
+
+    audio: Samples
+    """The utterance, from a little before speech started."""
+    trailing_silence_s: float
+    """Silence at its end: when the student stopped is this long before now."""
+    forced: bool = False
+    """True when cut at max_utterance_s rather than ended by silence."""
+
+
+VadEvent = SpeechStarted | SpeechProgress | SpeechPaused | SpeechResumed | SpeechEnded
+
+
+def _windows(ms: float) -> int:
+    return max(1, math.ceil(ms / WINDOW_MS))
+
+
+class VadStream:
+    """Turn-taking for one call: feed 16 kHz samples, get events. Not thread-safe: one feeder."""
+
+    def __init__(self, scorer: SpeechScorer, settings: VoiceSettings) -> None:
+        self._scorer = scorer
+        self._on = settings.vad_threshold
+        self._off = max(0.01, settings.vad_threshold - HYSTERESIS)
+        self._min_speech = _windows(settings.min_speech_ms)
+        self._end_silence = _windows(settings.end_silence_ms)
+        # Speculation must start before the turn can end, or it buys nothing.
+        self._pause = min(_windows(PAUSE_MS), max(1, self._end_silence - 1))
+        self._progress = _windows(settings.partial_interval_ms)
+        self._max_windows = _windows(settings.max_utterance_s * 1000)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._preroll: deque[Samples] = deque(maxlen=_windows(PREROLL_MS))
+        self._candidate: list[Samples] = []
+        self._utterance: list[Samples] = []
+        self._silence = 0
+        self.speaking = False
+
+    def feed(self, samples: Samples) -> list[VadEvent]:
+        """Score every whole window in `samples` (plus what was left over last time)."""
+        buffered = np.concatenate([self._pending, samples]) if len(self._pending) else samples
+        events: list[VadEvent] = []
+        whole = len(buffered) // WINDOW * WINDOW
+        for start in range(0, whole, WINDOW):
+            window = np.ascontiguousarray(buffered[start : start + WINDOW], dtype=np.float32)
+            events.extend(self._step(window, self._scorer.score(window)))
+        self._pending = buffered[whole:].copy()
+        return events
+
+    def _step(self, window: Samples, probability: float) -> list[VadEvent]:
+        if self.speaking:
+            return self._in_speech(window, probability)
+        return self._in_silence(window, probability)
+
+    def _in_silence(self, window: Samples, probability: float) -> list[VadEvent]:
+        if probability >= self._on:
+            self._candidate.append(window)
+        elif probability < self._off and self._candidate:
+            # Too short to be a turn (a click, a cough): it becomes pre-roll again.
+            self._preroll.extend(self._candidate)
+            self._candidate.clear()
+        elif self._candidate:
+            self._candidate.append(window)
+        if not self._candidate:
+            self._preroll.append(window)
+            return []
+        if len(self._candidate) < self._min_speech:
+            return []
+        self.speaking = True
+        self._utterance = [*self._preroll, *self._candidate]
+        self._preroll.clear()
+        self._candidate.clear()
+        self._silence = 0
+        return [SpeechStarted()]
+
+    def _in_speech(self, window: Samples, probability: float) -> list[VadEvent]:
+        self._utterance.append(window)
+        events: list[VadEvent] = []
+        if probability < self._off:
+            self._silence += 1
+        elif probability >= self._on or self._silence < self._pause:
+            if self._silence >= self._pause:
+                events.append(SpeechResumed())
+            self._silence = 0
+        if self._silence == self._pause:
+            events.append(SpeechPaused(self._audio()))
+        if self._silence >= self._end_silence:
+            return [*events, self._end(forced=False)]
+        if len(self._utterance) >= self._max_windows:
+            return [*events, self._end(forced=True)]
+        if self._silence == 0 and len(self._utterance) % self._progress == 0:
+            events.append(SpeechProgress(self._audio()))
+        return events
+
+    def _end(self, *, forced: bool) -> SpeechEnded:
+        event = SpeechEnded(
+            audio=self._audio(),
+            trailing_silence_s=self._silence * WINDOW_MS / 1000,
+            forced=forced,
+        )
+        self.speaking = False
+        self._utterance = []
+        self._silence = 0
+        return event
+
+    def _audio(self) -> Samples:
+        return np.concatenate(self._utterance)

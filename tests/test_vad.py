@@ -1,0 +1,158 @@
+"""Turn-taking on VAD probabilities: scripted first, then silero on real (espeak) speech."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from media_engine.audio import Samples
+from media_engine.vad import (
+    WINDOW,
+    SileroVad,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechProgress,
+    SpeechScorer,
+    SpeechStarted,
+    VadEvent,
+    VadStream,
+)
+from tests.voice_helpers import espeak, silence
+from virtual_tutor.settings import VoiceSettings
+
+SETTINGS = VoiceSettings(min_speech_ms=200, end_silence_ms=500, partial_interval_ms=500)
+
+
+class Script(SpeechScorer):
+    """Probabilities read off a list, one per window."""
+
+    def __init__(self, probabilities: list[float]) -> None:
+        self._probabilities = iter(probabilities)
+
+    def score(self, window: Samples) -> float:
+        return next(self._probabilities)
+
+
+def kinds(events: list[VadEvent]) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def run_script(probabilities: list[float], settings: VoiceSettings = SETTINGS) -> list[VadEvent]:
+    stream = VadStream(Script(probabilities), settings)
+    # Odd-sized feeds, as 20 ms frames resampled by a filter would arrive.
+    return stream.feed(np.zeros(len(probabilities) * WINDOW, dtype=np.float32))
+
+
+def windows(ms: float) -> int:
+    return round(ms / 32)
+
+
+def test_silence_gives_no_events() -> None:
+    assert run_script([0.0] * 200) == []
+
+
+def test_a_click_is_too_short_to_be_speech() -> None:
+    assert run_script([0.0] * 10 + [0.9] * 3 + [0.0] * 40) == []
+
+
+def test_a_turn_starts_pauses_and_ends() -> None:
+    probabilities = [0.0] * 10 + [0.9] * windows(1000) + [0.0] * windows(600)
+    events = run_script(probabilities)
+    assert 1 <= kinds(events).count("SpeechProgress") <= 3  # every 500 ms of the utterance
+    events = [e for e in events if not isinstance(e, SpeechProgress)]
+    assert kinds(events) == ["SpeechStarted", "SpeechPaused", "SpeechEnded"]
+    end = events[-1]
+    assert isinstance(end, SpeechEnded) and not end.forced
+    assert end.trailing_silence_s == pytest.approx(0.5, abs=0.04)
+    # Pre-roll (300 ms) + speech (1 s) + the silence that ended it (0.5 s).
+    assert len(end.audio) / 16_000 == pytest.approx(1.8, abs=0.1)
+    pause = events[-2]
+    assert isinstance(pause, SpeechPaused)
+    assert len(pause.audio) < len(end.audio)
+
+
+def test_speech_after_a_pause_resumes_the_turn() -> None:
+    probabilities = [0.9] * 20 + [0.0] * windows(300) + [0.9] * 20 + [0.0] * windows(600)
+    events = run_script(probabilities)
+    assert [k for k in kinds(events) if k != "SpeechProgress"] == [
+        "SpeechStarted",
+        "SpeechPaused",
+        "SpeechResumed",
+        "SpeechPaused",
+        "SpeechEnded",
+    ]
+
+
+def test_hysteresis_keeps_a_turn_through_a_dip() -> None:
+    probabilities = [0.9] * 20 + [0.4] * windows(800) + [0.9] * 5 + [0.0] * windows(600)
+    events = [e for e in run_script(probabilities) if not isinstance(e, SpeechProgress)]
+    assert kinds(events) == ["SpeechStarted", "SpeechPaused", "SpeechEnded"]
+
+
+def test_endless_speech_is_cut() -> None:
+    settings = VoiceSettings(min_speech_ms=200, end_silence_ms=500, max_utterance_s=2.0)
+    events = run_script([0.9] * windows(7000), settings)
+    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    assert len(ends) == 3
+    assert all(e.forced and len(e.audio) <= 2.05 * 16_000 for e in ends)
+    assert kinds(events).count("SpeechStarted") == 4  # the talk goes on after each cut
+
+
+@pytest.fixture(scope="module")
+def silero() -> SileroVad:
+    return SileroVad()
+
+
+@pytest.fixture(scope="module")
+def question() -> Samples:
+    return espeak("Can you explain how photosynthesis works in plants?")
+
+
+def feed_in_frames(stream: VadStream, audio: Samples, step: int = 320) -> list[VadEvent]:
+    events: list[VadEvent] = []
+    for i in range(0, len(audio), step):
+        events += stream.feed(audio[i : i + step])
+    return events
+
+
+def test_silero_hears_nothing_in_silence_and_noise(silero: SileroVad) -> None:
+    stream = VadStream(silero.scorer(), SETTINGS)
+    noise = (np.random.default_rng(1).standard_normal(16_000 * 3) * 0.003).astype(np.float32)
+    assert feed_in_frames(stream, np.concatenate([silence(2.0), noise])) == []
+
+
+def test_silero_finds_the_question(silero: SileroVad, question: Samples) -> None:
+    stream = VadStream(silero.scorer(), SETTINGS)
+    audio = np.concatenate([silence(1.0), question, silence(1.0)])
+    started = time.perf_counter()
+    events = feed_in_frames(stream, audio)
+    per_window_ms = (time.perf_counter() - started) / (len(audio) / WINDOW) * 1000
+    assert isinstance(events[0], SpeechStarted)
+    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    assert len(ends) == 1 and not ends[0].forced
+    # espeak pads its own speech with a little silence; the utterance adds pre-roll and tail.
+    assert len(ends[0].audio) / 16_000 == pytest.approx(len(question) / 16_000, abs=1.0)
+    assert per_window_ms < 5  # about 0.3 ms on one core; 32 ms of audio each
+
+
+def test_silero_cuts_endless_speech(silero: SileroVad, question: Samples) -> None:
+    settings = VoiceSettings(max_utterance_s=3.0)
+    stream = VadStream(silero.scorer(), settings)
+    events = feed_in_frames(stream, np.concatenate([question] * 5))
+    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    assert any(e.forced for e in ends)
+    assert all(len(e.audio) <= 3.05 * 16_000 for e in ends)
+
+
+def test_streams_share_the_model_but_not_state(silero: SileroVad, question: Samples) -> None:
+    a, b = VadStream(silero.scorer(), SETTINGS), VadStream(silero.scorer(), SETTINGS)
+    audio = np.concatenate([silence(0.5), question, silence(1.0)])
+    events_a: list[VadEvent] = []
+    events_b: list[VadEvent] = []
+    # Interleaved: b's silence must not be disturbed by a's speech.
+    for i in range(0, len(audio), 320):
+        events_a += a.feed(audio[i : i + 320])
+        events_b += b.feed(np.zeros(320, dtype=np.float32))
+    assert SpeechStarted() in events_a and events_b == []

@@ -1,0 +1,281 @@
+"""Test speech and scripted fakes for the voice pipeline: tracks, VAD, ASR, LLM, TTS, channel."""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import io
+import json
+import shutil
+import subprocess
+import time
+import wave
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+import soxr
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from media_engine.asr import ASR
+from media_engine.audio import ASR_RATE, OUT_RATE, Samples
+from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
+from media_engine.tts import TTS, TTSError
+from media_engine.vad import SpeechScorer, VadModel
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS_DIR = ROOT / "var" / "models"
+
+
+# --- audio -------------------------------------------------------------------------------------
+
+
+def espeak(text: str, *, voice: str = "en", rate: int = ASR_RATE, wpm: int = 150) -> Samples:
+    """`text` spoken by espeak-ng (a little slower than its default 175 words a minute, which
+    tiny.en mishears), as float32 mono at `rate`."""
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        pytest.fail("espeak-ng is needed for test speech: apt-get install espeak-ng")
+    wav = subprocess.run(
+        [exe, "-v", voice, "-s", str(wpm), "--stdout", text], capture_output=True, check=True
+    )
+    with wave.open(io.BytesIO(wav.stdout)) as w:
+        source_rate = w.getframerate()
+        pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    audio = pcm.astype(np.float32) / 32768.0
+    return soxr.resample(audio, source_rate, rate).astype(np.float32)
+
+
+def tone(
+    seconds: float, *, rate: int = ASR_RATE, freq: float = 220.0, level: float = 0.3
+) -> Samples:
+    t = np.arange(int(seconds * rate)) / rate
+    return (level * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def silence(seconds: float, *, rate: int = ASR_RATE) -> Samples:
+    return np.zeros(int(seconds * rate), dtype=np.float32)
+
+
+def rms(audio: Any) -> float:
+    if len(audio) == 0:
+        return 0.0
+    return float(np.sqrt(np.mean(np.square(np.asarray(audio, dtype=np.float64)))))
+
+
+class ScriptedTrack(MediaStreamTrack):
+    """The student's audio as aiortc's Opus decoder hands it over: 48 kHz stereo s16, 20 ms
+    frames, paced in real time. `then()` appends more audio while it plays."""
+
+    kind = "audio"
+
+    def __init__(self, audio: Samples, *, rate: int = ASR_RATE, realtime: bool = True) -> None:
+        super().__init__()
+        self._pcm = self._convert(audio, rate)
+        self._pos = 0
+        self._pts = 0
+        self._start: float | None = None
+        self._realtime = realtime
+        self.finished = asyncio.Event()
+
+    @staticmethod
+    def _convert(audio: Samples, rate: int) -> np.ndarray[Any, Any]:
+        at48 = soxr.resample(audio, rate, OUT_RATE) if rate != OUT_RATE else audio
+        return (np.clip(at48, -1, 1) * 32767).astype(np.int16)
+
+    def then(self, audio: Samples, *, rate: int = ASR_RATE) -> None:
+        self._pcm = np.concatenate([self._pcm, self._convert(audio, rate)])
+        self.finished.clear()
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        elif self._realtime:
+            await asyncio.sleep(max(0.0, self._start + self._pts / OUT_RATE - time.monotonic()))
+        chunk = self._pcm[self._pos : self._pos + 960]
+        if len(chunk) < 960:
+            self.finished.set()
+            chunk = np.concatenate([chunk, np.zeros(960 - len(chunk), dtype=np.int16)])
+        self._pos += 960
+        stereo = np.repeat(chunk, 2).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
+        frame.sample_rate = OUT_RATE
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, OUT_RATE)
+        self._pts += 960
+        return frame
+
+
+class Listener:
+    """Plays the part of aiortc's RTP sender: pulls the outbound track and notes each frame."""
+
+    def __init__(self, track: MediaStreamTrack) -> None:
+        self.frames: list[tuple[float, float]] = []  # (monotonic, rms)
+        self._task = asyncio.create_task(self._pull(track))
+
+    async def _pull(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            assert isinstance(frame, av.AudioFrame)
+            self.frames.append((time.monotonic(), rms(frame.to_ndarray()[0] / 32768.0)))
+
+    def voiced_after(self, moment: float) -> int:
+        return sum(1 for at, level in self.frames if at > moment and level > 0.001)
+
+    def voiced(self) -> int:
+        return sum(1 for _, level in self.frames if level > 0.001)
+
+    async def aclose(self) -> None:
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+# --- scripted stages ---------------------------------------------------------------------------
+
+
+class LoudnessVad(VadModel):
+    """Speech is anything louder than a whisper: deterministic, for tone-based scripts."""
+
+    def scorer(self) -> SpeechScorer:
+        return _Loudness()
+
+
+class _Loudness(SpeechScorer):
+    def score(self, window: Samples) -> float:
+        return 1.0 if rms(window) > 0.02 else 0.0
+
+
+class FakeASR(ASR):
+    """Says each scripted transcript in turn (the last one forever)."""
+
+    name = "fake-asr"
+
+    def __init__(self, *transcripts: str, delay: float = 0.05) -> None:
+        super().__init__()
+        self.transcripts = list(transcripts) or ["what is photosynthesis"]
+        self.delay = delay
+        self.finals = 0
+        self.partials = 0
+
+    def _transcribe(self, audio: Samples, partial: bool) -> str:
+        time.sleep(self.delay)  # runs on the ASR's own thread, like a real model
+        if partial:
+            self.partials += 1
+            return "what is"
+        self.finals += 1
+        return self.transcripts[min(self.finals - 1, len(self.transcripts) - 1)]
+
+    @property
+    def calls(self) -> int:
+        return self.finals + self.partials
+
+
+class FakeTTS(TTS):
+    """A tone `seconds_per_char` long per character; fails on text containing `fail_on`."""
+
+    name = "fake-tts"
+
+    def __init__(self, *, seconds_per_char: float = 0.02, fail_on: str | None = None) -> None:
+        super().__init__()
+        self.seconds_per_char = seconds_per_char
+        self.fail_on = fail_on
+        self.texts: list[str] = []
+
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
+        self.texts.append(text)
+        if self.fail_on is not None and self.fail_on in text:
+            raise RuntimeError("the synthesizer broke")
+        return tone(len(text) * self.seconds_per_char, rate=24_000, freq=330.0), 24_000
+
+
+class BrokenVoiceTTS(FakeTTS):
+    def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
+        raise TTSError("no such voice", code="tts_voice")
+
+
+class ScriptedLLM(LLM):
+    """Replies with each scripted reply in turn, a word at a time."""
+
+    name = "scripted"
+
+    def __init__(self, *replies: str, delay: float = 0.01) -> None:
+        self.replies = list(replies)
+        self.delay = delay
+        self.requests: list[list[ChatMessage]] = []
+
+    async def stream(  # type: ignore[override]
+        self, messages: list[ChatMessage], options: GenerationOptions
+    ) -> AsyncIterator[str]:
+        self.requests.append(messages)
+        text = self.replies[min(len(self.requests) - 1, len(self.replies) - 1)]
+        for i, word in enumerate(text.split(" ")):
+            await asyncio.sleep(self.delay)
+            yield word if i == 0 else " " + word
+
+
+class FakeStore:
+    """Keeps the turns the conversation stores."""
+
+    def __init__(self) -> None:
+        self.turns: list[dict[str, Any]] = []
+
+    async def add_turn(self, **turn: Any) -> None:
+        self.turns.append(turn)
+
+    def of(self, role: str) -> list[dict[str, Any]]:
+        return [t for t in self.turns if t["role"] == role]
+
+
+class FakeChannel:
+    """An open data channel that keeps what is sent, with the time it was sent."""
+
+    readyState = "open"
+    label = "chat"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, dict[str, Any]]] = []
+        self._changed = asyncio.Event()
+
+    def send(self, message: str) -> None:
+        self.sent.append((time.monotonic(), json.loads(message)))
+        self._changed.set()
+
+    def events(self, kind: str, **match: Any) -> list[dict[str, Any]]:
+        return [
+            m
+            for _, m in self.sent
+            if m["type"] == kind and all(m.get(k) == v for k, v in match.items())
+        ]
+
+    def time_of(self, kind: str, **match: Any) -> float:
+        return next(
+            at
+            for at, m in self.sent
+            if m["type"] == kind and all(m.get(k) == v for k, v in match.items())
+        )
+
+    async def wait_for(
+        self, kind: str, timeout: float = 10.0, count: int = 1, **match: Any
+    ) -> dict[str, Any]:
+        async def until() -> dict[str, Any]:
+            while len(found := self.events(kind, **match)) < count:
+                self._changed.clear()
+                await self._changed.wait()
+            return found[count - 1]
+
+        return await asyncio.wait_for(until(), timeout)
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
