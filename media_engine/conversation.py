@@ -134,11 +134,15 @@ class Conversation:
             timings=timings,
         )
 
-    async def reply(self, turn_id: str, *, on_piece: PieceSink | None = None) -> Reply:
+    async def reply(
+        self, turn_id: str, *, on_piece: PieceSink | None = None, store: bool = True
+    ) -> Reply:
         """Stream a reply to the history: text deltas out, then the final text, then storage.
 
         Cancelling it (barge-in, a new message, hang-up) stores what was generated so far,
         marked interrupted. A stage failure becomes an error event; the call goes on.
+        With `store=False` (a spoken reply, which ends long after generation) nothing is
+        stored: the caller stores what was actually played with `finish`.
         """
         reply = Reply(turn_id=turn_id)
         await self._ground(turn_id)
@@ -153,7 +157,8 @@ class Conversation:
                 if on_piece is not None:
                     await on_piece(piece)
         except asyncio.CancelledError:
-            await asyncio.shield(self._finish(reply, interrupted=True))
+            if store:
+                await asyncio.shield(self._finish(reply, interrupted=True))
             raise
         except StageError as exc:
             log.warning("session %s turn %s: %s failed: %s", self.session_id, turn_id,
@@ -163,8 +168,13 @@ class Conversation:
             return reply
         reply.finished_at = time.monotonic()
         self._send(event("text", role="assistant", content=reply.text.strip(), turn_id=turn_id))
-        await self._finish(reply, interrupted=False)
+        if store:
+            await self._finish(reply, interrupted=False)
         return reply
+
+    async def finish(self, reply: Reply, *, interrupted: bool, text: str) -> None:
+        """Store a reply as it was delivered: `text` is what the student actually heard."""
+        await self._finish(reply, interrupted=interrupted, text=text)
 
     async def _finish(self, reply: Reply, *, interrupted: bool, text: str | None = None) -> None:
         spoken = (reply.text if text is None else text).strip()

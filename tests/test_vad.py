@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -35,7 +36,7 @@ class Script(SpeechScorer):
         return next(self._probabilities)
 
 
-def kinds(events: list[VadEvent]) -> list[str]:
+def kinds(events: Sequence[VadEvent]) -> list[str]:
     return [type(e).__name__ for e in events]
 
 

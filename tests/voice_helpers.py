@@ -46,7 +46,8 @@ def espeak(text: str, *, voice: str = "en", rate: int = ASR_RATE, wpm: int = 150
         source_rate = w.getframerate()
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
     audio = pcm.astype(np.float32) / 32768.0
-    return soxr.resample(audio, source_rate, rate).astype(np.float32)
+    out: Samples = soxr.resample(audio, source_rate, rate).astype(np.float32)
+    return out
 
 
 def tone(
@@ -87,7 +88,9 @@ class ScriptedTrack(MediaStreamTrack):
         return (np.clip(at48, -1, 1) * 32767).astype(np.int16)
 
     def then(self, audio: Samples, *, rate: int = ASR_RATE) -> None:
-        self._pcm = np.concatenate([self._pcm, self._convert(audio, rate)])
+        """Play `audio` next (after the silence sent since the script ran out)."""
+        gap = np.zeros(max(0, self._pos - len(self._pcm)), dtype=np.int16)
+        self._pcm = np.concatenate([self._pcm, gap, self._convert(audio, rate)])
         self.finished.clear()
 
     async def recv(self) -> av.AudioFrame:
@@ -211,7 +214,7 @@ class ScriptedLLM(LLM):
         self.delay = delay
         self.requests: list[list[ChatMessage]] = []
 
-    async def stream(  # type: ignore[override]
+    async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
     ) -> AsyncIterator[str]:
         self.requests.append(messages)

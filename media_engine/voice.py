@@ -1,0 +1,534 @@
+"""The voice pipeline of a call: the student's audio in, turns out; replies in, speech out.
+
+`create_voice_factory` loads and warms the shared models once. Each call gets a
+`VoicePipeline`, which listens (resample, VAD, partial and final transcripts, barge-in) and
+speaks (LLM pieces → chunks → TTS → the paced outbound track). Heavy work runs on the models'
+own threads; the event loop only routes events, so one call's turn never stalls another's
+audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from media_engine.asr import ASR, Transcript, WhisperASR
+from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, Samples, SpeechChunk
+from media_engine.chunking import SpeechChunker
+from media_engine.conversation import Conversation, Reply, Send
+from media_engine.errors import StageError
+from media_engine.protocol import event
+from media_engine.tts import TTS, KokoroTTS, sayable
+from media_engine.tutor import TutorProfile
+from media_engine.vad import (
+    SileroVad,
+    SpeechEnded,
+    SpeechPaused,
+    SpeechProgress,
+    SpeechResumed,
+    SpeechStarted,
+    VadEvent,
+    VadModel,
+    VadStream,
+)
+from virtual_tutor.models import ModelPaths
+from virtual_tutor.settings import Settings, VoiceSettings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class CallPort(Protocol):
+    """What the pipeline needs of its call (media_engine.call.Call)."""
+
+    session_id: str
+    tutor: TutorProfile
+    conversation: Conversation
+
+    @property
+    def replying(self) -> bool: ...
+
+    def send(self, message: str) -> None: ...
+
+    def interrupt(self) -> bool: ...
+
+    def start_turn(
+        self,
+        text: str,
+        *,
+        source: str,
+        turn_id: str | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> str: ...
+
+
+@dataclass
+class VoiceModels:
+    """The models every call shares: one VAD, one ASR per model, one TTS."""
+
+    vad: VadModel
+    asr_en: ASR
+    """For English tutors (whisper tiny.en)."""
+    asr_multilingual: ASR
+    """For every other language (whisper base)."""
+    tts: TTS
+
+    def asr_for(self, language: str) -> ASR:
+        return self.asr_en if language == "en" else self.asr_multilingual
+
+    async def aclose(self) -> None:
+        for model in {id(m): m for m in (self.asr_en, self.asr_multilingual)}.values():
+            await model.aclose()
+        await self.tts.aclose()
+
+
+class VoiceFactory:
+    """Makes each call's pipeline on the shared models; `aclose` releases them."""
+
+    def __init__(self, models: VoiceModels, settings: VoiceSettings) -> None:
+        self.models = models
+        self.settings = settings
+        # The VAD is light but must never wait behind an ASR or TTS job: barge-in depends on it.
+        self.vad_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
+
+    def create(self, call: CallPort) -> VoicePipeline:
+        return VoicePipeline(call=call, factory=self)
+
+    async def aclose(self) -> None:
+        self.vad_executor.shutdown(wait=False, cancel_futures=True)
+        await self.models.aclose()
+
+
+async def create_voice_factory(settings: Settings) -> VoiceFactory:
+    """Load VAD, ASR and TTS (off the event loop) and warm each up, so no turn pays for it."""
+    paths = ModelPaths(settings.models_dir)
+    voice = settings.voice
+    loop = asyncio.get_running_loop()
+
+    def whisper(model: str, language: str | None) -> WhisperASR:
+        return WhisperASR(
+            paths.root / model,
+            language=language,
+            beam_size=voice.asr_beam_size,
+            threads=voice.asr_threads,
+            compute_type=voice.asr_compute_type,
+        )
+
+    vad, asr_en, asr_multi, tts = await asyncio.gather(
+        loop.run_in_executor(None, SileroVad),
+        loop.run_in_executor(None, whisper, paths.whisper_tiny_en.name, "en"),
+        # The multilingual model is told the tutor's language per call; Chinese is what we ship.
+        loop.run_in_executor(None, whisper, paths.whisper_base.name, "zh"),
+        loop.run_in_executor(None, KokoroTTS, paths.kokoro_model, paths.kokoro_voices_dir),
+    )
+    models = VoiceModels(vad=vad, asr_en=asr_en, asr_multilingual=asr_multi, tts=tts)
+    await warm_up(models)
+    return VoiceFactory(models, voice)
+
+
+async def warm_up(models: VoiceModels) -> None:
+    """Run each model once: first inferences allocate and are several times slower."""
+    import numpy as np
+
+    started = time.perf_counter()
+    noise = (np.random.default_rng(0).standard_normal(16_000) * 0.01).astype(np.float32)
+    models.vad.scorer().score(noise[:512])
+    await asyncio.gather(
+        models.asr_en.transcribe(noise),
+        models.asr_multilingual.transcribe(noise),
+        models.tts.synthesize("Hello.", voice="af_heart", language="en"),
+        models.tts.synthesize("你好。", voice="zf_xiaobei", language="zh"),
+    )
+    log.info("voice models warm in %.1f s", time.perf_counter() - started)
+
+
+def _vad_step(
+    resampler: InboundResampler, stream: VadStream, frame: av.AudioFrame
+) -> list[VadEvent]:
+    return stream.feed(resampler.push(frame))
+
+
+@dataclass
+class _Utterance:
+    """The student's turn being heard."""
+
+    turn_id: str
+    partial: asyncio.Task[None] | None = None
+    speculative: asyncio.Task[Transcript | None] | None = None
+
+
+def _ms(start: float | None, end: float | None) -> float | None:
+    return None if start is None or end is None else round(max(0.0, end - start) * 1000, 1)
+
+
+@dataclass(kw_only=True)
+class TurnClock:
+    """When each stage of one turn finished (time.monotonic()), for timings and metrics."""
+
+    turn_id: str
+    reference: float
+    """End of speech for a spoken turn (when the silence began), arrival for a typed one."""
+    spoken_turn: bool
+    speech_s: float = 0.0
+    decided_at: float | None = None
+    transcript_at: float | None = None
+    asr_compute_s: float | None = None
+    llm_started_at: float | None = None
+    first_token_at: float | None = None
+    first_chunk_at: float | None = None
+    first_audio_at: float | None = None
+    first_sent_at: float | None = None
+
+    @classmethod
+    def spoken(cls, turn_id: str, *, end_of_speech: float, speech_s: float) -> TurnClock:
+        return cls(
+            turn_id=turn_id,
+            reference=end_of_speech,
+            spoken_turn=True,
+            speech_s=speech_s,
+            decided_at=time.monotonic(),
+        )
+
+    @classmethod
+    def typed(cls, turn_id: str) -> TurnClock:
+        return cls(turn_id=turn_id, reference=time.monotonic(), spoken_turn=False)
+
+    def transcribed(self, compute_s: float) -> None:
+        self.transcript_at = time.monotonic()
+        self.asr_compute_s = compute_s
+
+    def user_timings(self) -> dict[str, float]:
+        """Stored with the student's spoken turn."""
+        timings = {
+            "utterance_ms": round(self.speech_s * 1000, 1),
+            "endpoint_ms": _ms(self.reference, self.decided_at),
+            "asr_final_ms": _ms(self.decided_at, self.transcript_at),
+            "asr_compute_ms": _ms(0.0, self.asr_compute_s),
+        }
+        return {k: v for k, v in timings.items() if v is not None}
+
+    def metrics(self) -> dict[str, float]:
+        """The metrics event's fields (see EVENTS.md)."""
+        now_mono, now_epoch = time.monotonic(), time.time()
+        fields: dict[str, float | None] = {
+            "llm_first_token_ms": _ms(self.llm_started_at, self.first_token_at),
+            "tts_first_audio_ms": _ms(self.first_chunk_at, self.first_audio_at),
+            "first_audio_sent_ms": _ms(self.first_audio_at, self.first_sent_at),
+            "total_ms": _ms(self.reference, self.first_sent_at),
+        }
+        if self.first_sent_at is not None:
+            fields["first_audio_sent_ms_epoch"] = round(
+                (now_epoch - (now_mono - self.first_sent_at)) * 1000
+            )
+        if self.spoken_turn:
+            fields["end_of_speech_ms_epoch"] = round(
+                (now_epoch - (now_mono - self.reference)) * 1000
+            )
+            fields.update(self.user_timings())
+        return {k: v for k, v in fields.items() if v is not None}
+
+
+class SpokenReply:
+    """One reply spoken aloud: LLM pieces → chunks → TTS → the outbound track.
+
+    Generation and synthesis run side by side, so later chunks are synthesized while the first
+    plays. Cancelling `run` is barge-in: queued audio is dropped at once and only what was
+    heard is stored, marked interrupted.
+    """
+
+    def __init__(
+        self,
+        *,
+        turn_id: str,
+        conversation: Conversation,
+        tts: TTS,
+        tutor: TutorProfile,
+        outbound: OutboundAudio,
+        clock: TurnClock,
+        send: Send,
+    ) -> None:
+        self.turn_id = turn_id
+        self._conversation = conversation
+        self._tts = tts
+        self._tutor = tutor
+        self._outbound = outbound
+        self._clock = clock
+        self._send = send
+        self._record = Reply(turn_id=turn_id)
+        self._chunker = SpeechChunker()
+        self._texts: asyncio.Queue[str | None] = asyncio.Queue()
+        self.chunks: list[SpeechChunk] = []
+
+    async def run(self) -> None:
+        try:
+            failure = await self._produce()
+            if self.chunks:
+                await self.chunks[-1].finished.wait()
+        except asyncio.CancelledError:
+            self._outbound.clear(self.chunks)
+            self._send(event("tts", state="interrupted", turn_id=self.turn_id))
+            self._send(event("metrics", turn_id=self.turn_id, **self._clock.metrics()))
+            await asyncio.shield(self._store(interrupted=True))
+            raise
+        if failure is not None:
+            log.warning("turn %s: %s failed: %s", self.turn_id, self._tts.name, failure.code)
+            self._send(
+                event(
+                    "error",
+                    code=failure.code,
+                    content=str(failure),
+                    turn_id=self.turn_id,
+                    retryable=failure.retryable,
+                )
+            )
+        if self._clock.first_sent_at is not None:
+            self._send(event("tts", state="end", turn_id=self.turn_id))
+            self._send(event("metrics", turn_id=self.turn_id, **self._clock.metrics()))
+        await self._store(interrupted=failure is not None)
+
+    async def _produce(self) -> StageError | None:
+        """Generate and synthesize the whole reply; a TTS failure stops both and is returned."""
+        failure: StageError | None = None
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._generate())
+                group.create_task(self._synthesize())
+        except* StageError as errors:
+            first = errors.exceptions[0]
+            failure = first if isinstance(first, StageError) else StageError(str(first))
+        return failure
+
+    async def _generate(self) -> None:
+        self._clock.llm_started_at = time.monotonic()
+        # An LLM failure is reported by the conversation; what was generated is still spoken.
+        reply = await self._conversation.reply(self.turn_id, on_piece=self._on_piece, store=False)
+        self._record.finished_at = reply.finished_at
+        rest = self._chunker.flush()
+        if rest:
+            self._texts.put_nowait(rest)
+        self._texts.put_nowait(None)
+
+    async def _on_piece(self, piece: str) -> None:
+        if self._record.first_token_at is None:
+            self._record.first_token_at = self._clock.first_token_at = time.monotonic()
+        self._record.text += piece
+        for chunk in self._chunker.push(piece):
+            self._texts.put_nowait(chunk)
+
+    async def _synthesize(self) -> None:
+        while (text := await self._texts.get()) is not None:
+            if not sayable(text):
+                continue
+            if self._clock.first_chunk_at is None:
+                self._clock.first_chunk_at = time.monotonic()
+            speech = await self._tts.synthesize(
+                text, voice=self._tutor.voice, language=self._tutor.language
+            )
+            if self._clock.first_audio_at is None:
+                self._clock.first_audio_at = time.monotonic()
+            chunk = SpeechChunk(pcm=speech.pcm, text=text, on_start=self._chunk_started)
+            self.chunks.append(chunk)
+            self._outbound.play(chunk)
+
+    def _chunk_started(self, chunk: SpeechChunk) -> None:
+        if self._clock.first_sent_at is None:
+            self._clock.first_sent_at = chunk.started_at
+            self._send(event("tts", state="start", turn_id=self.turn_id))
+
+    def played_text(self) -> str:
+        """What the student heard, cut at the word where playback stopped."""
+        joiner = "" if self._tutor.language == "zh" else " "
+        return joiner.join(c.played_text() for c in self.chunks if c.played > 0).strip()
+
+    async def _store(self, *, interrupted: bool) -> None:
+        self._record.started_at = self._clock.llm_started_at or self._record.started_at
+        await self._conversation.finish(
+            self._record, interrupted=interrupted, text=self.played_text()
+        )
+
+
+class VoicePipeline:
+    """One call's voice: `start(track)` listens, `speak_reply(turn_id)` answers."""
+
+    def __init__(self, *, call: CallPort, factory: VoiceFactory) -> None:
+        self.call = call
+        self.outbound = OutboundAudio()
+        self._factory = factory
+        self._settings = factory.settings
+        self._asr = factory.models.asr_for(call.tutor.language)
+        self._tts = factory.models.tts
+        self._utterance: _Utterance | None = None
+        self._clocks: dict[str, TurnClock] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.asr_calls = 0
+
+    # --- listening -----------------------------------------------------------------------------
+
+    def start(self, track: MediaStreamTrack) -> None:
+        """Listen to the student's audio track until it ends or the call closes."""
+        self._spawn(self._listen(track), name="listen")
+
+    async def _listen(self, track: MediaStreamTrack) -> None:
+        loop = asyncio.get_running_loop()
+        resampler = InboundResampler()
+        stream = VadStream(self._factory.models.vad.scorer(), self._settings)
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            if not isinstance(frame, av.AudioFrame):
+                continue
+            arrived = time.monotonic()
+            events = await loop.run_in_executor(
+                self._factory.vad_executor, _vad_step, resampler, stream, frame
+            )
+            for item in events:
+                self._on_vad(item, arrived)
+
+    def _on_vad(self, item: VadEvent, arrived: float) -> None:
+        if isinstance(item, SpeechStarted):
+            self._speech_started()
+        elif self._utterance is None:
+            return
+        elif isinstance(item, SpeechProgress):
+            self._maybe_partial(self._utterance, item.audio)
+        elif isinstance(item, SpeechPaused):
+            self._utterance.speculative = self._spawn(self._speculate(item.audio), name="asr")
+        elif isinstance(item, SpeechResumed):
+            if self._utterance.speculative is not None:
+                self._utterance.speculative.cancel()
+                self._utterance.speculative = None
+        elif isinstance(item, SpeechEnded):
+            self._speech_ended(self._utterance, item, arrived)
+
+    def _speech_started(self) -> None:
+        self._utterance = _Utterance(turn_id=uuid.uuid4().hex[:12])
+        self.call.send(event("vad", state="speech_start", turn_id=self._utterance.turn_id))
+        if self.outbound.speaking or self.call.replying:
+            # Barge-in: silence first (the next frame), then cancel generation and queued TTS.
+            self.outbound.clear()
+            self.call.interrupt()
+
+    def _maybe_partial(self, utterance: _Utterance, audio: Samples) -> None:
+        if self._asr.busy or (utterance.partial is not None and not utterance.partial.done()):
+            return  # best-effort: a partial never queues behind another transcription
+        utterance.partial = self._spawn(self._send_partial(utterance, audio), name="partial")
+
+    async def _send_partial(self, utterance: _Utterance, audio: Samples) -> None:
+        self.asr_calls += 1
+        try:
+            transcript = await self._asr.transcribe(audio, partial=True)
+        except StageError:
+            return  # the final transcript reports failures; a lost partial costs nothing
+        if transcript is None or not transcript.text or self._utterance is not utterance:
+            return
+        self.call.send(
+            event("transcription", partial=True, content=transcript.text, turn_id=utterance.turn_id)
+        )
+
+    async def _transcribe(self, audio: Samples) -> Transcript | None:
+        self.asr_calls += 1
+        return await self._asr.transcribe(audio)
+
+    async def _speculate(self, audio: Samples) -> Transcript | None:
+        """The final transcript, started at the first pause in case the turn ends there."""
+        transcript = await self._transcribe(audio)
+        if transcript is not None and transcript.text:
+            # Course material for what was just asked is searched while the silence lasts.
+            self._spawn(self.call.conversation.prefetch(transcript.text), name="prefetch")
+        return transcript
+
+    def _speech_ended(self, utterance: _Utterance, item: SpeechEnded, arrived: float) -> None:
+        self._utterance = None
+        if utterance.partial is not None:
+            utterance.partial.cancel()
+        self.call.send(event("vad", state="speech_end", turn_id=utterance.turn_id))
+        clock = TurnClock.spoken(
+            utterance.turn_id,
+            end_of_speech=arrived - item.trailing_silence_s,
+            speech_s=len(item.audio) / ASR_RATE,
+        )
+        speculative = None if item.forced else utterance.speculative
+        self._spawn(self._finish_turn(clock, item.audio, speculative), name="final")
+
+    async def _finish_turn(
+        self,
+        clock: TurnClock,
+        audio: Samples,
+        speculative: asyncio.Task[Transcript | None] | None,
+    ) -> None:
+        """The final transcript (speculative if no speech came after it), then the turn."""
+        try:
+            transcript = await (speculative or self._transcribe(audio))
+        except StageError as exc:
+            self._error(exc, clock.turn_id)
+            return
+        clock.transcribed(transcript.compute_s if transcript else 0.0)
+        if transcript is None or not transcript.text:
+            log.info("session %s turn %s: no words heard", self.call.session_id, clock.turn_id)
+            return
+        self.call.send(
+            event("transcription", partial=False, content=transcript.text, turn_id=clock.turn_id)
+        )
+        self._clocks[clock.turn_id] = clock
+        self.call.start_turn(
+            transcript.text, source="spoken", turn_id=clock.turn_id, timings=clock.user_timings()
+        )
+
+    # --- speaking ------------------------------------------------------------------------------
+
+    async def speak_reply(self, turn_id: str) -> None:
+        """Generate, synthesize and play the reply to `turn_id`; cancelling it is barge-in."""
+        clock = self._clocks.pop(turn_id, None) or TurnClock.typed(turn_id)
+        reply = SpokenReply(
+            turn_id=turn_id,
+            conversation=self.call.conversation,
+            tts=self._tts,
+            tutor=self.call.tutor,
+            outbound=self.outbound,
+            clock=clock,
+            send=self.call.send,
+        )
+        await reply.run()
+
+    def _error(self, exc: StageError, turn_id: str) -> None:
+        log.warning("session %s turn %s: %s", self.call.session_id, turn_id, exc.code)
+        self.call.send(
+            event(
+                "error", code=exc.code, content=str(exc), turn_id=turn_id, retryable=exc.retryable
+            )
+        )
+
+    # --- tasks ---------------------------------------------------------------------------------
+
+    def _spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+        task = asyncio.create_task(coro, name=f"voice-{name}-{self.call.session_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "session %s: voice task failed", self.call.session_id, exc_info=task.exception()
+            )
+
+    async def aclose(self) -> None:
+        """Stop listening and speaking; the shared models stay loaded."""
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.outbound.stop()

@@ -1,0 +1,108 @@
+"""The real models: Whisper hears espeak and Kokoro; Kokoro speaks English and Mandarin."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soxr
+
+from media_engine.audio import ASR_RATE, OUT_RATE, Samples
+from media_engine.tts import TTSError
+from media_engine.voice import VoiceFactory, VoiceModels, create_voice_factory
+from tests.voice_helpers import MODELS_DIR, espeak, rms
+from virtual_tutor.settings import Settings
+
+pytestmark = pytest.mark.models
+
+
+@pytest.fixture(scope="module")
+def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceFactory]:
+    """Every voice model, loaded and warmed once, the way the engine does at start."""
+    tmp: Path = tmp_path_factory.mktemp("voice")
+    settings = Settings(
+        database_url=f"sqlite:///{tmp}/t.db", secret_key="k" * 40, models_dir=MODELS_DIR
+    )
+    started = time.perf_counter()
+    made = asyncio.run(create_voice_factory(settings))
+    print(f"voice models loaded and warm in {time.perf_counter() - started:.1f} s")
+    yield made
+    asyncio.run(made.aclose())
+
+
+@pytest.fixture(scope="module")
+def models(factory: VoiceFactory) -> VoiceModels:
+    return factory.models
+
+
+def pcm_at_16k(pcm: np.ndarray) -> Samples:
+    audio = pcm.astype(np.float32) / 32768.0
+    out: Samples = soxr.resample(audio, OUT_RATE, ASR_RATE).astype(np.float32)
+    return out
+
+
+async def test_tiny_en_transcribes_an_espeak_question(models: VoiceModels) -> None:
+    audio = espeak("Can you explain how photosynthesis works in plants?")
+    transcript = await models.asr_for("en").transcribe(audio)
+    assert transcript is not None
+    print(f"tiny.en: {transcript.compute_s:.2f} s for {len(audio) / ASR_RATE:.1f} s of speech")
+    words = transcript.text.lower()
+    assert "photosynthesis" in words and "plants" in words
+
+
+async def test_partials_are_skipped_while_the_model_is_busy(models: VoiceModels) -> None:
+    asr = models.asr_for("en")
+    audio = espeak("What is the boiling point of water?")
+    final = asyncio.create_task(asr.transcribe(audio))
+    await asyncio.sleep(0)
+    assert asr.busy
+    assert await asr.transcribe(audio, partial=True) is None
+    assert (await final) is not None
+    assert not asr.busy
+
+
+async def test_base_transcribes_mandarin(models: VoiceModels) -> None:
+    # Debian's espeak-ng has no Mandarin dictionary (it reads hanzi as English numbers), so the
+    # Mandarin question comes from Kokoro's male Mandarin voice.
+    speech = await models.tts.synthesize("什么是光合作用？", voice="zm_yunxi", language="zh")
+    transcript = await models.asr_for("zh").transcribe(pcm_at_16k(speech.pcm))
+    assert transcript is not None
+    print(f"base (zh): {transcript.compute_s:.2f} s")
+    assert "光合作用" in transcript.text
+
+
+@pytest.mark.parametrize(
+    ("voice", "language", "text"),
+    [
+        ("af_heart", "en", "Plants turn sunlight into food."),
+        ("bf_emma", "en", "Plants turn sunlight into food."),
+        ("zf_xiaobei", "zh", "植物利用阳光制造养分。"),
+    ],
+)
+async def test_kokoro_speaks(models: VoiceModels, voice: str, language: str, text: str) -> None:
+    speech = await models.tts.synthesize(text, voice=voice, language=language)
+    seconds = len(speech.pcm) / OUT_RATE
+    print(f"kokoro {voice}: {speech.compute_s:.2f} s for {seconds:.2f} s of speech")
+    assert speech.pcm.dtype == np.int16
+    assert 1.0 < seconds < 6.0
+    assert rms(speech.pcm / 32768.0) > 0.02
+
+
+async def test_whisper_understands_kokoro(models: VoiceModels) -> None:
+    speech = await models.tts.synthesize(
+        "Photosynthesis happens in the leaves of green plants.", voice="af_heart", language="en"
+    )
+    transcript = await models.asr_for("en").transcribe(pcm_at_16k(speech.pcm))
+    assert transcript is not None
+    words = transcript.text.lower()
+    assert "photosynthesis" in words and "leaves" in words and "plants" in words
+
+
+async def test_unknown_voice_is_a_tts_error(models: VoiceModels) -> None:
+    with pytest.raises(TTSError) as info:
+        await models.tts.synthesize("Hello.", voice="xx_nobody", language="en")
+    assert info.value.code == "tts_voice"

@@ -1,0 +1,217 @@
+"""The voice pipeline inside a real Call, on scripted VAD/ASR/LLM/TTS: turns, barge-in, errors.
+
+The student's audio is a tone (the scripted VAD hears anything loud as speech) paced in real
+time; the outbound track is pulled the way aiortc's RTP sender pulls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+import pytest
+
+from auth.tokens import TokenIssuer
+from media_engine.call import Call
+from media_engine.runtime import EngineRuntime
+from media_engine.store import TurnStore
+from media_engine.tts import TTS
+from media_engine.tutor import TutorProfile
+from media_engine.voice import VoiceFactory, VoiceModels, VoicePipeline
+from storage import Database
+from tests.voice_helpers import (
+    FakeASR,
+    FakeChannel,
+    FakeStore,
+    FakeTTS,
+    Listener,
+    LoudnessVad,
+    ScriptedLLM,
+    ScriptedTrack,
+    eventually,
+    silence,
+    tone,
+)
+from virtual_tutor.settings import Settings, VoiceSettings
+
+VOICE = VoiceSettings(min_speech_ms=100, end_silence_ms=300, partial_interval_ms=200)
+ANSWER = "Plants make food from light, water and air. They also need carbon dioxide."
+
+
+@dataclass
+class Rig:
+    call: Call
+    voice: VoicePipeline
+    channel: FakeChannel
+    store: FakeStore
+    asr: FakeASR
+    llm: ScriptedLLM
+    listener: Listener
+    track: ScriptedTrack
+
+
+async def _closed(call: Call, reason: str) -> None:
+    return None
+
+
+@pytest.fixture
+async def make_rig(loop_guard: list[float]) -> AsyncIterator[Any]:
+    rigs: list[Rig] = []
+
+    async def make(
+        audio: np.ndarray, *, llm: ScriptedLLM, tts: TTS | None = None, asr: FakeASR | None = None
+    ) -> Rig:
+        asr = asr or FakeASR()
+        tts = tts or FakeTTS()
+        models = VoiceModels(vad=LoudnessVad(), asr_en=asr, asr_multilingual=asr, tts=tts)
+        factory = VoiceFactory(models, VOICE)
+        store = FakeStore()
+        settings = Settings(database_url="sqlite://", secret_key="k" * 40, voice=VOICE)
+        runtime = EngineRuntime(
+            settings=settings,
+            db=cast(Database, None),  # the scripted store needs no database
+            store=cast(TurnStore, store),
+            issuer=cast(TokenIssuer, None),
+            llm=llm,
+            voice=factory,
+        )
+        tutor = TutorProfile(id=1, name="Ada", subject="biology")
+        call = Call(session_id="s1", tutor=tutor, runtime=runtime, on_closed=_closed)
+        channel = FakeChannel()
+        call._channel = channel  # type: ignore[assignment]
+        voice = factory.create(call)
+        call.voice = voice
+        track = ScriptedTrack(audio)
+        listener = Listener(voice.outbound)
+        voice.start(track)
+        rig = Rig(call, voice, channel, store, asr, llm, listener, track)
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        await rig.listener.aclose()
+        await rig.call.close("hangup")
+        await rig.voice._factory.aclose()
+
+
+def question(seconds: float = 0.8) -> np.ndarray:
+    return np.concatenate([silence(0.3), tone(seconds), silence(1.0)])
+
+
+async def test_a_spoken_question_is_answered_aloud(make_rig: Any) -> None:
+    rig: Rig = await make_rig(question(), llm=ScriptedLLM(ANSWER))
+    end = await rig.channel.wait_for("tts", state="end")
+    turn_id = end["turn_id"]
+    assert [e["state"] for e in rig.channel.events("vad")] == ["speech_start", "speech_end"]
+    assert rig.channel.events("transcription", partial=True, turn_id=turn_id)
+    final = rig.channel.events("transcription", partial=False)
+    assert final == [
+        {
+            "type": "transcription",
+            "partial": False,
+            "content": "what is photosynthesis",
+            "turn_id": turn_id,
+        }
+    ]
+    assert rig.channel.events("tts", state="start", turn_id=turn_id)
+    (user,) = rig.store.of("user")
+    assert user["source"] == "spoken" and user["turn_id"] == turn_id
+    assert {"utterance_ms", "endpoint_ms", "asr_final_ms", "asr_compute_ms"} <= user[
+        "timings"
+    ].keys()
+    assert user["timings"]["endpoint_ms"] >= 250  # the end-of-turn silence
+    (tutor,) = rig.store.of("assistant")
+    assert tutor["text"] == ANSWER and not tutor["interrupted"]
+    (metrics,) = rig.channel.events("metrics", turn_id=turn_id)
+    for key in (
+        "end_of_speech_ms_epoch",
+        "asr_final_ms",
+        "llm_first_token_ms",
+        "tts_first_audio_ms",
+        "first_audio_sent_ms",
+        "total_ms",
+    ):
+        assert key in metrics, key
+    assert metrics["total_ms"] >= metrics["endpoint_ms"]
+    assert rig.asr.finals == 1  # the speculative transcript was reused
+    # Every chunk was played: 0.02 s of tone a character is one 20 ms frame a character.
+    assert rig.listener.voiced() >= 0.9 * len(ANSWER)
+
+
+async def test_silence_costs_no_transcription_and_no_reply(make_rig: Any) -> None:
+    rng = np.random.default_rng(0)
+    hiss = (rng.standard_normal(16_000 * 2) * 0.005).astype(np.float32)
+    rig: Rig = await make_rig(np.concatenate([silence(1.0), hiss]), llm=ScriptedLLM(ANSWER))
+    await rig.track.finished.wait()
+    assert rig.channel.sent == []
+    assert rig.asr.calls == 0 and rig.voice.asr_calls == 0
+    assert rig.llm.requests == [] and rig.store.turns == []
+    assert rig.listener.voiced() == 0
+
+
+async def test_barge_in_stops_the_tutor_and_keeps_what_was_heard(make_rig: Any) -> None:
+    slow = FakeTTS(seconds_per_char=0.05)  # the first chunk plays for about 1.5 s
+    rig: Rig = await make_rig(
+        question(),
+        llm=ScriptedLLM(ANSWER, "Sure, let us stop there."),
+        tts=slow,
+        asr=FakeASR("what is photosynthesis", "wait, stop"),
+    )
+    start = await rig.channel.wait_for("tts", state="start")
+    first_turn = start["turn_id"]
+    await eventually(lambda: rig.listener.voiced() >= 25)  # half a second heard
+    rig.track.then(np.concatenate([tone(0.5), silence(1.0)]))
+    await rig.channel.wait_for("tts", state="interrupted", turn_id=first_turn)
+    barge_at = [at for at, m in rig.channel.sent if m.get("state") == "speech_start"][1]
+    # The frame being pulled when speech was heard may still carry voice; the next is silent.
+    assert rig.listener.voiced_after(barge_at + 0.001) <= 2
+    (interrupted,) = rig.store.of("assistant")
+    assert interrupted["turn_id"] == first_turn and interrupted["interrupted"]
+    heard = interrupted["text"]
+    assert heard and ANSWER.startswith(heard) and len(heard) < len(ANSWER)
+    # The interruption is the student's next turn, and it is answered.
+    end = await rig.channel.wait_for("tts", state="end", timeout=15)
+    assert end["turn_id"] != first_turn
+    assert [t["text"] for t in rig.store.of("user")] == ["what is photosynthesis", "wait, stop"]
+    assert rig.store.of("assistant")[1]["text"] == "Sure, let us stop there."
+
+
+async def test_a_tts_failure_is_reported_and_the_next_turn_works(make_rig: Any) -> None:
+    tts = FakeTTS(fail_on="BROKEN")
+    llm = ScriptedLLM("Here is a good start, and then BROKEN words follow.", "All good now.")
+    rig: Rig = await make_rig(silence(0.5), llm=llm, tts=tts)
+    first = rig.call.start_turn("hello", source="typed")
+    error = await rig.channel.wait_for("error", turn_id=first)
+    assert error["code"] == "tts_error" and error["retryable"] is False
+    await rig.channel.wait_for("tts", state="end", turn_id=first)
+    (partial,) = rig.store.of("assistant")
+    assert partial["text"] == "Here is a good start," and partial["interrupted"]
+    second = rig.call.start_turn("again", source="typed")
+    await rig.channel.wait_for("tts", state="end", turn_id=second)
+    assert rig.store.of("assistant")[1]["text"] == "All good now."
+    metrics = rig.channel.events("metrics", turn_id=second)
+    assert metrics and "end_of_speech_ms_epoch" not in metrics[0] and metrics[0]["total_ms"] > 0
+
+
+async def test_an_llm_failure_is_reported_and_the_call_goes_on(make_rig: Any) -> None:
+    rig: Rig = await make_rig(silence(0.5), llm=FailingOnceLLM("Back again."))
+    first = rig.call.start_turn("hello", source="typed")
+    error = await rig.channel.wait_for("error", turn_id=first)
+    assert error["code"] == "llm_error"
+    second = rig.call.start_turn("again", source="typed")
+    await rig.channel.wait_for("tts", state="end", turn_id=second)
+    assert [t["text"] for t in rig.store.of("assistant")] == ["Back again."]
+
+
+class FailingOnceLLM(ScriptedLLM):
+    async def stream(self, messages: Any, options: Any) -> AsyncIterator[str]:
+        if not self.requests:
+            self.requests.append(messages)
+            from media_engine.llm.base import LLMError
+
+            raise LLMError("the model fell over")
+        async for piece in super().stream(messages, options):
+            yield piece
