@@ -48,9 +48,7 @@ class TokenIssuer:
         }
         return jwt.encode(payload, self._key, algorithm=self._algorithm)
 
-    def _decode(
-        self, token: str, *, audience: str, verify_exp: bool = True
-    ) -> dict[str, Any]:
+    def _decode(self, token: str, *, audience: str, verify_exp: bool = True) -> dict[str, Any]:
         try:
             # `algorithms` is a fixed allow-list: a token saying alg=none or another algorithm
             # is rejected before its signature is even looked at.

@@ -17,6 +17,8 @@ from aiohttp import web
 
 from auth import AuthError
 from auth.tokens import bearer
+from knowledge.config import KnowledgeSettings
+from knowledge.runtime import KnowledgeRuntime
 from media_engine.errors import BadOffer, CallNotFound, CapacityError, EngineError
 from media_engine.llm.base import LLM
 from media_engine.manager import CallManager
@@ -139,9 +141,7 @@ async def open_call(request: web.Request) -> web.Response:
     headers = {"Location": f"/v1/calls/{session_id}"}
     if as_json:
         return web.json_response({"sdp": answer, "type": "answer"}, status=201, headers=headers)
-    return web.Response(
-        status=201, text=answer, content_type="application/sdp", headers=headers
-    )
+    return web.Response(status=201, text=answer, content_type="application/sdp", headers=headers)
 
 
 @routes.delete("/v1/calls/{session_id}")
@@ -173,7 +173,12 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[ENGINE_SETTINGS]
     db = Database(settings.database_url)
     await db.migrate()
-    runtime = await create_runtime(settings, db, llm=app.get(SHARED_LLM))
+    # A separate engine searches the knowledge bases the API tier ingests into the shared
+    # database; it does not ingest itself.
+    knowledge = await KnowledgeRuntime.start(db, KnowledgeSettings.from_env(), ingest=False)
+    runtime = await create_runtime(
+        settings, db, llm=app.get(SHARED_LLM), retriever=knowledge.retriever
+    )
     manager = CallManager(runtime)
     app[RUNTIME] = runtime
     app[MANAGER] = manager
@@ -182,6 +187,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     finally:
         await manager.close_all("shutdown")
         await runtime.aclose()
+        await knowledge.aclose()
         await db.close()
 
 

@@ -87,6 +87,7 @@ class Call:
             store=runtime.store,
             send=self.send,
             options=GenerationOptions(max_tokens=self._settings.llm_max_tokens),
+            retriever=runtime.retriever,
         )
         self.voice: Any = None
         self._wire()

@@ -76,7 +76,9 @@ class CallManager:
             raise CallNotFound(f"no tutor with id {tutor_id}")
         session_id = uuid.uuid4().hex
         await self._rt.store.create_session(
-            session_id=session_id, student_id=student_id, tutor_id=tutor_id,
+            session_id=session_id,
+            student_id=student_id,
+            tutor_id=tutor_id,
             engine=base_url,
         )
         slot = _Slot(session_id=session_id, student_id=student_id)
@@ -134,8 +136,13 @@ class CallManager:
         if slot.watchdog is not None and slot.watchdog is not asyncio.current_task():
             slot.watchdog.cancel()
         await self._rt.store.end_session(slot.session_id, reason)
-        log.info("session %s released (%s); %d/%d in use", slot.session_id, reason,
-                 len(self._slots), self._settings.max_sessions)
+        log.info(
+            "session %s released (%s); %d/%d in use",
+            slot.session_id,
+            reason,
+            len(self._slots),
+            self._settings.max_sessions,
+        )
 
     async def _watch(self, slot: _Slot) -> None:
         """Close a call that never connects, and any call that outlives the session timeout."""

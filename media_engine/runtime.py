@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from auth.tokens import TokenIssuer
+from knowledge.retriever import Retriever
 from media_engine.llm.base import LLM
 from media_engine.store import TurnStore
 from storage import Database
@@ -36,6 +37,8 @@ class EngineRuntime:
     issuer: TokenIssuer
     llm: LLM
     voice: VoiceFactory | None = None
+    retriever: Retriever | None = None
+    """Course material for tutors with a knowledge base; None serves ungrounded replies."""
     owns_llm: bool = True
     """False when the LLM was handed in (shared by tests and benchmarks) and outlives us."""
 
@@ -66,7 +69,11 @@ def create_llm(settings: Settings) -> LLM:
 
 
 async def create_runtime(
-    settings: Settings, db: Database, *, llm: LLM | None = None
+    settings: Settings,
+    db: Database,
+    *,
+    llm: LLM | None = None,
+    retriever: Retriever | None = None,
 ) -> EngineRuntime:
     """Load and warm every model the engine needs; an `llm` handed in is used, not owned."""
     owns_llm = llm is None
@@ -87,5 +94,6 @@ async def create_runtime(
         issuer=TokenIssuer(secret_key=settings.secret_key, algorithm=settings.algorithm),
         llm=llm,
         voice=voice,
+        retriever=retriever,
         owns_llm=owns_llm,
     )

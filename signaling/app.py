@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from auth import TokenIssuer
+from knowledge.runtime import KNOWLEDGE, knowledge_ctx
 from media_engine import api as engine_api
 from media_engine.llm.base import LLM
 from media_engine.manager import CallManager
@@ -17,6 +18,7 @@ from media_engine.runtime import create_runtime
 from signaling.engine_client import EngineClient, HttpEngineClient, LocalEngineClient
 from signaling.keys import DB, ENGINE, ISSUER, SETTINGS
 from signaling.routes import auth as auth_routes
+from signaling.routes import knowledge as knowledge_routes
 from signaling.routes import sessions as session_routes
 from signaling.routes import tutors as tutor_routes
 from signaling.sessions import SessionService
@@ -46,7 +48,12 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     client: EngineClient
     if settings.in_process_engine:
-        runtime = await create_runtime(settings, app[DB], llm=app.get(engine_api.SHARED_LLM))
+        runtime = await create_runtime(
+            settings,
+            app[DB],
+            llm=app.get(engine_api.SHARED_LLM),
+            retriever=app[KNOWLEDGE].retriever,
+        )
         manager = CallManager(runtime)
         app[engine_api.ENGINE_SETTINGS] = settings
         app[engine_api.RUNTIME] = runtime
@@ -91,10 +98,12 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
         app[engine_api.SHARED_LLM] = llm
     app[ISSUER] = TokenIssuer(secret_key=settings.secret_key, algorithm=settings.algorithm)
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(knowledge_ctx)  # after the database: it ingests pending documents
     app.cleanup_ctx.append(engine_ctx)
     app.add_routes(auth_routes.routes)
     app.add_routes(tutor_routes.routes)
     app.add_routes(session_routes.routes)
+    app.add_routes(knowledge_routes.routes)
     app.router.add_get("/health", health)
     if settings.in_process_engine:
         app.add_routes(engine_api.routes)

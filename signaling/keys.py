@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from aiohttp import web
 
 from auth import AuthError, Principal, TokenIssuer
 from auth.tokens import bearer
+from signaling.engine_client import EngineClient
 from storage import Database
 from virtual_tutor.http import http_error
 from virtual_tutor.settings import Settings
 
-if TYPE_CHECKING:
-    from signaling.engine_client import EngineClient
-
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 ISSUER = web.AppKey("issuer", TokenIssuer)
-ENGINE = web.AppKey("engine", "EngineClient")
+ENGINE: web.AppKey[EngineClient] = web.AppKey("engine")
 
 
 def principal(request: web.Request) -> Principal:

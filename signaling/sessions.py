@@ -110,6 +110,8 @@ class SessionService:
                 await s.execute(
                     update(SessionRecord)
                     .where(SessionRecord.id == session_id, SessionRecord.status == "active")
-                    .values(status="ended", ended_at=datetime.now(UTC), end_reason="ended_by_student")
+                    .values(
+                        status="ended", ended_at=datetime.now(UTC), end_reason="ended_by_student"
+                    )
                 )
         return {"session_id": session_id, "status": "ended"}

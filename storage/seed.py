@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 
@@ -28,7 +29,9 @@ DEMO_TUTORS = [
         "subject": "科学 Science",
         "language": "zh",
         "voice": "zf_xiaobei",
-        "persona_prompt": "你是李老师，一位耐心、友好的科学老师。你用简单的语言和生活中的例子讲解知识。",
+        "persona_prompt": (
+            "你是李老师，一位耐心、友好的科学老师。你用简单的语言和生活中的例子讲解知识。"
+        ),
     },
 ]
 
@@ -59,12 +62,20 @@ async def seed(db: Database, settings: Settings) -> list[SeededAccount]:
             s.add(
                 User(
                     email=email,
-                    password_hash=hash_password(password),
+                    password_hash=await asyncio.to_thread(hash_password, password),
                     role=role.value,
                     display_name=name,
                 )
             )
             seeded.append(SeededAccount(email, role.value, password if generated else None))
-        if await s.scalar(select(Tutor.id).limit(1)) is None:
+        seed_tutors = await s.scalar(select(Tutor.id).limit(1)) is None
+        if seed_tutors:
             s.add_all(Tutor(**t) for t in DEMO_TUTORS)
+    if seed_tutors:
+        # Imported here: knowledge builds on storage, not the other way round.
+        from knowledge.seed import seed_demo_knowledge
+
+        async with db.session() as s:
+            tutors = await s.scalars(select(Tutor))
+            await seed_demo_knowledge(db, {t.name: t.id for t in tutors})
     return seeded

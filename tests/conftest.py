@@ -13,6 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from knowledge.embeddings import Embedder, MiniLMEmbedder
+from knowledge.runtime import EMBEDDER
 from media_engine.llm.base import LLM
 from signaling.app import create_app
 from virtual_tutor.models import ModelPaths
@@ -61,21 +63,43 @@ def real_llm() -> Iterator[LLM]:
     asyncio.run(llm.aclose())
 
 
-@pytest.fixture
-async def loop_guard() -> AsyncIterator[list[float]]:
-    """Measures how late the loop wakes a 20 ms sleeper; fails the test on a long stall."""
-    stalls: list[float] = []
+class LoopGuard:
+    """Measures how late the loop wakes a 20 ms sleeper, from `start()` to the test's end."""
 
-    async def watch() -> None:
+    def __init__(self) -> None:
+        self.stalls: list[float] = [0.0]
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
         while True:
             before = time.perf_counter()
             await asyncio.sleep(0.02)
-            stalls.append(time.perf_counter() - before - 0.02)
+            self.stalls.append(time.perf_counter() - before - 0.02)
 
-    task = asyncio.create_task(watch())
-    yield stalls
-    task.cancel()
-    worst = max(stalls, default=0.0)
+    async def stop(self) -> float:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        return max(self.stalls)
+
+
+@pytest.fixture(scope="session")
+def real_embedder() -> Embedder:
+    """The knowledge bases' embedding model, loaded once for the whole run."""
+    return MiniLMEmbedder(None, threads=1)
+
+
+@pytest.fixture
+async def loop_guard() -> AsyncIterator[LoopGuard]:
+    """Fails a test whose event loop stalls once its servers are up (start-up may block: the
+    models load and the schema migrates before the first request is served)."""
+    guard = LoopGuard()
+    yield guard
+    worst = await guard.stop()
     assert worst < MAX_LOOP_STALL_S, f"the event loop stalled for {worst:.2f} s"
 
 
@@ -84,14 +108,20 @@ MakeClient = Callable[..., Any]
 
 @pytest.fixture
 async def make_client(
-    aiohttp_client: Any, tmp_path: Path, real_llm: LLM, loop_guard: list[float]
+    aiohttp_client: Any,
+    tmp_path: Path,
+    real_llm: LLM,
+    real_embedder: Embedder,
+    loop_guard: LoopGuard,
 ) -> MakeClient:
-    """Builds a real server (create_app) on a fresh database, sharing the loaded model."""
+    """Builds a real server (create_app) on a fresh database, sharing the loaded models."""
 
     async def make(app: web.Application | None = None, **env: str) -> TestClient[Any, Any]:
         if app is None:
             app = create_app(make_settings(tmp_path, **env), llm=real_llm)
+        app[EMBEDDER] = real_embedder
         client: TestClient[Any, Any] = await aiohttp_client(app)
+        loop_guard.start()
         return client
 
     return make

@@ -29,8 +29,13 @@ async def chat(request: web.Request) -> web.StreamResponse:
         }
         await resp.write(json.dumps(part).encode() + b"\n")
         await asyncio.sleep(0.01)
-    done = {"model": body["model"], "created_at": "2026-01-01T00:00:00Z",
-            "message": {"role": "assistant", "content": ""}, "done": True, "done_reason": "stop"}
+    done = {
+        "model": body["model"],
+        "created_at": "2026-01-01T00:00:00Z",
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "done_reason": "stop",
+    }
     await resp.write(json.dumps(done).encode() + b"\n")
     await resp.write_eof()
     return resp

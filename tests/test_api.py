@@ -22,7 +22,9 @@ async def test_login_ok_and_me(client: TestClient[Any, Any]) -> None:
     assert resp.status == 200
     body = await resp.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 30 * 60
-    me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    me = await client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert (await me.json())["role"] == "student"
 
 
@@ -52,8 +54,15 @@ async def test_login_bad_bodies(client: TestClient[Any, Any]) -> None:
 
 async def test_tokens_rejected(client: TestClient[Any, Any]) -> None:
     now = int(time.time())
-    claims = {"sub": "2", "email": STUDENT[0], "role": "admin", "aud": "virtual-tutor:api",
-              "iss": "virtual-tutor", "iat": now, "exp": now + 60}
+    claims = {
+        "sub": "2",
+        "email": STUDENT[0],
+        "role": "admin",
+        "aud": "virtual-tutor:api",
+        "iss": "virtual-tutor",
+        "iat": now,
+        "exp": now + 60,
+    }
     forged = jwt.encode(claims, "another-secret-key-" + "y" * 40, algorithm="HS256")
     expired = jwt.encode({**claims, "iat": now - 120, "exp": now - 60}, SECRET, algorithm="HS256")
     none_alg = jwt.encode(claims, None, algorithm="none")
@@ -83,11 +92,17 @@ async def test_tutors_list_and_roles(client: TestClient[Any, Any]) -> None:
     resp = await client.post("/api/tutors", json=new, headers=admin)
     assert resp.status == 201
     created = await resp.json()
-    resp = await client.patch(f"/api/tutors/{created['id']}", json={"subject": "Algebra"},
-                              headers=admin)
+    resp = await client.patch(
+        f"/api/tutors/{created['id']}", json={"subject": "Algebra"}, headers=admin
+    )
     assert (await resp.json())["subject"] == "Algebra"
-    for bad in [{"language": "xx"}, {"name": ""}, {"kb_id": "one"}, {"kb_id": 999},
-                {"colour": "red"}]:
+    for bad in [
+        {"language": "xx"},
+        {"name": ""},
+        {"kb_id": "one"},
+        {"kb_id": 999},
+        {"colour": "red"},
+    ]:
         resp = await client.patch(f"/api/tutors/{created['id']}", json=bad, headers=admin)
         assert resp.status == 422, bad
         await error_of(resp)
@@ -114,21 +129,27 @@ async def test_sessions_lifecycle_and_ownership(client: TestClient[Any, Any]) ->
     assert await (await client.get("/api/student/sessions", headers=admin)).json() == []
     other = await client.get(f"/api/student/sessions/{grant['session_id']}", headers=admin)
     assert other.status == 404
-    assert (await client.post(f"/api/student/sessions/{grant['session_id']}/end",
-                              headers=admin)).status == 404
+    assert (
+        await client.post(f"/api/student/sessions/{grant['session_id']}/end", headers=admin)
+    ).status == 404
 
     resp = await client.post(f"/api/student/sessions/{grant['session_id']}/end", headers=student)
     assert (await resp.json()) == {"session_id": grant["session_id"], "status": "ended"}
-    detail = await (await client.get(f"/api/student/sessions/{grant['session_id']}",
-                                     headers=student)).json()
+    detail = await (
+        await client.get(f"/api/student/sessions/{grant['session_id']}", headers=student)
+    ).json()
     assert detail["status"] == "ended" and detail["end_reason"] == "ended_by_student"
     assert detail["turns"] == []
 
 
 async def test_session_bad_input(client: TestClient[Any, Any]) -> None:
     student = await login(client)
-    for body, status in [({"tutor_id": 999}, 404), ({"tutor_id": "1"}, 422), ({}, 422),
-                         ({"tutor_id": True}, 422)]:
+    for body, status in [
+        ({"tutor_id": 999}, 404),
+        ({"tutor_id": "1"}, 422),
+        ({}, 422),
+        ({"tutor_id": True}, 422),
+    ]:
         resp = await client.post("/api/student/sessions", json=body, headers=student)
         assert resp.status == status, body
         await error_of(resp)
@@ -158,8 +179,10 @@ async def test_health(client: TestClient[Any, Any]) -> None:
 
 async def test_cors(make_client: MakeClient) -> None:
     client = await make_client(CORS_ORIGINS="http://school.example")
-    pre = await client.options("/api/auth/login", headers={
-        "Origin": "http://school.example", "Access-Control-Request-Method": "POST"})
+    pre = await client.options(
+        "/api/auth/login",
+        headers={"Origin": "http://school.example", "Access-Control-Request-Method": "POST"},
+    )
     assert pre.status == 204
     assert pre.headers["Access-Control-Allow-Origin"] == "http://school.example"
     other = await client.get("/health", headers={"Origin": "http://evil.example"})

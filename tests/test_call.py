@@ -9,9 +9,9 @@ from typing import Any
 import jwt
 from aiohttp.test_utils import TestClient
 
-from tests.calls import eventually, in_use, next_event, open_call, open_session
 from signaling.keys import SETTINGS
 from storage import Database, SessionRecord
+from tests.calls import eventually, in_use, next_event, open_call, open_session
 from tests.conftest import SECRET, MakeClient, login
 from virtual_tutor.client import CallConnection, wait_reply
 
@@ -26,7 +26,8 @@ async def test_text_exchange_streams_and_is_stored(client: TestClient[Any, Any])
     deltas: list[str] = []
     call.send_text("What do plants need for photosynthesis? Answer in one sentence.")
     reply = await wait_reply(
-        call, timeout=120,
+        call,
+        timeout=120,
         on_event=lambda m: deltas.append(m["content"]) if m["type"] == "text_delta" else None,
     )
     assert len(deltas) > 1, "the reply must stream in pieces"
@@ -94,8 +95,14 @@ async def test_bad_offers_and_tokens_leak_nothing(client: TestClient[Any, Any]) 
     assert (await post_offer(client, url, token, "v=0", ctype="text/plain")).status == 415
     assert (await post_offer(client, url, token, b"{", ctype="application/json")).status == 400
     now = int(time.time())
-    claims = {"sub": grant["session_id"], "uid": 2, "aud": "virtual-tutor:call",
-              "iss": "virtual-tutor", "iat": now, "exp": now + 60}
+    claims = {
+        "sub": grant["session_id"],
+        "uid": 2,
+        "aud": "virtual-tutor:call",
+        "iss": "virtual-tutor",
+        "iat": now,
+        "exp": now + 60,
+    }
     for bad in [
         jwt.encode(claims, None, algorithm="none"),
         jwt.encode(claims, "wrong-key-" + "z" * 40, algorithm="HS256"),
@@ -116,7 +123,10 @@ async def test_bad_offers_and_tokens_leak_nothing(client: TestClient[Any, Any]) 
     offer = await call.pc.createOffer()
     await call.pc.setLocalDescription(offer)
     resp = await post_offer(
-        client, url, token, json.dumps({"sdp": call.pc.localDescription.sdp, "type": "offer"}),
+        client,
+        url,
+        token,
+        json.dumps({"sdp": call.pc.localDescription.sdp, "type": "offer"}),
         ctype="application/json",
     )
     assert resp.status == 201 and resp.headers["Location"].endswith(grant["session_id"])

@@ -22,8 +22,10 @@ CLI = [sys.executable, "-m", "virtual_tutor.cli"]
 
 async def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 180) -> Any:
     proc = await asyncio.create_subprocess_exec(
-        *CLI, *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        *CLI,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})},
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
@@ -36,8 +38,20 @@ async def test_headless_client_text_call(tmp_path: Path, real_llm: LLM) -> None:
     try:
         url = str(server.make_url("")).rstrip("/")
         code, out, err = await run_cli(
-            "call", "--server", url, "--email", STUDENT[0], "--password", STUDENT[1],
-            "--tutor", "1", "--text", "Say hello in three words.", "--text", "Thanks!", "--json",
+            "call",
+            "--server",
+            url,
+            "--email",
+            STUDENT[0],
+            "--password",
+            STUDENT[1],
+            "--tutor",
+            "1",
+            "--text",
+            "Say hello in three words.",
+            "--text",
+            "Thanks!",
+            "--json",
         )
         assert code == 0, err
         events = [json.loads(line) for line in out.splitlines()]
@@ -50,8 +64,17 @@ async def test_headless_client_text_call(tmp_path: Path, real_llm: LLM) -> None:
         assert all(isinstance(e["t"], float) and e["ts"] > 0 for e in events)
 
         code, out, err = await run_cli(
-            "call", "--server", url, "--email", STUDENT[0], "--password", STUDENT[1],
-            "--tutor", "1", "--text", "Hi",
+            "call",
+            "--server",
+            url,
+            "--email",
+            STUDENT[0],
+            "--password",
+            STUDENT[1],
+            "--tutor",
+            "1",
+            "--text",
+            "Hi",
         )
         assert code == 0, err
         assert "you: Hi" in out and "tutor: " in out
@@ -65,20 +88,47 @@ async def test_headless_client_errors(tmp_path: Path, real_llm: LLM) -> None:
     try:
         url = str(server.make_url("")).rstrip("/")
         code, _, err = await run_cli(
-            "call", "--server", url, "--email", STUDENT[0], "--password", "wrong",
-            "--tutor", "1", "--text", "Hi",
+            "call",
+            "--server",
+            url,
+            "--email",
+            STUDENT[0],
+            "--password",
+            "wrong",
+            "--tutor",
+            "1",
+            "--text",
+            "Hi",
         )
         assert code == 1 and "incorrect email or password" in err
         code, _, err = await run_cli(
-            "call", "--server", url, "--email", STUDENT[0], "--password", STUDENT[1],
-            "--tutor", "42", "--text", "Hi",
+            "call",
+            "--server",
+            url,
+            "--email",
+            STUDENT[0],
+            "--password",
+            STUDENT[1],
+            "--tutor",
+            "42",
+            "--text",
+            "Hi",
         )
         assert code == 1 and "no tutor" in err
     finally:
         await server.close()
     code, _, err = await run_cli(
-        "call", "--server", "http://127.0.0.1:9", "--email", "a@b.c", "--password", "x",
-        "--tutor", "1", "--text", "Hi",
+        "call",
+        "--server",
+        "http://127.0.0.1:9",
+        "--email",
+        "a@b.c",
+        "--password",
+        "x",
+        "--tutor",
+        "1",
+        "--text",
+        "Hi",
     )
     assert code == 1 and "cannot reach" in err
 
@@ -105,9 +155,15 @@ def free_port() -> int:
 async def test_serve_starts_prints_url_and_accounts(tmp_path: Path) -> None:
     port = free_port()
     env = {
-        **os.environ, "PORT": str(port), "HOST": "127.0.0.1", "VAR_DIR": str(tmp_path),
-        "DATABASE_URL": f"sqlite:///{tmp_path}/serve.db", "MODELS_DIR": str(MODELS_DIR),
-        "SECRET_KEY": SECRET, "LOAD_VOICE_MODELS": "false", "ADMIN_PASSWORD": "admin-pass-123",
+        **os.environ,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
+        "MODELS_DIR": str(MODELS_DIR),
+        "SECRET_KEY": SECRET,
+        "LOAD_VOICE_MODELS": "false",
+        "ADMIN_PASSWORD": "admin-pass-123",
     }
     env.pop("DEMO_STUDENT_PASSWORD", None)
     proc = await asyncio.create_subprocess_exec(
@@ -131,8 +187,10 @@ async def test_serve_starts_prints_url_and_accounts(tmp_path: Path) -> None:
             base = f"http://127.0.0.1:{port}"
             async with http.get(f"{base}/health") as resp:
                 assert resp.status == 200
-            async with http.post(f"{base}/api/auth/login",
-                                 json={"email": "student@example.com", "password": password}) as r:
+            async with http.post(
+                f"{base}/api/auth/login",
+                json={"email": "student@example.com", "password": password},
+            ) as r:
                 assert r.status == 200
     finally:
         proc.terminate()

@@ -27,7 +27,8 @@ async def test_ollama_backend_over_a_real_call(make_client: MakeClient, tmp_path
         deltas: list[str] = []
         call.send_text("光合作用?")
         reply = await wait_reply(
-            call, timeout=30,
+            call,
+            timeout=30,
             on_event=lambda m: deltas.append(m["content"]) if m["type"] == "text_delta" else None,
         )
         assert reply["content"] == "Ollama here: you asked about 光合作用."
@@ -38,8 +39,9 @@ async def test_ollama_backend_over_a_real_call(make_client: MakeClient, tmp_path
         assert sent["messages"][0]["role"] == "system"
         assert "李老师" in sent["messages"][0]["content"]
         assert "Chinese" in sent["messages"][0]["content"]
-        detail = await (await client.get(
-            f"/api/student/sessions/{grant['session_id']}", headers=headers)).json()
+        detail = await (
+            await client.get(f"/api/student/sessions/{grant['session_id']}", headers=headers)
+        ).json()
         assert [t["text"] for t in detail["turns"]] == ["光合作用?", reply["content"]]
         await call.hang_up()
     finally:
@@ -86,7 +88,8 @@ async def test_llm_disabled_gives_a_clear_error(make_client: MakeClient, tmp_pat
     err = await next_event(call, "error")
     assert err["code"] == "llm_disabled" and "ENABLE_LLM" in err["content"]
     # The typed turn is kept even though no reply could be made.
-    detail = await (await client.get(
-        f"/api/student/sessions/{grant['session_id']}", headers=headers)).json()
+    detail = await (
+        await client.get(f"/api/student/sessions/{grant['session_id']}", headers=headers)
+    ).json()
     assert [t["text"] for t in detail["turns"]] == ["Hello?"]
     await call.hang_up()

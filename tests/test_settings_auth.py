@@ -20,9 +20,17 @@ def test_defaults_and_names(tmp_path: Path) -> None:
     assert (s.algorithm, s.access_token_expire_minutes, s.max_sessions) == ("HS256", 30, 10)
     assert s.session_timeout_seconds == 3600 and s.enable_llm and s.in_process_engine
     assert s.database_url == f"sqlite:///{tmp_path}/tutor.db" and not s.secret_key_generated
-    s = Settings.from_env({"VAR_DIR": str(tmp_path), "SECRET_KEY": KEY, "ENABLE_LLM": "false",
-                           "ENGINE_URL": "http://gpu-1:9000/", "CORS_ORIGINS": "http://a, http://b",
-                           "MAX_SESSIONS": "3"}, env_file=None)
+    s = Settings.from_env(
+        {
+            "VAR_DIR": str(tmp_path),
+            "SECRET_KEY": KEY,
+            "ENABLE_LLM": "false",
+            "ENGINE_URL": "http://gpu-1:9000/",
+            "CORS_ORIGINS": "http://a, http://b",
+            "MAX_SESSIONS": "3",
+        },
+        env_file=None,
+    )
     assert not s.enable_llm and s.engine_url == "http://gpu-1:9000" and not s.in_process_engine
     assert s.cors_origins == ("http://a", "http://b") and s.max_sessions == 3
 
@@ -40,10 +48,17 @@ def test_missing_secret_is_generated_once_and_said(tmp_path: Path) -> None:
     assert a.secret_key_generated and a.secret_key == b.secret_key and len(a.secret_key) >= 32
 
 
-@pytest.mark.parametrize("env", [
-    {"MAX_SESSIONS": "many"}, {"MAX_SESSIONS": "0"}, {"ENABLE_LLM": "perhaps"},
-    {"ALGORITHM": "none"}, {"ALGORITHM": "RS256"}, {"SECRET_KEY": "short"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"MAX_SESSIONS": "many"},
+        {"MAX_SESSIONS": "0"},
+        {"ENABLE_LLM": "perhaps"},
+        {"ALGORITHM": "none"},
+        {"ALGORITHM": "RS256"},
+        {"SECRET_KEY": "short"},
+    ],
+)
 def test_bad_settings_are_named(tmp_path: Path, env: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match=next(iter(env))):
         Settings.from_env({"VAR_DIR": str(tmp_path), "SECRET_KEY": KEY, **env}, env_file=None)
@@ -79,8 +94,14 @@ def test_tokens_are_bound_to_their_purpose() -> None:
 def test_expired_tokens() -> None:
     issuer = TokenIssuer(secret_key=KEY)
     now = int(time.time())
-    claims = {"sub": "abc", "uid": 1, "aud": "virtual-tutor:call", "iss": "virtual-tutor",
-              "iat": now - 100, "exp": now - 50}
+    claims = {
+        "sub": "abc",
+        "uid": 1,
+        "aud": "virtual-tutor:call",
+        "iss": "virtual-tutor",
+        "iat": now - 100,
+        "exp": now - 50,
+    }
     old = jwt.encode(claims, KEY, algorithm="HS256")
     with pytest.raises(AuthError, match="expired"):
         issuer.verify_engine(old, session_id="abc")

@@ -7,7 +7,6 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from virtual_tutor import __version__
 from virtual_tutor.settings import Settings, SettingsError
@@ -56,7 +55,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.secret_key_generated:
         log.warning(
             "SECRET_KEY is not set: using a generated development key kept in %s. "
-            "Set SECRET_KEY for production.", settings.var_dir / "dev_secret_key",
+            "Set SECRET_KEY for production.",
+            settings.var_dir / "dev_secret_key",
         )
     app = create_app(settings)
 
@@ -82,11 +82,18 @@ def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
 
     _check_models(settings)
     if settings.secret_key_generated:
-        log.warning("SECRET_KEY is not set: the engine only accepts tokens of a server that "
-                    "shares %s", settings.var_dir / "dev_secret_key")
+        log.warning(
+            "SECRET_KEY is not set: the engine only accepts tokens of a server that shares %s",
+            settings.var_dir / "dev_secret_key",
+        )
     print(f"Virtual Tutor engine {__version__} at {settings.base_url}", flush=True)
-    web.run_app(create_engine_app(settings), host=settings.host, port=settings.port, print=None,
-                shutdown_timeout=5)
+    web.run_app(
+        create_engine_app(settings),
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=5,
+    )
     return 0
 
 
@@ -98,8 +105,9 @@ def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
             sources = ", ".join(
                 f"{s['registry']}:{s['package']}=={s['version']}" for s in model["sources"]
             )
-            print(f"{model['name']:40} {model['licence']:12} {len(model['files']):3} files  "
-                  f"{sources}")
+            print(
+                f"{model['name']:40} {model['licence']:12} {len(model['files']):3} files  {sources}"
+            )
         return 0
     only = set(args.only) if args.only else None
     try:
@@ -146,12 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_call_arguments(call)
     call.set_defaults(func=cmd_call)
 
-    try:
-        from knowledge.cli import add_kb_parser
-    except ImportError:
-        pass
-    else:
-        add_kb_parser(sub)
+    from knowledge.cli import add_kb_parser
+
+    add_kb_parser(sub)
     return parser
 
 

@@ -42,8 +42,12 @@ class Output:
 
     def event(self, kind: str, **fields: Any) -> None:
         if self.as_json:
-            record = {"t": round(time.monotonic() - self.started, 4), "ts": time.time(),
-                      "event": kind, **fields}
+            record = {
+                "t": round(time.monotonic() - self.started, 4),
+                "ts": time.time(),
+                "event": kind,
+                **fields,
+            }
             print(json.dumps(record, ensure_ascii=False), flush=True)
 
     def say(self, text: str, *, end: str = "\n") -> None:
@@ -73,8 +77,9 @@ class Api:
             raise ClientError(f"cannot reach {self._server}: {exc}") from exc
 
     async def login(self, email: str, password: str) -> None:
-        body = await self._request("POST", "/api/auth/login",
-                                   json={"email": email, "password": password})
+        body = await self._request(
+            "POST", "/api/auth/login", json={"email": email, "password": password}
+        )
         self._token = body["access_token"]
 
     async def open_session(self, tutor_id: int) -> dict[str, Any]:

@@ -89,7 +89,11 @@ def cors_middleware(origins: tuple[str, ...]) -> Callable[..., Awaitable[web.Str
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         ok = origin is not None and ("*" in allowed or origin in allowed)
-        if request.method == "OPTIONS" and ok and "Access-Control-Request-Method" in request.headers:
+        if (
+            request.method == "OPTIONS"
+            and ok
+            and "Access-Control-Request-Method" in request.headers
+        ):
             response: web.StreamResponse = web.Response(status=204)
         else:
             try:

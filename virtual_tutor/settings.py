@@ -176,10 +176,14 @@ def _parse(env: Mapping[str, str]) -> Settings:
         secret_key_generated=generated,
         algorithm=algorithm,
         access_token_expire_minutes=_int(
-            "ACCESS_TOKEN_EXPIRE_MINUTES", get("ACCESS_TOKEN_EXPIRE_MINUTES", "30") or "30", minimum=1
+            "ACCESS_TOKEN_EXPIRE_MINUTES",
+            get("ACCESS_TOKEN_EXPIRE_MINUTES", "30") or "30",
+            minimum=1,
         ),
         engine_token_expire_seconds=_int(
-            "ENGINE_TOKEN_EXPIRE_SECONDS", get("ENGINE_TOKEN_EXPIRE_SECONDS", "120") or "120", minimum=1
+            "ENGINE_TOKEN_EXPIRE_SECONDS",
+            get("ENGINE_TOKEN_EXPIRE_SECONDS", "120") or "120",
+            minimum=1,
         ),
         engine_url=(get("ENGINE_URL") or "").rstrip("/") or None,
         public_url=(get("PUBLIC_URL") or "").rstrip("/") or None,

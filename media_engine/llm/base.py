@@ -37,13 +37,11 @@ class LLM(abc.ABC):
     name: str = "llm"
 
     @abc.abstractmethod
-    def stream(
-        self, messages: list[ChatMessage], options: GenerationOptions
-    ) -> AsyncIterator[str]:
+    def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
         """Yield the reply to `messages` piece by piece."""
 
-    async def warm_up(self) -> None:
+    async def warm_up(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Load and exercise the model so the first real turn is not the slow one."""
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release the model."""

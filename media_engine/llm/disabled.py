@@ -10,7 +10,7 @@ from media_engine.llm.base import LLM, ChatMessage, GenerationOptions, LLMError
 class DisabledLLM(LLM):
     name = "disabled"
 
-    async def stream(  # type: ignore[override]
+    async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
     ) -> AsyncIterator[str]:
         raise LLMError(

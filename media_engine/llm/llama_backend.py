@@ -57,7 +57,7 @@ class LlamaCppLLM(LLM):
             messages=[{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0.0
         )
 
-    async def stream(  # type: ignore[override]
+    async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
     ) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()

@@ -17,7 +17,7 @@ class OllamaLLM(LLM):
         self._model = model
         self._client = ollama.AsyncClient(host=base_url, timeout=timeout_s)
 
-    async def stream(  # type: ignore[override]
+    async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
     ) -> AsyncIterator[str]:
         try:

