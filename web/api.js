@@ -104,11 +104,13 @@ export class ApiClient {
     return this.request("GET", `/api/student/sessions/${encodeURIComponent(sessionId)}`);
   }
 
-  endSession(sessionId) {
-    return this.request("POST", `/api/student/sessions/${encodeURIComponent(sessionId)}/end`);
+  /** `keepalive` lets the request finish after the page is closed. */
+  endSession(sessionId, { keepalive = false } = {}) {
+    const path = `/api/student/sessions/${encodeURIComponent(sessionId)}/end`;
+    return this.request("POST", path, { keepalive });
   }
 
-  async request(method, path, { body, auth = true } = {}) {
+  async request(method, path, { body, auth = true, keepalive = false } = {}) {
     const headers = { Accept: "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (auth) {
@@ -125,6 +127,7 @@ export class ApiClient {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
+        keepalive,
       });
     } catch (cause) {
       throw new ApiError(0, "network", cause.message || "network error");

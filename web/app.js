@@ -196,10 +196,10 @@ class App {
   attachCall(call) {
     this.call = call;
     this.eventCounts = {};
-    this.tutorSpeaking = false;
+    this.lastTts = null;
     call.addEventListener("message", ({ detail }) => {
       this.eventCounts[detail.type] = (this.eventCounts[detail.type] || 0) + 1;
-      if (detail.type === "tts") this.tutorSpeaking = detail.state === "start";
+      if (detail.type === "tts") this.lastTts = detail.state;
     });
   }
 
@@ -237,7 +237,8 @@ class App {
       remoteTrack: Boolean(call && call.remoteStream),
       /** How many engine events of each type this call received (types only, no content). */
       eventCounts: { ...this.eventCounts },
-      tutorSpeaking: Boolean(call && this.tutorSpeaking),
+      /** The last speech state of the tutor: null, "start", "end" or "interrupted". */
+      lastTts: call ? this.lastTts : null,
     };
   }
 }

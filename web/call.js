@@ -51,9 +51,13 @@ export class TutorCall extends EventTarget {
   async start() {
     this.setState("microphone");
     const { stream, problem, detail } = await openMicrophone();
+    if (this.state === "closed") {
+      // Hung up while the permission prompt was open.
+      if (stream) for (const track of stream.getTracks()) track.stop();
+      return;
+    }
     this.microphone = stream;
     this.emit("microphone", { problem, detail });
-    if (this.state === "closed") return;
 
     const pc = new RTCPeerConnection({ iceServers: [] });
     this.pc = pc;
@@ -141,6 +145,18 @@ export class TutorCall extends EventTarget {
     } finally {
       this.close();
     }
+  }
+
+  /** The page is going away: ask the engine to end the call (a request that outlives the page). */
+  hangUpOnUnload() {
+    if (this.callUrl && this.state !== "closed") {
+      fetch(this.callUrl, {
+        method: "DELETE",
+        headers: { Authorization: `Bearer ${this.session.engine_token}` },
+        keepalive: true,
+      }).catch(() => {});
+    }
+    this.close();
   }
 
   /** Close the peer connection and release the microphone. */

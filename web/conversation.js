@@ -101,12 +101,18 @@ export class Conversation {
     const item = this.find("assistant", turnId) || this.add("assistant", turnId, { text: "" });
     let label = item.querySelector(".turn__latency");
     if (!label) {
-      label = tr("span", "turn.latency", { ms: 0 }, { class: "turn__latency" });
+      label = h(
+        "span",
+        { class: "turn__latency", title: t("turn.latencyTitle") },
+        tr("span", "turn.latencyLabel", null, { class: "visually-hidden" }),
+        h("span", { class: "turn__latency-value" }),
+      );
       label.dataset.i18nAttr = "title:turn.latencyTitle";
-      label.title = t("turn.latencyTitle");
       item.querySelector(".turn__meta").append(label);
     }
-    retranslate(label, "turn.latency", { ms: Math.round(totalMs) });
+    const value = label.querySelector(".turn__latency-value");
+    if (totalMs < 1000) retranslate(value, "turn.latency", { ms: Math.round(totalMs) });
+    else retranslate(value, "turn.latencySeconds", { seconds: (totalMs / 1000).toFixed(1) });
   }
 
   sources(turnId, items) {

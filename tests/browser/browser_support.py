@@ -38,6 +38,8 @@ def close_page(page: Any) -> None:
 def save_screenshot(page: Any, name: str, *, for_readme: bool = False) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / name
+    # A focus ring left by autofocus says nothing in a picture.
+    page.evaluate("document.activeElement && document.activeElement.blur()")
     page.screenshot(path=str(path), full_page=False)
     if for_readme:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from browser_support import (
     STUDENT_EMAIL,
     STUDENT_PASSWORD,
     WEB,
+    new_page,
 )
 
 CHROMIUM_ARGS = [
@@ -56,9 +57,11 @@ def question_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("speech")
     raw, wav = folder / "q.wav", folder / "q48.wav"
     subprocess.run(["espeak-ng", "-w", str(raw), QUESTION], check=True)
-    # Half a second of silence before and three after, so the end of speech is detected.
+    # Chromium plays the file in a loop. Half a second of silence before the question and eight
+    # after it: the end of speech is detected, and the student is quiet long enough to be
+    # answered before asking again.
     subprocess.run(
-        ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(wav), "pad", "0.5", "3"],
+        ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(wav), "pad", "0.5", "8"],
         check=True,
     )
     return wav
@@ -82,6 +85,26 @@ def browser(playwright: Any, question_wav: Path) -> Iterator[Any]:
             *CHROMIUM_ARGS,
             "--use-fake-ui-for-media-stream",
             f"--use-file-for-fake-audio-capture={question_wav}",
+        ],
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def quiet_browser(playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Chromium with a granted microphone that hears only silence, for typed-chat tests."""
+    silence = tmp_path_factory.mktemp("silence") / "silence.wav"
+    subprocess.run(
+        ["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(silence), "trim", "0", "5"],
+        check=True,
+    )
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-audio-capture={silence}",
         ],
     )
     yield browser
@@ -119,6 +142,23 @@ def static_site() -> Iterator[str]:
     server.shutdown()
     server.server_close()
     thread.join()
+
+
+@pytest.fixture
+def open_page() -> Iterator[Any]:
+    """new_page(), with every page's context closed after the test, passed or not, so a failed
+    test does not leave a call running on the server."""
+    pages: list[Any] = []
+
+    def opener(browser: Any, **options: Any) -> Any:
+        page = new_page(browser, **options)
+        pages.append(page)
+        return page
+
+    yield opener
+    for page in pages:
+        if not page.is_closed():
+            page.context.close()
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:

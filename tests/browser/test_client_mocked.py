@@ -243,7 +243,7 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     )
     emit({"type": "tts", "state": "interrupted", "turn_id": 3})
     expect(reply.locator(".turn__text")).to_have_text("Plants use light to make sugar.")
-    expect(reply.locator(".turn__latency")).to_have_text("735 ms")
+    expect(reply.locator(".turn__latency-value")).to_have_text("735 ms")
     expect(reply.locator(".badge--interrupted")).to_have_text("Interrupted")
     expect(page.locator("#conversation")).to_have_attribute("aria-busy", "false")
     reply.get_by_text("Sources (1)").click()
@@ -285,7 +285,7 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     page.get_by_role("link", name=re.compile("^Ada")).click()
     expect(page.get_by_role("heading", name="Transcript of the call with Ada")).to_be_visible()
     expect(page.locator(".turn--assistant .badge--interrupted")).to_be_visible()
-    expect(page.locator(".turn--assistant .turn__latency")).to_have_text("812 ms")
+    expect(page.locator(".turn--assistant .turn__latency-value")).to_have_text("812 ms")
     close_page(page)
 
 

@@ -70,7 +70,16 @@ export function renderCall(main, { app }) {
     showEnded(ui);
   });
 
+  // Closing the tab ends the call and the session instead of leaving a slot taken.
+  const onPageHide = () => {
+    if (call.state === "closed") return;
+    call.hangUpOnUnload();
+    app.api.endSession(session.session_id, { keepalive: true }).catch(() => {});
+  };
+  window.addEventListener("pagehide", onPageHide);
+
   call.start().catch((failure) => {
+    if (call.state === "closed") return; // hung up or left while connecting
     console.warn("the call could not be started:", failure.message);
     showState(ui, "failed");
     retranslate(ui.notice, "call.failed", { message: failure.message });
@@ -80,6 +89,7 @@ export function renderCall(main, { app }) {
   ui.heading.focus();
 
   return () => {
+    window.removeEventListener("pagehide", onPageHide);
     if (call.state !== "closed") end();
   };
 }
