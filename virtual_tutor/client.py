@@ -1,6 +1,11 @@
 """The headless client: logs in, opens a real WebRTC call with aiortc, talks, prints replies.
 
-`virtual-tutor call --server URL --email E --password P --tutor ID --text "..." [--json]`
+    virtual-tutor call --server URL --email E --password P --tutor ID \
+        [--text "..."] [--wav question.wav] [--record reply.wav] [--barge-in] [--json]
+
+`--text` and `--wav` turns run in the order given. A WAV is streamed as the microphone in real
+time; the client then waits for the spoken reply and reports, per turn, the transcript, the
+reply and the latency from the end of its own speech to the first reply audio it received.
 """
 
 from __future__ import annotations
@@ -12,15 +17,29 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamTrack
+
+from virtual_tutor.voice_client import Listener, Microphone, WavError, read_wav
 
 
 class ClientError(Exception):
     """Something the user must hear about; the CLI exits non-zero with this message."""
+
+
+class _Turn(argparse.Action):
+    """Keeps --text and --wav turns in one list, in the order given."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option: Any = None) -> None:
+        kind = "text" if option == "--text" else "wav"
+        turns = list(getattr(namespace, "turns", None) or [])
+        turns.append((kind, values))
+        namespace.turns = turns
 
 
 def add_call_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,9 +47,20 @@ def add_call_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--email", required=True)
     parser.add_argument("--password", required=True)
     parser.add_argument("--tutor", type=int, required=True, help="tutor id (see /api/tutors)")
-    parser.add_argument("--text", action="append", default=[], help="a message to type; repeat")
+    parser.add_argument("--text", action=_Turn, dest="turns", help="a message to type; repeat")
+    parser.add_argument(
+        "--wav", action=_Turn, dest="turns", help="a WAV file to speak as the microphone; repeat"
+    )
+    parser.add_argument("--record", type=Path, help="save all audio received to this WAV")
+    parser.add_argument(
+        "--barge-in",
+        action="store_true",
+        help="speak each WAV again while the tutor answers it, and time the stop",
+    )
+    parser.add_argument("--gap", type=float, default=1.0, help="seconds of silence between turns")
     parser.add_argument("--json", action="store_true", help="one JSON event per line")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait per reply")
+    parser.set_defaults(turns=[])
 
 
 @dataclass
@@ -101,11 +131,23 @@ def _message(body: Any) -> str:
 class CallConnection:
     """One WebRTC call: the peer connection, the `chat` channel and the WHIP resource."""
 
-    def __init__(self, http: aiohttp.ClientSession, engine_url: str, engine_token: str) -> None:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        engine_url: str,
+        engine_token: str,
+        *,
+        microphone: MediaStreamTrack | None = None,
+        on_track: Callable[[MediaStreamTrack], None] | None = None,
+    ) -> None:
         self._http = http
         self._engine_url = engine_url
         self._auth = {"Authorization": f"Bearer {engine_token}"}
         self.pc = RTCPeerConnection()
+        if microphone is not None:
+            self.pc.addTrack(microphone)
+        if on_track is not None:
+            self.pc.on("track", on_track)
         self.channel: RTCDataChannel = self.pc.createDataChannel("chat")
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._resource: str | None = None
@@ -188,7 +230,7 @@ async def run_call(args: argparse.Namespace) -> int:
     out = Output(as_json=args.json)
     try:
         await _run(args, out)
-    except ClientError as exc:
+    except (ClientError, WavError) as exc:
         out.event("error", message=str(exc))
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -196,50 +238,222 @@ async def run_call(args: argparse.Namespace) -> int:
 
 
 async def _run(args: argparse.Namespace, out: Output) -> None:
-    if not args.text:
-        raise ClientError("nothing to say: give --text")
+    if not args.turns:
+        raise ClientError("nothing to say: give --text or --wav")
+    wavs = {value: read_wav(Path(value)) for kind, value in args.turns if kind == "wav"}
+    voice = bool(wavs) or args.record is not None
+    mic = Microphone() if voice else None
+    listener = Listener()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
         api = Api(http, args.server)
         await api.login(args.email, args.password)
         out.event("logged_in", email=args.email)
         session = await api.open_session(args.tutor)
         out.event("session", session_id=session["session_id"])
-        call = CallConnection(http, session["engine_url"], session["engine_token"])
+        call = CallConnection(
+            http,
+            session["engine_url"],
+            session["engine_token"],
+            microphone=mic.track if mic else None,
+            on_track=listener.start if voice else None,
+        )
+        log = TurnLog(call, out)
+        turns = Turns(call, out, listener, log, timeout=args.timeout, voice=voice)
         try:
             answer_s = await call.connect()
             out.event("connected", offer_answer_ms=round(answer_s * 1000, 1))
             out.say(f"connected to session {session['session_id']}")
-            for text in args.text:
-                await _exchange(call, text, args.timeout, out)
+            log.start()
+            for kind, value in args.turns:
+                if kind == "text":
+                    await turns.typed(value)
+                else:
+                    assert mic is not None
+                    await turns.spoken(mic, wavs[value], barge_in=args.barge_in)
+                await asyncio.sleep(args.gap if voice else 0)
         finally:
+            await log.aclose()
             await call.hang_up()
+            await listener.aclose()
             await api.end_session(session["session_id"])
             out.event("ended", session_id=session["session_id"])
+            if args.record is not None:
+                listener.save(args.record)
+                out.say(f"recorded the call's audio to {args.record}")
 
 
-async def _exchange(call: CallConnection, text: str, timeout: float, out: Output) -> None:
-    out.say(f"you: {text}")
-    out.event("sent", content=text)
-    sent = time.monotonic()
-    first: list[float] = []
+@dataclass
+class TurnResult:
+    """What the client saw of one turn, gathered from the events that carry its id."""
 
-    def on_event(message: dict[str, Any]) -> None:
-        at = message.pop("_at")
-        kind = message.get("type", "")
-        if kind == "text_delta":
-            if not first:
-                first.append(at)
-                out.say("tutor: ", end="")
-            out.say(str(message.get("content", "")), end="")
-        out.event(kind, **{k: v for k, v in message.items() if k != "type"})
+    turn_id: str
+    transcript: str = ""
+    reply: str = ""
+    replied: bool = False
+    first_delta_at: float | None = None
+    tts: str | None = None
+    error: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
 
-    call.send_text(text)
-    reply = await wait_reply(call, timeout=timeout, on_event=on_event)
-    out.say("")
-    out.event(
-        "reply",
-        turn_id=reply.get("turn_id"),
-        content=reply.get("content"),
-        first_delta_ms=round((first[0] - sent) * 1000, 1) if first else None,
-        total_ms=round((time.monotonic() - sent) * 1000, 1),
-    )
+    def complete(self, *, voice: bool) -> bool:
+        if self.error is not None or self.tts == "interrupted":
+            return True
+        return self.replied and (not voice or self.tts == "end")
+
+
+class TurnLog:
+    """Reads every event of the call, prints it, and files it under its turn."""
+
+    def __init__(self, call: CallConnection, out: Output) -> None:
+        self._call = call
+        self._out = out
+        self.turns: dict[str, TurnResult] = {}
+        self.order: list[str] = []
+        self.failure: str | None = None
+        self.changed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while True:
+            message = await self._call.events.get()
+            at = message.pop("_at")
+            kind = str(message.get("type", ""))
+            self._out.event(kind, **{k: v for k, v in message.items() if k != "type"})
+            self._file(kind, message, at)
+            self.changed.set()
+
+    def _file(self, kind: str, message: dict[str, Any], at: float) -> None:
+        turn_id = message.get("turn_id")
+        if not isinstance(turn_id, str):
+            if kind == "error":
+                self.failure = f"{message.get('code')}: {message.get('content')}"
+            return
+        if turn_id not in self.turns:
+            self.turns[turn_id] = TurnResult(turn_id)
+            self.order.append(turn_id)
+        turn = self.turns[turn_id]
+        if kind == "transcription" and not message.get("partial"):
+            turn.transcript = str(message.get("content", ""))
+        elif kind == "text_delta" and turn.first_delta_at is None:
+            turn.first_delta_at = at
+        elif kind == "text" and message.get("role") == "assistant":
+            turn.reply, turn.replied = str(message.get("content", "")), True
+        elif kind == "tts":
+            turn.tts = str(message.get("state"))
+        elif kind == "metrics":
+            turn.metrics = {k: v for k, v in message.items() if k not in {"type", "turn_id"}}
+        elif kind == "error":
+            turn.error = f"{message.get('code')}: {message.get('content')}"
+
+    async def wait_turn(self, index: int, *, voice: bool, timeout: float) -> TurnResult:
+        """The `index`-th turn of the call, once complete (or raise on an error or timeout)."""
+
+        async def done() -> TurnResult:
+            while True:
+                if self.failure is not None:
+                    raise ClientError(self.failure)
+                if len(self.order) > index:
+                    turn = self.turns[self.order[index]]
+                    if turn.complete(voice=voice):
+                        if turn.error is not None:
+                            raise ClientError(turn.error)
+                        return turn
+                self.changed.clear()
+                await self.changed.wait()
+
+        try:
+            return await asyncio.wait_for(done(), timeout)
+        except TimeoutError:
+            raise ClientError(f"no complete reply within {timeout:.0f} s") from None
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+class Turns:
+    """Runs typed and spoken turns and reports what happened in each."""
+
+    def __init__(
+        self,
+        call: CallConnection,
+        out: Output,
+        listener: Listener,
+        log: TurnLog,
+        *,
+        timeout: float,
+        voice: bool,
+    ) -> None:
+        self._call = call
+        self._out = out
+        self._listener = listener
+        self._log = log
+        self._timeout = timeout
+        self._voice = voice
+
+    async def typed(self, text: str) -> None:
+        self._out.say(f"you: {text}")
+        self._out.event("sent", content=text)
+        index = len(self._log.order)
+        sent = time.monotonic()
+        self._call.send_text(text)
+        turn = await self._log.wait_turn(index, voice=self._voice, timeout=self._timeout)
+        self._out.say(f"tutor: {turn.reply}")
+        first_audio = self._listener.first_sound_after(sent) if self._voice else None
+        self._out.event(
+            "reply",
+            turn_id=turn.turn_id,
+            content=turn.reply,
+            first_delta_ms=_ms(turn.first_delta_at, sent),
+            first_audio_ms=_ms(first_audio, sent),
+            total_ms=round((time.monotonic() - sent) * 1000, 1),
+        )
+
+    async def spoken(self, mic: Microphone, pcm: Any, *, barge_in: bool) -> None:
+        index = len(self._log.order)
+        _, speech_end = await mic.speak(pcm)
+        if not barge_in:
+            turn = await self._log.wait_turn(index, voice=True, timeout=self._timeout)
+            self._report(turn, speech_end)
+            return
+        # Let the tutor start answering, then talk over it.
+        await self._listener.wait_sound(after=speech_end, timeout=self._timeout)
+        await asyncio.sleep(0.5)
+        began, again_end = await mic.speak(pcm)
+        first = await self._log.wait_turn(index, voice=True, timeout=self._timeout)
+        self._report(first, speech_end)
+        stopped = self._listener.stopped_after(began)
+        stop_ms = _ms(stopped, began)
+        self._out.say(f"  barge-in: the tutor's audio stopped {stop_ms} ms after you spoke")
+        self._out.event(
+            "barge_in",
+            turn_id=first.turn_id,
+            stop_ms=stop_ms,
+            interrupted=first.tts == "interrupted",
+        )
+        second = await self._log.wait_turn(index + 1, voice=True, timeout=self._timeout)
+        self._report(second, again_end)
+
+    def _report(self, turn: TurnResult, speech_end: float) -> None:
+        latency = _ms(self._listener.first_sound_after(speech_end), speech_end)
+        self._out.say(f"you (heard): {turn.transcript}")
+        self._out.say(f"tutor: {turn.reply}{' [interrupted]' if turn.tts == 'interrupted' else ''}")
+        self._out.say(f"  end of speech -> first reply audio: {latency} ms")
+        self._out.event(
+            "turn",
+            turn_id=turn.turn_id,
+            transcript=turn.transcript,
+            content=turn.reply,
+            latency_ms=latency,
+            first_delta_ms=_ms(turn.first_delta_at, speech_end),
+            interrupted=turn.tts == "interrupted",
+            metrics=turn.metrics,
+        )
+
+
+def _ms(t: float | None, since: float) -> float | None:
+    return None if t is None else round((t - since) * 1000, 1)

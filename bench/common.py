@@ -1,0 +1,87 @@
+"""Shared by the benchmarks: start a real server as a subprocess, percentiles, RSS."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import socket
+import statistics
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDENT = ("student@example.com", "bench-student-pass")
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by linear interpolation."""
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+
+def summary(name: str, values_ms: list[float]) -> str:
+    return (f"{name:34} n={len(values_ms):4}  p50={pct(values_ms, 50):8.1f} ms  "
+            f"p95={pct(values_ms, 95):8.1f} ms  max={max(values_ms):8.1f} ms")
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    pid: int
+
+
+@asynccontextmanager
+async def running_server(**env: str) -> AsyncIterator[Server]:
+    """`virtual-tutor serve` on a fresh database and a free port, until the block ends."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        full_env = {
+            **os.environ,
+            "PORT": str(port), "HOST": "127.0.0.1", "VAR_DIR": tmp,
+            "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+            "MODELS_DIR": str(ROOT / "var" / "models"),
+            "SECRET_KEY": secrets.token_urlsafe(48),
+            "DEMO_STUDENT_EMAIL": STUDENT[0], "DEMO_STUDENT_PASSWORD": STUDENT[1],
+            "ADMIN_PASSWORD": secrets.token_urlsafe(12),
+            **env,
+        }
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "virtual_tutor.cli", "serve",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=full_env,
+        )
+        assert proc.stdout is not None
+        try:
+            while True:
+                line = await asyncio.wait_for(proc.stdout.readline(), 300)
+                if not line:
+                    raise RuntimeError("the server exited during start-up")
+                if b"is running at" in line:
+                    break
+            drain = asyncio.create_task(proc.stdout.read())
+            yield Server(url=f"http://127.0.0.1:{port}", pid=proc.pid)
+        finally:
+            proc.terminate()
+            await proc.wait()
+            drain.cancel()

@@ -1,0 +1,172 @@
+"""The headless client's voice: WAV files as the microphone, the tutor's audio recorded and timed.
+
+Latency is measured here, on the client, from what it actually sent and received: the end of its
+own speech (the last voiced sample of the WAV, as sent) to the first non-silent frame of reply
+audio that arrives. The server's metrics events are not used for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+import soxr
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from numpy.typing import NDArray
+
+from media_engine.audio import (
+    OUT_RATE,
+    OutboundAudio,
+    SpeechChunk,
+    frame_to_float,
+    to_output_pcm,
+)
+
+# A 20 ms frame whose RMS is above this (about -46 dBFS) is sound; below it, silence.
+SOUND_RMS = 0.005
+# Silence for this long after the tutor spoke means its audio stopped.
+STOPPED_FRAMES = 3
+
+
+class WavError(ValueError):
+    """A WAV file that cannot be used as the microphone."""
+
+
+def read_wav(path: Path) -> NDArray[np.int16]:
+    """Any PCM WAV (8/16/32-bit, mono or stereo, any rate) as 48 kHz mono s16."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            width, channels, rate = wav.getsampwidth(), wav.getnchannels(), wav.getframerate()
+            raw = wav.readframes(wav.getnframes())
+    except (OSError, wave.Error, EOFError) as exc:
+        raise WavError(f"{path}: not a readable PCM WAV file ({exc})") from exc
+    dtype = {1: np.uint8, 2: np.int16, 4: np.int32}.get(width)
+    if dtype is None:
+        raise WavError(f"{path}: {8 * width}-bit samples are not supported")
+    data = np.frombuffer(raw, dtype=dtype).astype(np.float32)
+    if width == 1:
+        data = (data - 128.0) / 128.0
+    else:
+        data /= float(2 ** (8 * width - 1))
+    if channels > 1:
+        data = data.reshape(-1, channels).mean(axis=1)
+    if len(data) == 0:
+        raise WavError(f"{path}: no audio")
+    if rate != OUT_RATE:
+        data = soxr.resample(data, rate, OUT_RATE).astype(np.float32)
+    return (np.clip(data, -1.0, 1.0) * 32767).astype(np.int16)
+
+
+def voiced_span(pcm: NDArray[np.int16]) -> tuple[int, int]:
+    """First and last sample (exclusive) of the frames that are sound, not silence."""
+    frames = len(pcm) // 960
+    if frames == 0:
+        return 0, len(pcm)
+    blocks = (pcm[: frames * 960].astype(np.float32) / 32768).reshape(frames, 960)
+    loud = np.flatnonzero(np.sqrt(np.mean(blocks**2, axis=1)) > SOUND_RMS)
+    if len(loud) == 0:
+        return 0, 0
+    return int(loud[0] * 960), int((loud[-1] + 1) * 960)
+
+
+@dataclass
+class Received:
+    """One 20 ms frame of the tutor's audio as it arrived."""
+
+    at: float
+    rms: float
+
+
+@dataclass
+class Listener:
+    """Reads the tutor's track: keeps every frame for the recording and its arrival times."""
+
+    frames: list[Received] = field(default_factory=list)
+    pcm: list[NDArray[np.int16]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def start(self, track: MediaStreamTrack) -> None:
+        self.task = asyncio.create_task(self._read(track))
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                at = time.monotonic()
+                if not isinstance(frame, av.AudioFrame):
+                    continue
+                samples = frame_to_float(frame)
+                self.pcm.append(to_output_pcm(samples, int(frame.sample_rate)))
+                rms = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
+                self.frames.append(Received(at=at, rms=rms))
+                self.arrived.set()
+
+    async def wait_sound(self, *, after: float, timeout: float) -> float:
+        """When the first non-silent frame after `after` arrived, waiting for it if need be."""
+
+        async def wait() -> float:
+            while (found := self.first_sound_after(after)) is None:
+                self.arrived.clear()
+                await self.arrived.wait()
+            return found
+
+        try:
+            return await asyncio.wait_for(wait(), timeout)
+        except TimeoutError:
+            raise WavError(f"no reply audio within {timeout:.0f} s") from None
+
+    def first_sound_after(self, t: float) -> float | None:
+        return next((f.at for f in self.frames if f.at > t and f.rms > SOUND_RMS), None)
+
+    def stopped_after(self, t: float) -> float | None:
+        """When the audio went silent (for good, or for STOPPED_FRAMES frames) after `t`."""
+        quiet = 0
+        first_quiet: float | None = None
+        for f in self.frames:
+            if f.at <= t:
+                continue
+            if f.rms <= SOUND_RMS:
+                if quiet == 0:
+                    first_quiet = f.at
+                quiet += 1
+                if quiet >= STOPPED_FRAMES:
+                    return first_quiet
+            else:
+                quiet = 0
+        return None
+
+    def save(self, path: Path) -> None:
+        pcm = np.concatenate(self.pcm) if self.pcm else np.zeros(0, dtype=np.int16)
+        with wave.open(str(path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(OUT_RATE)
+            wav.writeframes(pcm.tobytes())
+
+    async def aclose(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+
+
+class Microphone:
+    """The client's outbound track: WAVs spoken in real time, silence otherwise."""
+
+    def __init__(self) -> None:
+        self.track = OutboundAudio()
+
+    async def speak(self, pcm: NDArray[np.int16]) -> tuple[float, float]:
+        """Play `pcm` in real time; return when its voiced part started and ended being sent."""
+        start, end = voiced_span(pcm)
+        chunk = SpeechChunk(pcm=pcm, text="")
+        self.track.play(chunk)
+        await chunk.finished.wait()
+        began = chunk.started_at or time.monotonic()
+        return began + start / OUT_RATE, began + end / OUT_RATE
