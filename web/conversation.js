@@ -20,6 +20,9 @@ export class Conversation {
   /** Apply one engine event; unknown types are ignored. */
   handle(message) {
     switch (message.type) {
+      case "vad":
+        if (message.state === "speech_start") this.dropStalePartials(message.turn_id);
+        return undefined;
       case "transcription":
         return this.transcription(message);
       case "text_delta":
@@ -75,6 +78,17 @@ export class Conversation {
     this.pendingPartial = partial ? item : null;
     this.updateBusy();
     this.scroll();
+  }
+
+  /** A turn whose speech gave no words gets no final transcript: its partial goes away. */
+  dropStalePartials(currentTurnId) {
+    for (const item of this.list.querySelectorAll(".turn--partial")) {
+      if (item.dataset.turnId === String(currentTurnId)) continue;
+      this.turns.delete(`user:${item.dataset.turnId}`);
+      if (this.pendingPartial === item) this.pendingPartial = null;
+      item.remove();
+    }
+    this.updateBusy();
   }
 
   replyText(turnId, content, { delta }) {

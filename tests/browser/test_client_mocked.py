@@ -195,7 +195,13 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     assert page.evaluate("__fakeEngine.pc.config.iceServers.length") == 0
 
     emit = lambda message: page.evaluate("m => __fakeEngine.emit(m)", message)  # noqa: E731
-    emit({"type": "vad", "state": "speech_start"})
+    emit({"type": "vad", "state": "speech_start", "turn_id": 2})
+    emit({"type": "transcription", "partial": True, "content": "uh", "turn_id": 2})
+    expect(page.locator(".turn--partial")).to_have_count(1)
+    emit({"type": "vad", "state": "speech_end", "turn_id": 2})
+    # Noise: no final transcript for turn 2; the next turn's speech removes its partial.
+    emit({"type": "vad", "state": "speech_start", "turn_id": 3})
+    expect(page.locator(".turn--user")).to_have_count(0)
     expect(page.locator(".call__activity")).to_have_text("Listening…")
     emit({"type": "transcription", "partial": True, "content": "What is", "turn_id": 3})
     user = page.locator(".turn--user").last
@@ -271,6 +277,7 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     mute = page.get_by_role("button", name="Mute")
     mute.click()
     expect(mute).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_text("Your microphone is muted")).to_be_visible()
     assert page.evaluate("__tutor.state.muted") is True
     save_screenshot(page, "call-mocked.png")
 
@@ -286,6 +293,7 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     expect(page.get_by_role("heading", name="Transcript of the call with Ada")).to_be_visible()
     expect(page.locator(".turn--assistant .badge--interrupted")).to_be_visible()
     expect(page.locator(".turn--assistant .turn__latency-value")).to_have_text("812 ms")
+    save_screenshot(page, "transcript-mocked.png")
     close_page(page)
 
 
@@ -357,6 +365,7 @@ def test_chinese_browser_gets_chinese_and_can_switch(browser: Any, static_site: 
     page.get_by_role("button", name="登录").click()
     expect(page.get_by_role("heading", name="选择导师")).to_be_visible()
     expect(page.get_by_role("button", name="与Ada开始通话")).to_be_visible()
+    save_screenshot(page, "tutors-zh.png")
     page.get_by_label("语言").select_option("en")
     expect(page.get_by_role("heading", name="Choose a tutor")).to_be_visible()
     expect(page.get_by_role("button", name="Start a call with Ada")).to_be_visible()

@@ -37,8 +37,9 @@ export function renderCall(main, { app }) {
   ui.mute.addEventListener("click", () => {
     const muted = !call.muted;
     call.setMuted(muted);
+    // The name stays "Mute"; aria-pressed says whether it is on, for every user the same way.
     ui.mute.setAttribute("aria-pressed", String(muted));
-    retranslate(ui.muteText, muted ? "call.unmute" : "call.mute");
+    ui.mutedNote.hidden = !muted;
   });
   ui.sound.addEventListener("click", () => {
     ui.audio.play().then(() => (ui.sound.hidden = true), () => {});
@@ -105,6 +106,8 @@ function buildCallView(tutor) {
     ui.stateText,
   );
   ui.activity = h("p", { class: "call__activity", "aria-live": "polite" });
+  ui.mutedNote = tr("p", "call.mutedNote", null, { class: "call__muted", role: "status" });
+  ui.mutedNote.hidden = true;
   ui.micMessage = h("p", { class: "message message--warning", id: "mic-message", role: "alert" });
   ui.micMessage.hidden = true;
   ui.notice = h("p", { class: "message message--error", id: "call-notice", role: "alert" });
@@ -173,6 +176,7 @@ function buildCallView(tutor) {
     { class: "view view--call", "aria-labelledby": "call-heading" },
     h("div", { class: "call__header" }, ui.heading, ui.state),
     ui.controls,
+    ui.mutedNote,
     ui.activity,
     ui.micMessage,
     ui.notice,
