@@ -60,12 +60,15 @@ async def bench(server: Server, calls: int, audio: bool) -> None:
         after = rss_mb(server.pid)
         async with http.get(f"{server.url}/health") as resp:
             in_use = (await resp.json())["engine"]["sessions_in_use"]
-    print(f"signaling benchmark: {calls} calls ({'audio + data channel' if audio else 'data channel'})")
+    kind = "audio + data channel" if audio else "data channel"
+    print(f"signaling benchmark: {calls} calls ({kind})")
     print(summary("login (argon2 verify)", logins))
     print(summary("session creation", created))
     print(summary("offer -> answer (target p95 <= 50)", answered))
-    print(f"{'server RSS':34} before={before:.1f} MB  after={after:.1f} MB  "
-          f"growth={after - before:+.1f} MB (target < 5)")
+    print(
+        f"{'server RSS':34} before={before:.1f} MB  after={after:.1f} MB  "
+        f"growth={after - before:+.1f} MB (target < 5)"
+    )
     print(f"{'slots in use after the run':34} {in_use}")
 
 
