@@ -56,12 +56,17 @@ class ASR(abc.ABC):
         """True while a transcription runs or waits; partials are skipped then."""
         return self._in_flight > 0
 
-    async def transcribe(self, audio: Samples, *, partial: bool = False) -> Transcript | None:
-        """Transcribe `audio`. A partial returns None at once when the model is busy."""
+    async def transcribe(
+        self, audio: Samples, *, language: str, partial: bool = False
+    ) -> Transcript | None:
+        """Transcribe `audio` spoken in `language` (a code such as "en" or "zh").
+
+        A partial returns None at once when the model is busy.
+        """
         if partial and self.busy:
             return None
         loop = asyncio.get_running_loop()
-        job = self._executor.submit(self._timed, audio, partial)
+        job = self._executor.submit(self._timed, audio, language, partial)
         # Busy until the thread is really done: a cancelled caller does not stop the model.
         self._in_flight += 1
         job.add_done_callback(lambda _: _call_soon(loop, self._job_done))
@@ -77,12 +82,12 @@ class ASR(abc.ABC):
     def _job_done(self) -> None:
         self._in_flight -= 1
 
-    def _timed(self, audio: Samples, partial: bool) -> tuple[str, float]:
+    def _timed(self, audio: Samples, language: str, partial: bool) -> tuple[str, float]:
         started = time.perf_counter()
-        return self._transcribe(audio, partial), time.perf_counter() - started
+        return self._transcribe(audio, language, partial), time.perf_counter() - started
 
     @abc.abstractmethod
-    def _transcribe(self, audio: Samples, partial: bool) -> str:
+    def _transcribe(self, audio: Samples, language: str, partial: bool) -> str:
         """Blocking transcription; partials may trade accuracy for speed."""
 
     async def aclose(self) -> None:
@@ -96,7 +101,6 @@ class WhisperASR(ASR):
         self,
         model_dir: Path,
         *,
-        language: str | None,
         beam_size: int,
         threads: int,
         compute_type: str,
@@ -105,9 +109,7 @@ class WhisperASR(ASR):
 
         self.name = f"whisper-{model_dir.name}"
         super().__init__()
-        self.language = language
         self._beam_size = beam_size
-        self._prompt = _PROMPTS.get(language or "")
         self.model = WhisperModel(
             str(model_dir),
             device="cpu",
@@ -116,16 +118,18 @@ class WhisperASR(ASR):
             local_files_only=True,
         )
 
-    def _transcribe(self, audio: Samples, partial: bool) -> str:
+    def _transcribe(self, audio: Samples, language: str, partial: bool) -> str:
         segments, _ = self.model.transcribe(
             audio,
-            language=self.language,
+            # An English-only model takes no language; a multilingual one is told, not left to
+            # guess from a second of speech.
+            language=language if self.model.model.is_multilingual else None,
             beam_size=1 if partial else self._beam_size,
             # One fixed temperature: the fallback ladder can multiply the cost of a bad
             # utterance several times over, which a live turn cannot afford.
             temperature=0.0,
             condition_on_previous_text=False,
-            initial_prompt=self._prompt,
+            initial_prompt=_PROMPTS.get(language),
             without_timestamps=True,
             vad_filter=False,  # our VAD already cut the utterance
         )

@@ -16,9 +16,11 @@ import uuid
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import av
+import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from media_engine.asr import ASR, Transcript, WhisperASR
@@ -80,7 +82,7 @@ class VoiceModels:
     asr_en: ASR
     """For English tutors (whisper tiny.en)."""
     asr_multilingual: ASR
-    """For every other language (whisper base)."""
+    """For every other language (whisper base; Chinese is the one we ship voices for)."""
     tts: TTS
 
     def asr_for(self, language: str) -> ASR:
@@ -115,10 +117,9 @@ async def create_voice_factory(settings: Settings) -> VoiceFactory:
     voice = settings.voice
     loop = asyncio.get_running_loop()
 
-    def whisper(model: str, language: str | None) -> WhisperASR:
+    def whisper(model_dir: Path) -> WhisperASR:
         return WhisperASR(
-            paths.root / model,
-            language=language,
+            model_dir,
             beam_size=voice.asr_beam_size,
             threads=voice.asr_threads,
             compute_type=voice.asr_compute_type,
@@ -126,9 +127,8 @@ async def create_voice_factory(settings: Settings) -> VoiceFactory:
 
     vad, asr_en, asr_multi, tts = await asyncio.gather(
         loop.run_in_executor(None, SileroVad),
-        loop.run_in_executor(None, whisper, paths.whisper_tiny_en.name, "en"),
-        # The multilingual model is told the tutor's language per call; Chinese is what we ship.
-        loop.run_in_executor(None, whisper, paths.whisper_base.name, "zh"),
+        loop.run_in_executor(None, whisper, paths.whisper_tiny_en),
+        loop.run_in_executor(None, whisper, paths.whisper_base),
         loop.run_in_executor(None, KokoroTTS, paths.kokoro_model, paths.kokoro_voices_dir),
     )
     models = VoiceModels(vad=vad, asr_en=asr_en, asr_multilingual=asr_multi, tts=tts)
@@ -138,14 +138,12 @@ async def create_voice_factory(settings: Settings) -> VoiceFactory:
 
 async def warm_up(models: VoiceModels) -> None:
     """Run each model once: first inferences allocate and are several times slower."""
-    import numpy as np
-
     started = time.perf_counter()
     noise = (np.random.default_rng(0).standard_normal(16_000) * 0.01).astype(np.float32)
-    models.vad.scorer().score(noise[:512])
     await asyncio.gather(
-        models.asr_en.transcribe(noise),
-        models.asr_multilingual.transcribe(noise),
+        asyncio.to_thread(models.vad.scorer().score, noise[:512]),
+        models.asr_en.transcribe(noise, language="en"),
+        models.asr_multilingual.transcribe(noise, language="zh"),
         models.tts.synthesize("Hello.", voice="af_heart", language="en"),
         models.tts.synthesize("你好。", voice="zf_xiaobei", language="zh"),
     )
@@ -365,7 +363,8 @@ class VoicePipeline:
         self.outbound = OutboundAudio()
         self._factory = factory
         self._settings = factory.settings
-        self._asr = factory.models.asr_for(call.tutor.language)
+        self._language = call.tutor.language
+        self._asr = factory.models.asr_for(self._language)
         self._tts = factory.models.tts
         self._utterance: _Utterance | None = None
         self._clocks: dict[str, TurnClock] = {}
@@ -428,7 +427,7 @@ class VoicePipeline:
     async def _send_partial(self, utterance: _Utterance, audio: Samples) -> None:
         self.asr_calls += 1
         try:
-            transcript = await self._asr.transcribe(audio, partial=True)
+            transcript = await self._asr.transcribe(audio, language=self._language, partial=True)
         except StageError:
             return  # the final transcript reports failures; a lost partial costs nothing
         if transcript is None or not transcript.text or self._utterance is not utterance:
@@ -439,7 +438,7 @@ class VoicePipeline:
 
     async def _transcribe(self, audio: Samples) -> Transcript | None:
         self.asr_calls += 1
-        return await self._asr.transcribe(audio)
+        return await self._asr.transcribe(audio, language=self._language)
 
     async def _speculate(self, audio: Samples) -> Transcript | None:
         """The final transcript, started at the first pause in case the turn ends there."""

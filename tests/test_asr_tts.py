@@ -47,7 +47,7 @@ def pcm_at_16k(pcm: np.ndarray) -> Samples:
 
 async def test_tiny_en_transcribes_an_espeak_question(models: VoiceModels) -> None:
     audio = espeak("Can you explain how photosynthesis works in plants?")
-    transcript = await models.asr_for("en").transcribe(audio)
+    transcript = await models.asr_for("en").transcribe(audio, language="en")
     assert transcript is not None
     print(f"tiny.en: {transcript.compute_s:.2f} s for {len(audio) / ASR_RATE:.1f} s of speech")
     words = transcript.text.lower()
@@ -57,10 +57,10 @@ async def test_tiny_en_transcribes_an_espeak_question(models: VoiceModels) -> No
 async def test_partials_are_skipped_while_the_model_is_busy(models: VoiceModels) -> None:
     asr = models.asr_for("en")
     audio = espeak("What is the boiling point of water?")
-    final = asyncio.create_task(asr.transcribe(audio))
+    final = asyncio.create_task(asr.transcribe(audio, language="en"))
     await asyncio.sleep(0)
     assert asr.busy
-    assert await asr.transcribe(audio, partial=True) is None
+    assert await asr.transcribe(audio, language="en", partial=True) is None
     assert (await final) is not None
     assert not asr.busy
 
@@ -69,7 +69,7 @@ async def test_base_transcribes_mandarin(models: VoiceModels) -> None:
     # Debian's espeak-ng has no Mandarin dictionary (it reads hanzi as English numbers), so the
     # Mandarin question comes from Kokoro's male Mandarin voice.
     speech = await models.tts.synthesize("什么是光合作用？", voice="zm_yunxi", language="zh")
-    transcript = await models.asr_for("zh").transcribe(pcm_at_16k(speech.pcm))
+    transcript = await models.asr_for("zh").transcribe(pcm_at_16k(speech.pcm), language="zh")
     assert transcript is not None
     print(f"base (zh): {transcript.compute_s:.2f} s")
     assert "光合作用" in transcript.text
@@ -96,7 +96,7 @@ async def test_whisper_understands_kokoro(models: VoiceModels) -> None:
     speech = await models.tts.synthesize(
         "Photosynthesis happens in the leaves of green plants.", voice="af_heart", language="en"
     )
-    transcript = await models.asr_for("en").transcribe(pcm_at_16k(speech.pcm))
+    transcript = await models.asr_for("en").transcribe(pcm_at_16k(speech.pcm), language="en")
     assert transcript is not None
     words = transcript.text.lower()
     assert "photosynthesis" in words and "leaves" in words and "plants" in words

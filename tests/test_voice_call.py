@@ -84,8 +84,7 @@ async def test_a_spoken_question_is_answered_aloud(make_client: MakeClient, tmp_
         assert heard.first_voice_at is not None and heard.voiced_frames > 10
         at_client_ms = heard.first_voice_at * 1000 - metrics["end_of_speech_ms_epoch"]
         print(f"\nvoice turn metrics: {metrics}\nfirst audio at the client: {at_client_ms:.0f} ms")
-        # Latency is measured and printed, not asserted: this machine's 2 cores are shared, so
-        # the p50 target is checked by the benchmark, not by a test that would flake.
+        # Latency is printed, not asserted: on 2 shared cores a threshold would only flake.
         assert metrics["total_ms"] > metrics["endpoint_ms"] > 0
     finally:
         await call.hang_up()

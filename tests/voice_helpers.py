@@ -168,7 +168,7 @@ class FakeASR(ASR):
         self.finals = 0
         self.partials = 0
 
-    def _transcribe(self, audio: Samples, partial: bool) -> str:
+    def _transcribe(self, audio: Samples, language: str, partial: bool) -> str:
         time.sleep(self.delay)  # runs on the ASR's own thread, like a real model
         if partial:
             self.partials += 1
