@@ -74,16 +74,25 @@ class TTS(abc.ABC):
     name = "tts"
 
     def __init__(self) -> None:
-        # One worker: concurrent syntheses would only split the same cores and delay them all.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        # A reply's first chunk is what a student waits for in silence; the rest is synthesized
+        # ahead while it plays. So first chunks get a thread of their own and never queue
+        # behind another call's read-ahead; everything else takes turns on the second thread.
+        self._first = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-first")
+        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-ahead")
 
-    async def synthesize(self, text: str, *, voice: str, language: str) -> Speech:
-        """Speak `text` in `voice`; `language` is the tutor's, which decides pronunciation."""
+    async def synthesize(
+        self, text: str, *, voice: str, language: str, first: bool = False
+    ) -> Speech:
+        """Speak `text` in `voice`; `language` is the tutor's, which decides pronunciation.
+
+        `first` marks the first chunk of a reply, which goes ahead of read-ahead work.
+        """
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
+        executor = self._first if first else self._ahead
         try:
             audio, rate = await loop.run_in_executor(
-                self._executor, self._synthesize, clean_for_speech(text), voice, language
+                executor, self._synthesize, clean_for_speech(text), voice, language
             )
             pcm = to_output_pcm(audio, rate)
         except TTSError:
@@ -99,7 +108,8 @@ class TTS(abc.ABC):
         """Blocking synthesis: float32 mono audio and its sample rate."""
 
     async def aclose(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in (self._first, self._ahead):
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 class KokoroTTS(TTS):

@@ -49,6 +49,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Chunks queued ahead of the one being synthesized, at most: enough that playback does not wait
+# for synthesis (Kokoro runs about as fast as real time on 2 cores), few enough that a barge-in
+# wastes little shared CPU.
+READ_AHEAD = 3
+
 
 class CallPort(Protocol):
     """What the pipeline needs of its call (media_engine.call.Call)."""
@@ -327,10 +332,15 @@ class SpokenReply:
         while (text := await self._texts.get()) is not None:
             if not sayable(text):
                 continue
-            if self._clock.first_chunk_at is None:
+            first = self._clock.first_chunk_at is None
+            if first:
                 self._clock.first_chunk_at = time.monotonic()
+            elif len(self.chunks) >= READ_AHEAD:
+                # Enough is queued: wait rather than spend shared CPU on audio a barge-in
+                # may throw away.
+                await self.chunks[-READ_AHEAD].finished.wait()
             speech = await self._tts.synthesize(
-                text, voice=self._tutor.voice, language=self._tutor.language
+                text, voice=self._tutor.voice, language=self._tutor.language, first=first
             )
             if self._clock.first_audio_at is None:
                 self._clock.first_audio_at = time.monotonic()

@@ -215,3 +215,19 @@ class FailingOnceLLM(ScriptedLLM):
             raise LLMError("the model fell over")
         async for piece in super().stream(messages, options):
             yield piece
+
+
+async def test_busy_models_do_not_stall_the_tutors_audio(make_rig: Any) -> None:
+    # Two calls on the same slow models: while both turns wait on synthesis, each outbound
+    # track keeps sending a frame every 20 ms.
+    tts = FakeTTS(delay=0.8)
+    asr = FakeASR(delay=0.4)
+    rigs: list[Rig] = [
+        await make_rig(question(), llm=ScriptedLLM(ANSWER), tts=tts, asr=asr) for _ in range(2)
+    ]
+    for rig in rigs:
+        await rig.channel.wait_for("tts", state="end", timeout=20)
+    for rig in rigs:
+        times = [at for at, _ in rig.listener.frames]
+        gaps = np.diff(times)
+        assert len(times) > 100 and float(gaps.max()) < 0.1

@@ -186,14 +186,18 @@ class FakeTTS(TTS):
 
     name = "fake-tts"
 
-    def __init__(self, *, seconds_per_char: float = 0.02, fail_on: str | None = None) -> None:
+    def __init__(
+        self, *, seconds_per_char: float = 0.02, fail_on: str | None = None, delay: float = 0.0
+    ) -> None:
         super().__init__()
         self.seconds_per_char = seconds_per_char
         self.fail_on = fail_on
+        self.delay = delay
         self.texts: list[str] = []
 
     def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         self.texts.append(text)
+        time.sleep(self.delay)  # a busy model, on its own thread
         if self.fail_on is not None and self.fail_on in text:
             raise RuntimeError("the synthesizer broke")
         return tone(len(text) * self.seconds_per_char, rate=24_000, freq=330.0), 24_000
