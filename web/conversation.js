@@ -131,7 +131,13 @@ export class Conversation {
 
   sources(turnId, items) {
     if (items.length === 0) return;
-    const item = this.find("assistant", turnId) || this.add("assistant", turnId, { text: "" });
+    let item = this.find("assistant", turnId);
+    if (!item) {
+      // Sources are found before the reply is written: its place shows the reply is coming.
+      item = this.add("assistant", turnId, { text: "" });
+      item.classList.add("turn--streaming");
+      this.updateBusy();
+    }
     item.querySelector(".sources")?.remove();
     const list = h(
       "ul",

@@ -48,7 +48,7 @@ def type_and_await_reply(page: Any, text: str) -> Any:
     reply = replies.last
     # The final "text" event ends the streaming state; deltas came before it.
     expect(reply).not_to_have_class(re.compile("turn--streaming"), timeout=REPLY_TIMEOUT_MS)
-    expect(reply.locator(".turn__text")).not_to_be_empty()
+    expect(reply.locator(".turn__text")).not_to_be_empty(timeout=REPLY_TIMEOUT_MS)
     return reply
 
 

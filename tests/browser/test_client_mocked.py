@@ -218,22 +218,7 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     expect(user).not_to_have_class(re.compile("turn--partial"))
     expect(user.locator(".turn__text")).to_have_text("What is photosynthesis?")
     emit({"type": "unknown_future_event", "turn_id": 3})
-    emit({"type": "text_delta", "role": "assistant", "content": "Plants use ", "turn_id": 3})
-    emit({"type": "tts", "state": "start", "turn_id": 3})
-    expect(page.locator(".call__activity")).to_have_text("Ada is speaking")
-    emit({"type": "text_delta", "role": "assistant", "content": "light.", "turn_id": 3})
-    reply = page.locator(".turn--assistant").last
-    expect(reply.locator(".turn__text")).to_have_text("Plants use light.")
-    expect(page.locator("#conversation")).to_have_attribute("aria-busy", "true")
-    emit(
-        {
-            "type": "text",
-            "role": "assistant",
-            "content": "Plants use light to make sugar.",
-            "turn_id": 3,
-        }
-    )
-    emit({"type": "metrics", "turn_id": 3, "total_ms": 734.6})
+    # Sources come first (the reply is grounded on them), then the reply streams.
     emit(
         {
             "type": "sources",
@@ -247,6 +232,23 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
             ],
         }
     )
+    reply = page.locator(".turn--assistant").last
+    expect(reply).to_have_class(re.compile("turn--streaming"))
+    emit({"type": "text_delta", "role": "assistant", "content": "Plants use ", "turn_id": 3})
+    emit({"type": "tts", "state": "start", "turn_id": 3})
+    expect(page.locator(".call__activity")).to_have_text("Ada is speaking")
+    emit({"type": "text_delta", "role": "assistant", "content": "light.", "turn_id": 3})
+    expect(reply.locator(".turn__text")).to_have_text("Plants use light.")
+    expect(page.locator("#conversation")).to_have_attribute("aria-busy", "true")
+    emit(
+        {
+            "type": "text",
+            "role": "assistant",
+            "content": "Plants use light to make sugar.",
+            "turn_id": 3,
+        }
+    )
+    emit({"type": "metrics", "turn_id": 3, "total_ms": 734.6})
     emit({"type": "tts", "state": "interrupted", "turn_id": 3})
     expect(reply.locator(".turn__text")).to_have_text("Plants use light to make sugar.")
     expect(reply.locator(".turn__latency-value")).to_have_text("735 ms")
