@@ -168,6 +168,8 @@ class _Utterance:
     turn_id: str
     partial: asyncio.Task[None] | None = None
     speculative: asyncio.Task[Transcript | None] | None = None
+    carried: str = ""
+    """Words of an earlier utterance the student went on from before it was answered."""
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
@@ -469,10 +471,11 @@ class VoicePipeline:
             speech_s=len(item.audio) / ASR_RATE,
         )
         speculative = None if item.forced else utterance.speculative
-        self._spawn(self._finish_turn(clock, item.audio, speculative), name="final")
+        self._spawn(self._finish_turn(utterance, clock, item.audio, speculative), name="final")
 
     async def _finish_turn(
         self,
+        utterance: _Utterance,
         clock: TurnClock,
         audio: Samples,
         speculative: asyncio.Task[Transcript | None] | None,
@@ -484,15 +487,20 @@ class VoicePipeline:
             self._error(exc, clock.turn_id)
             return
         clock.transcribed(transcript.compute_s if transcript else 0.0)
-        if transcript is None or not transcript.text:
+        joiner = "" if self._language == "zh" else " "
+        text = joiner.join(t for t in (utterance.carried, transcript and transcript.text) if t)
+        if self._utterance is not None:
+            # The student spoke again before this was transcribed: it was a pause, not the end,
+            # and answering now would talk over them. The words open their next turn instead.
+            self._utterance.carried = text
+            return
+        if not text:
             log.info("session %s turn %s: no words heard", self.call.session_id, clock.turn_id)
             return
-        self.call.send(
-            event("transcription", partial=False, content=transcript.text, turn_id=clock.turn_id)
-        )
+        self.call.send(event("transcription", partial=False, content=text, turn_id=clock.turn_id))
         self._clocks[clock.turn_id] = clock
         self.call.start_turn(
-            transcript.text, source="spoken", turn_id=clock.turn_id, timings=clock.user_timings()
+            text, source="spoken", turn_id=clock.turn_id, timings=clock.user_timings()
         )
 
     # --- speaking ------------------------------------------------------------------------------

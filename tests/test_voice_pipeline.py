@@ -230,4 +230,20 @@ async def test_busy_models_do_not_stall_the_tutors_audio(make_rig: Any) -> None:
     for rig in rigs:
         times = [at for at, _ in rig.listener.frames]
         gaps = np.diff(times)
-        assert len(times) > 100 and float(gaps.max()) < 0.1
+        # A loaded machine may wake the loop late now and then; the track catches up at once,
+        # so the pace over the whole turn stays exactly one frame per 20 ms.
+        assert len(times) > 100 and float(gaps.max()) < 0.25
+        assert float(np.mean(gaps)) == pytest.approx(0.02, rel=0.03)
+
+
+async def test_speech_resumed_before_the_transcript_joins_the_next_turn(make_rig: Any) -> None:
+    # The first part's transcript takes longer than the student's pause: it is not answered
+    # on its own (that would talk over the student) but opens the next turn.
+    asr = FakeASR("the first part", "and the second", delay=0.7)
+    audio = np.concatenate([silence(0.3), tone(0.5), silence(0.4), tone(0.5), silence(1.5)])
+    rig: Rig = await make_rig(audio, llm=ScriptedLLM("Got it."), asr=asr)
+    await rig.channel.wait_for("tts", state="end", timeout=15)
+    finals = rig.channel.events("transcription", partial=False)
+    assert [f["content"] for f in finals] == ["the first part and the second"]
+    assert [t["text"] for t in rig.store.of("user")] == ["the first part and the second"]
+    assert len(rig.llm.requests) == 1
