@@ -146,10 +146,9 @@ export class Conversation {
         h(
           "li",
           {},
-          h("span", { class: "sources__title" }, source.title || source.document || ""),
-          source.document && source.title
-            ? h("span", { class: "sources__document" }, ` · ${source.document}`)
-            : null,
+          // `document` is an id; the title and the place within it are what a student reads.
+          h("span", { class: "sources__title" }, source.title || String(source.document ?? "")),
+          source.location ? h("span", { class: "sources__location" }, ` · ${source.location}`) : null,
           source.snippet ? h("q", { class: "sources__snippet" }, source.snippet) : null,
         ),
       ),

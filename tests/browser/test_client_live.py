@@ -18,6 +18,7 @@ pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
 
 REPLY_TIMEOUT_MS = 120_000
+LATENCY = re.compile(r"^\d+(\.\d)? m?s$")
 DENY_MICROPHONE = """
 navigator.mediaDevices.getUserMedia = () =>
   Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
@@ -81,10 +82,16 @@ def test_typed_message_streams_a_reply_and_the_session_is_kept(
     assert counts.get("text_delta", 0) >= 1, counts
     assert counts.get("text", 0) >= 1, counts
     expect(reply.locator("time")).not_to_be_empty()
-    save_screenshot(page, "call-typed.png")
     session_id = page.evaluate("__tutor.state.sessionId")
     # The reply is spoken too, and stored as it was heard: let the tutor finish first.
     page.wait_for_function("__tutor.state.lastTts === 'end'", timeout=REPLY_TIMEOUT_MS)
+    expect(reply.locator(".turn__latency-value")).to_have_text(LATENCY)
+    mute.click()
+    expect(mute).to_have_attribute("aria-pressed", "false")
+    sources = reply.locator(".sources summary")
+    if sources.count():
+        sources.click()
+    save_screenshot(page, "call.png", for_readme=True)
 
     page.get_by_role("button", name="Hang up").click()
     expect(page.locator(".call__state")).to_have_text("Call ended", timeout=15_000)
@@ -121,11 +128,11 @@ def test_spoken_question_is_transcribed_and_answered_aloud(
     assert page.evaluate("__tutor.remoteAudioPeak()") > 0.001
     reply = page.locator(".turn--assistant").last
     expect(reply.locator(".turn__text")).not_to_be_empty()
-    expect(reply.locator(".turn__latency-value")).to_have_text(re.compile(r"^\d+(\.\d)? m?s$"))
+    expect(reply.locator(".turn__latency-value")).to_have_text(LATENCY)
     counts = page.evaluate("__tutor.state.eventCounts")
     assert counts.get("transcription", 0) >= 1, counts
     assert counts.get("tts", 0) >= 1, counts
-    save_screenshot(page, "call.png", for_readme=True)
+    save_screenshot(page, "call-spoken.png")
     page.get_by_role("button", name="Hang up").click()
     expect(page.locator(".call__state")).to_have_text("Call ended", timeout=15_000)
     close_page(page)

@@ -225,8 +225,9 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
             "turn_id": 3,
             "items": [
                 {
-                    "document": "biology.pdf",
-                    "title": "Photosynthesis",
+                    "document": 4,
+                    "title": "biology.pdf",
+                    "location": "Photosynthesis",
                     "snippet": "Light energy is converted.",
                 }
             ],
@@ -256,6 +257,7 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     expect(page.locator("#conversation")).to_have_attribute("aria-busy", "false")
     reply.get_by_text("Sources (1)").click()
     expect(reply.get_by_text("Light energy is converted.")).to_be_visible()
+    expect(reply.locator(".sources li")).to_contain_text("biology.pdf · Photosynthesis")
 
     page.get_by_label("Message").fill("Can you say that again?")
     page.keyboard.press("Enter")
