@@ -247,3 +247,15 @@ async def test_speech_resumed_before_the_transcript_joins_the_next_turn(make_rig
     assert [f["content"] for f in finals] == ["the first part and the second"]
     assert [t["text"] for t in rig.store.of("user")] == ["the first part and the second"]
     assert len(rig.llm.requests) == 1
+
+
+async def test_speech_while_the_tutor_is_still_thinking_cancels_the_reply(make_rig: Any) -> None:
+    slow = ScriptedLLM("Let me think about that for a while, it is a hard one.", delay=0.5)
+    rig: Rig = await make_rig(silence(0.5), llm=slow)
+    typed = rig.call.start_turn("hello", source="typed")
+    await eventually(lambda: bool(rig.channel.events("text_delta", turn_id=typed)))
+    rig.track.then(np.concatenate([tone(0.5), silence(1.0)]))
+    await rig.channel.wait_for("tts", state="interrupted", turn_id=typed)
+    assert not rig.channel.events("tts", state="start", turn_id=typed)
+    assert rig.store.of("assistant") == []  # nothing was heard, so nothing is stored
+    assert rig.listener.voiced() == 0
