@@ -4,7 +4,17 @@
 import { ApiClient, loadToken, tokenExpired } from "./api.js";
 import { AudioMeter } from "./audio-meter.js";
 import { h, retranslate } from "./dom.js";
-import { LANGUAGES, language, locale, onLanguageChange, setLanguage, t, translate } from "./i18n.js";
+import {
+  formatDateTime,
+  formatTime,
+  LANGUAGES,
+  language,
+  locale,
+  onLanguageChange,
+  setLanguage,
+  t,
+  translate,
+} from "./i18n.js";
 import { renderCall } from "./views/call.js";
 import { renderHistory, renderTranscript } from "./views/history.js";
 import { renderLogin } from "./views/login.js";
@@ -23,7 +33,6 @@ class App {
     this.meter = null;
     this.eventCounts = {};
     this.cleanup = null;
-    this.languageListeners = [];
     this.loginNotice = null;
     this.expiryTimer = null;
     this.t = t;
@@ -55,7 +64,6 @@ class App {
     onLanguageChange(() => {
       select.value = language();
       this.applyLanguage();
-      for (const listener of this.languageListeners) listener();
     });
     this.applyLanguage();
   }
@@ -64,11 +72,12 @@ class App {
     document.documentElement.lang = locale();
     document.title = t("app.title");
     translate(document);
-  }
-
-  /** Run `listener` after each language change while the current view is shown. */
-  onLanguage(listener) {
-    this.languageListeners.push(listener);
+    // Dates and times are formatted per language too.
+    for (const time of document.querySelectorAll("time[datetime]")) {
+      const value = time.getAttribute("datetime");
+      time.textContent =
+        time.dataset.format === "datetime" ? formatDateTime(value) : formatTime(value);
+    }
   }
 
   route() {
@@ -98,7 +107,6 @@ class App {
   show(view, render, extra = {}) {
     if (this.cleanup) this.cleanup();
     this.cleanup = null;
-    this.languageListeners = [];
     if (view !== "call") this.detachCall();
     this.view = view;
     document.body.dataset.view = view;

@@ -240,11 +240,4 @@ export class Conversation {
     const el = this.scroller;
     el.scrollTop = el.scrollHeight;
   }
-
-  /** Times are formatted per language; refresh them after a language change. */
-  relabelTimes() {
-    for (const time of this.list.querySelectorAll("time[datetime]")) {
-      time.textContent = formatTime(time.getAttribute("datetime"));
-    }
-  }
 }

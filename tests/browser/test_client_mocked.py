@@ -293,10 +293,16 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     assert api.requests.index(("POST", "/api/student/sessions/s1/end")) > delete_at
 
     page.get_by_role("link", name="Past sessions").first.click()
-    page.get_by_role("link", name=re.compile("^Ada")).click()
+    page.locator('.session[data-session-id="s1"]').get_by_role(
+        "link", name="View transcript"
+    ).click()
     expect(page.get_by_role("heading", name="Transcript of the call with Ada")).to_be_visible()
     expect(page.locator(".turn--assistant .badge--interrupted")).to_be_visible()
     expect(page.locator(".turn--assistant .turn__latency-value")).to_have_text("812 ms")
+    page.get_by_label("Language").select_option("zh")
+    expect(page.locator(".turn--assistant .turn__latency-value")).to_have_text("812 毫秒")
+    expect(page.locator(".view--transcript time").first).to_contain_text("2026年")
+    page.get_by_label("语言").select_option("en")
     save_screenshot(page, "transcript-mocked.png")
     close_page(page)
 

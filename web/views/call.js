@@ -20,56 +20,19 @@ export function renderCall(main, { app }) {
   const call = new TutorCall(session);
   const conversation = new Conversation(ui.list, { scroller: ui.scroller, emptyKey: "call.empty" });
   app.attachCall(call);
-  app.onLanguage(() => conversation.relabelTimes());
-
-  call.addEventListener("state", ({ detail }) => showState(ui, detail.state));
-  call.addEventListener("microphone", ({ detail }) => showMicrophone(ui, detail.problem));
-  call.addEventListener("chat", ({ detail }) => {
-    ui.send.disabled = !detail.open;
-    if (detail.open) ui.notice.hidden = true;
-  });
-  call.addEventListener("track", ({ detail }) => playRemote(app, ui, detail.stream));
-  call.addEventListener("message", ({ detail }) => {
-    showActivity(ui, detail, tutor);
-    conversation.handle(detail);
-  });
-
-  ui.mute.addEventListener("click", () => {
-    const muted = !call.muted;
-    call.setMuted(muted);
-    // The name stays "Mute"; aria-pressed says whether it is on, for every user the same way.
-    ui.mute.setAttribute("aria-pressed", String(muted));
-    ui.mutedNote.hidden = !muted;
-  });
-  ui.sound.addEventListener("click", () => {
-    ui.audio.play().then(() => (ui.sound.hidden = true), () => {});
-    app.resumeAudio();
-  });
-  ui.composer.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const text = ui.input.value.trim();
-    if (!text) return;
-    if (!call.sendText(text)) {
-      retranslate(ui.notice, "call.notReady");
-      ui.notice.hidden = false;
-      return;
-    }
-    conversation.addTyped(text);
-    ui.input.value = "";
-    ui.input.focus();
-  });
+  showCallEvents(call, { ui, conversation, app, tutor });
+  wireComposer(call, ui, conversation);
 
   let ending = null;
   const end = () => {
-    ending ??= call.hangUp(() => app.api.endSession(session.session_id).catch(() => {}));
+    ending ??= call.hangUp(() =>
+      app.api.endSession(session.session_id).catch((failure) => {
+        console.warn("ending the session failed:", failure.message);
+      }),
+    );
     return ending;
   };
-  ui.hangup.addEventListener("click", async () => {
-    ui.hangup.disabled = true;
-    retranslate(ui.hangupText, "call.hangingUp");
-    await end();
-    showEnded(ui);
-  });
+  wireControls(call, { ui, app, end });
 
   // Closing the tab ends the call and the session instead of leaving a slot taken.
   const onPageHide = () => {
@@ -95,8 +58,91 @@ export function renderCall(main, { app }) {
   };
 }
 
+/** Reflect the call's events in the page. */
+function showCallEvents(call, { ui, conversation, app, tutor }) {
+  call.addEventListener("state", ({ detail }) => showState(ui, detail.state));
+  call.addEventListener("microphone", ({ detail }) => showMicrophone(ui, detail.problem));
+  call.addEventListener("chat", ({ detail }) => {
+    ui.send.disabled = !detail.open;
+    if (detail.open) ui.notice.hidden = true;
+  });
+  call.addEventListener("track", ({ detail }) => playRemote(app, ui, detail.stream));
+  call.addEventListener("message", ({ detail }) => {
+    showActivity(ui, detail, tutor);
+    conversation.handle(detail);
+  });
+}
+
+function wireControls(call, { ui, app, end }) {
+  ui.mute.addEventListener("click", () => {
+    const muted = !call.muted;
+    call.setMuted(muted);
+    // The name stays "Mute"; aria-pressed says whether it is on, for every user the same way.
+    ui.mute.setAttribute("aria-pressed", String(muted));
+    ui.mutedNote.hidden = !muted;
+  });
+  ui.sound.addEventListener("click", () => {
+    app.resumeAudio();
+    ui.audio.play().then(
+      () => (ui.sound.hidden = true),
+      (error) => console.warn("the tutor's audio cannot play:", error.message),
+    );
+  });
+  ui.hangup.addEventListener("click", async () => {
+    ui.hangup.disabled = true;
+    retranslate(ui.hangupText, "call.hangingUp");
+    await end();
+    showEnded(ui);
+  });
+}
+
+function wireComposer(call, ui, conversation) {
+  ui.composer.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = ui.input.value.trim();
+    if (!text) return;
+    if (!call.sendText(text)) {
+      retranslate(ui.notice, "call.notReady");
+      ui.notice.hidden = false;
+      return;
+    }
+    conversation.addTyped(text);
+    ui.input.value = "";
+    ui.input.focus();
+  });
+}
+
+function hidden(el) {
+  el.hidden = true;
+  return el;
+}
+
 function buildCallView(tutor) {
   const ui = {};
+  buildStatus(ui, tutor);
+  buildControls(ui);
+  buildConversation(ui);
+  buildComposer(ui);
+  ui.audio = h("audio", { id: "tutor-audio", autoplay: true });
+  ui.root = h(
+    "section",
+    { class: "view view--call", "aria-labelledby": "call-heading" },
+    h("div", { class: "call__header" }, ui.heading, ui.state),
+    ui.controls,
+    ui.mutedNote,
+    ui.activity,
+    ui.micMessage,
+    ui.notice,
+    ui.after,
+    ui.scroller,
+    ui.composer,
+    ui.audio,
+  );
+  return ui;
+}
+
+/** Heading, connection state, what is happening now, and the notices. */
+function buildStatus(ui, tutor) {
   ui.heading = tr("h1", "call.heading", { name: tutor.name }, { id: "call-heading", tabindex: "-1" });
   ui.stateText = tr("span", "call.state.new", null, { id: "call-state-text" });
   ui.state = h(
@@ -106,19 +152,20 @@ function buildCallView(tutor) {
     ui.stateText,
   );
   ui.activity = h("p", { class: "call__activity", "aria-live": "polite" });
-  ui.mutedNote = tr("p", "call.mutedNote", null, { class: "call__muted", role: "status" });
-  ui.mutedNote.hidden = true;
-  ui.micMessage = h("p", { class: "message message--warning", id: "mic-message", role: "alert" });
-  ui.micMessage.hidden = true;
-  ui.notice = h("p", { class: "message message--error", id: "call-notice", role: "alert" });
-  ui.notice.hidden = true;
+  ui.mutedNote = hidden(tr("p", "call.mutedNote", null, { class: "call__muted", role: "status" }));
+  ui.micMessage = hidden(
+    h("p", { class: "message message--warning", id: "mic-message", role: "alert" }),
+  );
+  ui.notice = hidden(h("p", { class: "message message--error", id: "call-notice", role: "alert" }));
+}
 
-  ui.muteText = tr("span", "call.mute");
+/** Mute, hang up, turn on sound; and, once the call has ended, where to go next. */
+function buildControls(ui) {
   ui.mute = h(
     "button",
     { type: "button", class: "button", id: "mute", "aria-pressed": "false" },
     h("span", { class: "icon icon--mic", "aria-hidden": "true" }),
-    ui.muteText,
+    tr("span", "call.mute"),
   );
   ui.hangupText = tr("span", "call.hangup");
   ui.hangup = h(
@@ -127,17 +174,19 @@ function buildCallView(tutor) {
     h("span", { class: "icon icon--hangup", "aria-hidden": "true" }),
     ui.hangupText,
   );
-  ui.sound = tr("button", "call.enableSound", null, { type: "button", class: "button" });
-  ui.sound.hidden = true;
+  ui.sound = hidden(tr("button", "call.enableSound", null, { type: "button", class: "button" }));
   ui.controls = h("div", { class: "call__controls" }, ui.mute, ui.hangup, ui.sound);
-  ui.after = h(
-    "nav",
-    { class: "call__after" },
-    tr("a", "call.backToTutors", null, { class: "button primary", href: "#/tutors" }),
-    tr("a", "nav.history", null, { class: "button", href: "#/history" }),
+  ui.after = hidden(
+    h(
+      "nav",
+      { class: "call__after" },
+      tr("a", "call.backToTutors", null, { class: "button primary", href: "#/tutors" }),
+      tr("a", "nav.history", null, { class: "button", href: "#/history" }),
+    ),
   );
-  ui.after.hidden = true;
+}
 
+function buildConversation(ui) {
   ui.list = h("ol", {
     class: "conversation__list",
     id: "conversation",
@@ -151,7 +200,9 @@ function buildCallView(tutor) {
     tr("h2", "call.conversation", null, { id: "conversation-heading", class: "visually-hidden" }),
     ui.list,
   );
+}
 
+function buildComposer(ui) {
   ui.input = h("input", {
     id: "chat-input",
     name: "message",
@@ -169,23 +220,6 @@ function buildCallView(tutor) {
     ui.input,
     ui.send,
   );
-
-  ui.audio = h("audio", { id: "tutor-audio", autoplay: true });
-  ui.root = h(
-    "section",
-    { class: "view view--call", "aria-labelledby": "call-heading" },
-    h("div", { class: "call__header" }, ui.heading, ui.state),
-    ui.controls,
-    ui.mutedNote,
-    ui.activity,
-    ui.micMessage,
-    ui.notice,
-    ui.after,
-    ui.scroller,
-    ui.composer,
-    ui.audio,
-  );
-  return ui;
 }
 
 function showState(ui, state) {

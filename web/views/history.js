@@ -41,22 +41,24 @@ function sessionItem(session) {
     { datetime: session.created_at, class: "session__time", dataset: { format: "datetime" } },
     formatDateTime(session.created_at),
   );
+  const summaryId = `session-${session.session_id}`;
   return h(
     "li",
     { class: "card session", dataset: { sessionId: String(session.session_id) } },
     h(
       "div",
-      { class: "session__summary" },
+      { class: "session__summary", id: summaryId },
       h("h2", { class: "session__tutor" }, session.tutor_name || ""),
       started,
       statusLine(session),
     ),
+    // The link keeps its visible name; the summary beside it tells which session it opens.
     h(
       "a",
       {
         class: "button",
         href: `#/history/${encodeURIComponent(session.session_id)}`,
-        "aria-label": `${session.tutor_name || ""}, ${formatDateTime(session.created_at)}`,
+        "aria-describedby": summaryId,
       },
       tr("span", "history.open"),
     ),
@@ -101,11 +103,14 @@ export async function renderTranscript(main, { app, sessionId }) {
   }
   retranslate(heading, "history.transcript", { name: session.tutor_name || "" });
   meta.append(
-    h("time", { datetime: session.created_at }, formatDateTime(session.created_at)),
+    h(
+      "time",
+      { datetime: session.created_at, dataset: { format: "datetime" } },
+      formatDateTime(session.created_at),
+    ),
     " · ",
     statusLine(session),
   );
   const conversation = new Conversation(list, { emptyKey: "history.noTurns" });
   conversation.showTurns(session.turns || []);
-  app.onLanguage(() => conversation.relabelTimes());
 }
