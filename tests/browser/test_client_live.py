@@ -151,3 +151,20 @@ def test_denied_microphone_still_allows_text_chat(
     page.get_by_role("button", name="Hang up").click()
     expect(page.locator(".call__state")).to_have_text("Call ended", timeout=15_000)
     close_page(page)
+
+
+def test_rejected_token_returns_to_login(browser: Any, live_server: str, open_page: Any) -> None:
+    page = open_page(browser)
+    log_in(page, live_server)
+    expect(page.get_by_role("heading", name="Choose a tutor")).to_be_visible()
+    # A token the server no longer accepts (e.g. signed with an older key), not yet expired here.
+    page.evaluate(
+        """() => {
+          const saved = JSON.parse(localStorage.getItem('vt.token'));
+          localStorage.setItem('vt.token', JSON.stringify({...saved, token: saved.token + 'x'}));
+        }"""
+    )
+    page.get_by_role("link", name="Past sessions").click()
+    expect(page.get_by_role("status")).to_have_text("Your session has expired, please log in again")
+    expect(page.get_by_label("Email")).to_be_focused()
+    close_page(page)
