@@ -187,8 +187,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "HOST": "127.0.0.1",
         "DATABASE_URL": f"sqlite:///{var}/t.db",
         "VAR_DIR": str(var),
-        # Relative to the working directory (the repo root): the model stamps are keyed that way.
-        "MODELS_DIR": "var/models",
+        "MODELS_DIR": str(REPO / "var" / "models"),
         "SECRET_KEY": secrets.token_urlsafe(36)[:48],
         "ADMIN_PASSWORD": "admin-pass-" + secrets.token_hex(4),
         "DEMO_STUDENT_EMAIL": STUDENT_EMAIL,
