@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.errors import KnowledgeError
-from knowledge.prompt import UNAVAILABLE, knowledge_context
+from knowledge.prompt import UNAVAILABLE, dont_know, knowledge_context, looks_like_question
 from knowledge.retriever import Retrieval, Retriever, same_question
 from media_engine.errors import StageError
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
@@ -98,12 +99,16 @@ class Conversation:
             # The reply searches again and reports a failure there.
             log.warning("session %s: prefetch failed: %s", self.session_id, type(exc).__name__)
 
-    async def _ground(self, turn_id: str) -> None:
-        """Put course material for the last user message into the prompt; send its sources."""
+    async def _ground(self, turn_id: str) -> bool:
+        """Put course material for the last user message into the prompt; send its sources.
+
+        True when the tutor has material, none of it is relevant, and the message asks
+        something: then the tutor must say it does not know.
+        """
         self._context = None
         kb_id = self.tutor.kb_id
         if self._retriever is None or kb_id is None:
-            return
+            return False
         question = next((m["content"] for m in reversed(self._history) if m["role"] == "user"), "")
         found, self._prefetched = self._prefetched, None
         try:
@@ -111,15 +116,33 @@ class Conversation:
                 found = await self._retriever.search(kb_id, question)
             await self._retriever.record(self.session_id, turn_id, found.relevant)
         except (KnowledgeError, SQLAlchemyError, OSError) as exc:
-            log.warning("session %s turn %s: retrieval failed: %s", self.session_id, turn_id,
-                        type(exc).__name__)
-            self._send(event("error", code="retrieval_failed", turn_id=turn_id, retryable=True,
-                             content="the course material could not be searched"))
+            log.warning(
+                "session %s turn %s: retrieval failed: %s",
+                self.session_id,
+                turn_id,
+                type(exc).__name__,
+            )
+            self._send(
+                event(
+                    "error",
+                    code="retrieval_failed",
+                    turn_id=turn_id,
+                    retryable=True,
+                    content="the course material could not be searched",
+                )
+            )
             self._context = UNAVAILABLE
-            return
+            return False
         self._context = knowledge_context(found.relevant)
-        self._send(event("sources", turn_id=turn_id, items=[p.item() for p in found.relevant],
-                         retrieval_ms=found.elapsed_ms))
+        self._send(
+            event(
+                "sources",
+                turn_id=turn_id,
+                items=[p.item() for p in found.relevant],
+                retrieval_ms=found.elapsed_ms,
+            )
+        )
+        return not found.relevant and looks_like_question(question)
 
     async def add_user_turn(
         self, *, turn_id: str, text: str, source: str, timings: dict[str, float] | None = None
@@ -145,15 +168,17 @@ class Conversation:
         stored: the caller stores what was actually played with `finish`.
         """
         reply = Reply(turn_id=turn_id)
-        await self._ground(turn_id)
+        unanswerable = await self._ground(turn_id)
+        if unanswerable:
+            pieces = _words(dont_know(self.tutor.language, self.tutor.subject))
+        else:
+            pieces = self._llm.stream(self.messages(), self._options)
         try:
-            async for piece in self._llm.stream(self.messages(), self._options):
+            async for piece in pieces:
                 if reply.first_token_at is None:
                     reply.first_token_at = time.monotonic()
                 reply.text += piece
-                self._send(
-                    event("text_delta", role="assistant", content=piece, turn_id=turn_id)
-                )
+                self._send(event("text_delta", role="assistant", content=piece, turn_id=turn_id))
                 if on_piece is not None:
                     await on_piece(piece)
         except asyncio.CancelledError:
@@ -161,10 +186,22 @@ class Conversation:
                 await asyncio.shield(self._finish(reply, interrupted=True))
             raise
         except StageError as exc:
-            log.warning("session %s turn %s: %s failed: %s", self.session_id, turn_id,
-                        self._llm.name, exc.code)
-            self._send(event("error", code=exc.code, content=str(exc), turn_id=turn_id,
-                             retryable=exc.retryable))
+            log.warning(
+                "session %s turn %s: %s failed: %s",
+                self.session_id,
+                turn_id,
+                self._llm.name,
+                exc.code,
+            )
+            self._send(
+                event(
+                    "error",
+                    code=exc.code,
+                    content=str(exc),
+                    turn_id=turn_id,
+                    retryable=exc.retryable,
+                )
+            )
             return reply
         reply.finished_at = time.monotonic()
         self._send(event("text", role="assistant", content=reply.text.strip(), turn_id=turn_id))
@@ -190,3 +227,9 @@ class Conversation:
             interrupted=interrupted,
             timings=reply.timings(),
         )
+
+
+async def _words(text: str) -> AsyncIterator[str]:
+    """A fixed reply, in pieces like a generated one, so it is shown and spoken the same way."""
+    for piece in re.findall(r"\S+\s*|\s+", text) if " " in text else re.findall(r".{1,6}", text):
+        yield piece

@@ -14,7 +14,7 @@ from knowledge.config import KnowledgeSettings
 from knowledge.index import Passage
 from knowledge.models import KBTurnSource
 from knowledge.parsing import Section, parse
-from knowledge.prompt import NOTHING_FOUND, RULES, knowledge_context
+from knowledge.prompt import NOTHING_FOUND, RULES, dont_know, knowledge_context, looks_like_question
 from knowledge.retriever import Retriever, same_question
 from knowledge.runtime import KnowledgeRuntime
 from knowledge.seed import seed_demo_knowledge
@@ -181,9 +181,36 @@ async def test_out_of_material_question_asks_for_i_dont_know(grounded: Any) -> N
     await conv.add_user_turn(
         turn_id="t2", text="Who won the football world cup in 2018?", source="typed"
     )
-    await conv.reply("t2")
+    reply = await conv.reply("t2")
     assert '"items": []' in next(m for m in sent if '"sources"' in m)
+    # A question the material cannot answer is not put to the model at all: the tutor says so.
+    assert llm.seen == []
+    assert reply.text == dont_know("en", "Science")
+    assert any('"type": "text"' in m and "I don't know" in m for m in sent)
+
+
+async def test_small_talk_outside_the_material_still_gets_a_reply(grounded: Any) -> None:
+    db, runtime, ada_kb, _ = grounded
+    sent: list[str] = []
+    llm = ScriptedLLM()
+    conv = await _conversation(db, runtime.retriever, ada_kb, sent, llm)
+    await conv.add_user_turn(turn_id="t4", text="Hello there, nice to meet you.", source="typed")
+    await conv.reply("t4")
     assert NOTHING_FOUND in llm.seen[0][0]["content"]
+
+
+def test_questions_are_told_from_small_talk() -> None:
+    for text in [
+        "Who won the cup?",
+        "what is gravity",
+        "Explain tides",
+        "光合作用是什么",
+        "为什么天空是蓝色的",
+        "你好吗",
+    ]:
+        assert looks_like_question(text), text
+    for text in ["Hello there.", "Thanks!", "你好", "谢谢老师"]:
+        assert not looks_like_question(text), text
 
 
 async def test_prefetch_is_reused_and_other_knowledge_bases_stay_apart(grounded: Any) -> None:

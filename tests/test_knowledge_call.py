@@ -1,0 +1,82 @@
+"""Grounded answers over a real call: the demo tutors answer from their knowledge bases, send
+their sources, and say they don't know what the material does not cover."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from tests.calls import eventually, next_event, open_call
+from tests.conftest import ADMIN, MakeClient, login
+from virtual_tutor.client import wait_reply
+
+DONT_KNOW = (
+    "don't know",
+    "do not know",
+    "not sure",
+    "not in the course",
+    "no information",
+    "not covered",
+    "can't find",
+    "cannot find",
+    "不知道",
+    "没有",
+    "无法",
+)
+
+
+async def demo_material_ready(client: TestClient[Any, Any]) -> None:
+    """The demo knowledge bases are ingested in the background after start: wait for them."""
+    admin = await login(client, ADMIN)
+    for kb in await (await client.get("/api/knowledge-bases", headers=admin)).json():
+
+        async def ready(kb_id: int = kb["id"]) -> bool:
+            docs = await (
+                await client.get(f"/api/knowledge-bases/{kb_id}/documents", headers=admin)
+            ).json()
+            return bool(docs) and all(d["status"] == "ready" for d in docs)
+
+        await eventually(ready, timeout=120)
+
+
+async def ask(client: TestClient[Any, Any], tutor_id: int, question: str) -> tuple[Any, Any]:
+    await demo_material_ready(client)
+    headers = await login(client)
+    grant, call = await open_call(client, headers, tutor_id=tutor_id)
+    call.send_text(question)
+    sources = await next_event(call, "sources", timeout=60)
+    reply = await wait_reply(call, timeout=120, on_event=lambda m: None)
+    await call.hang_up()
+    detail = await (
+        await client.get(f"/api/student/sessions/{grant['session_id']}", headers=headers)
+    ).json()
+    return sources, (reply, detail)
+
+
+async def test_english_answer_cites_its_source(make_client: MakeClient) -> None:
+    client = await make_client()
+    sources, (reply, _) = await ask(client, 1, "What do plants need for photosynthesis?")
+    assert sources["items"], sources
+    top = sources["items"][0]
+    assert top["document"] and "photosynthesis" in (top["location"] + top["snippet"]).lower(), top
+    assert sources["turn_id"] == reply["turn_id"]
+    assert any(w in reply["content"].lower() for w in ("light", "water", "carbon dioxide"))
+
+
+async def test_chinese_answer_cites_its_source(make_client: MakeClient) -> None:
+    client = await make_client()
+    sources, (reply, _) = await ask(client, 2, "什么是光合作用？")
+    assert sources["items"], sources
+    top = sources["items"][0]
+    assert "光合作用" in top["location"] + top["snippet"], top
+    assert any(w in reply["content"] for w in ("光", "二氧化碳", "氧气", "叶"))
+
+
+async def test_question_outside_the_material_gets_dont_know(make_client: MakeClient) -> None:
+    client = await make_client()
+    sources, (reply, _) = await ask(client, 1, "Who won the football World Cup in 1998?")
+    assert sources["items"] == []
+    text = reply["content"].lower()
+    assert any(p in text for p in DONT_KNOW), text
+    assert "france" not in text
