@@ -29,7 +29,7 @@ TIME_BASE = fractions.Fraction(1, OUT_RATE)
 
 Samples = NDArray[np.float32]
 
-_INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0}
+_INT_SCALE = {"u8": 128.0, "s16": 32768.0, "s32": 2147483648.0, "s64": 9223372036854775808.0}
 
 
 def frame_to_float(frame: av.AudioFrame) -> Samples:

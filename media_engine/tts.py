@@ -31,16 +31,16 @@ GAP_S = 0.12
 _MARKUP = re.compile(r"[*_#`~|<>\[\]{}]")
 _SAYABLE = re.compile(r"\w")
 
-# Kokoro voice names start with a letter naming the accent; espeak-ng phonemises those.
-_ESPEAK_LANG = {
-    "a": "en-us",
-    "b": "en-gb",
-    "e": "es",
-    "f": "fr-fr",
-    "h": "hi",
-    "i": "it",
-    "p": "pt-br",
-}
+# espeak-ng's names for the languages Kokoro has voices for; English takes its accent from the
+# voice (British voices' names start with "b").
+_ESPEAK_LANG = {"es": "es", "fr": "fr-fr", "hi": "hi", "it": "it", "pt": "pt-br", "ja": "ja"}
+
+
+def espeak_language(language: str, voice: str) -> str:
+    """The espeak-ng language that pronounces `language` text for `voice`."""
+    if language == "en":
+        return "en-gb" if voice.startswith("b") else "en-us"
+    return _ESPEAK_LANG.get(language, language)
 
 
 class TTSError(StageError):
@@ -56,6 +56,7 @@ class Speech:
     pcm: NDArray[np.int16]
     """48 kHz mono s16."""
     compute_s: float
+    """Seconds spent synthesizing it (not counting waiting for the model)."""
 
 
 def clean_for_speech(text: str) -> str:
@@ -88,20 +89,23 @@ class TTS(abc.ABC):
         `first` marks the first chunk of a reply, which goes ahead of read-ahead work.
         """
         loop = asyncio.get_running_loop()
-        started = time.perf_counter()
         executor = self._first if first else self._ahead
         try:
-            audio, rate = await loop.run_in_executor(
-                executor, self._synthesize, clean_for_speech(text), voice, language
+            pcm, compute_s = await loop.run_in_executor(
+                executor, self._timed, clean_for_speech(text), voice, language
             )
-            pcm = to_output_pcm(audio, rate)
         except TTSError:
             raise
         except Exception as exc:
             log.exception("%s failed", self.name)
             raise TTSError(f"speech synthesis failed ({type(exc).__name__})") from exc
         gap = np.zeros(int(GAP_S * OUT_RATE), dtype=np.int16)
-        return Speech(pcm=np.concatenate([pcm, gap]), compute_s=time.perf_counter() - started)
+        return Speech(pcm=np.concatenate([pcm, gap]), compute_s=compute_s)
+
+    def _timed(self, text: str, voice: str, language: str) -> tuple[NDArray[np.int16], float]:
+        started = time.perf_counter()
+        audio, rate = self._synthesize(text, voice, language)
+        return to_output_pcm(audio, rate), time.perf_counter() - started
 
     @abc.abstractmethod
     def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
@@ -139,7 +143,7 @@ class KokoroTTS(TTS):
             kwargs = {"is_phonemes": True}
             text = phonemes
         else:
-            kwargs = {"lang": _ESPEAK_LANG.get(voice[:1], "en-us")}
+            kwargs = {"lang": espeak_language(language, voice)}
         audio, rate = self._kokoro.create(text, voice, **kwargs)
         return np.asarray(audio, dtype=np.float32), int(rate)
 

@@ -12,12 +12,10 @@ import pytest
 import soxr
 
 from media_engine.audio import ASR_RATE, OUT_RATE, Samples
-from media_engine.tts import TTSError
+from media_engine.tts import TTSError, clean_for_speech, espeak_language, sayable
 from media_engine.voice import VoiceFactory, VoiceModels, create_voice_factory
 from tests.voice_helpers import MODELS_DIR, espeak, rms
 from virtual_tutor.settings import Settings
-
-pytestmark = pytest.mark.models
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +43,7 @@ def pcm_at_16k(pcm: np.ndarray) -> Samples:
     return out
 
 
+@pytest.mark.models
 async def test_tiny_en_transcribes_an_espeak_question(models: VoiceModels) -> None:
     audio = espeak("Can you explain how photosynthesis works in plants?")
     transcript = await models.asr_for("en").transcribe(audio, language="en")
@@ -54,6 +53,7 @@ async def test_tiny_en_transcribes_an_espeak_question(models: VoiceModels) -> No
     assert "photosynthesis" in words and "plants" in words
 
 
+@pytest.mark.models
 async def test_partials_are_skipped_while_the_model_is_busy(models: VoiceModels) -> None:
     asr = models.asr_for("en")
     audio = espeak("What is the boiling point of water?")
@@ -65,6 +65,7 @@ async def test_partials_are_skipped_while_the_model_is_busy(models: VoiceModels)
     assert not asr.busy
 
 
+@pytest.mark.models
 async def test_base_transcribes_mandarin(models: VoiceModels) -> None:
     # Debian's espeak-ng has no Mandarin dictionary (it reads hanzi as English numbers), so the
     # Mandarin question comes from Kokoro's male Mandarin voice.
@@ -75,6 +76,7 @@ async def test_base_transcribes_mandarin(models: VoiceModels) -> None:
     assert "光合作用" in transcript.text
 
 
+@pytest.mark.models
 @pytest.mark.parametrize(
     ("voice", "language", "text"),
     [
@@ -92,6 +94,7 @@ async def test_kokoro_speaks(models: VoiceModels, voice: str, language: str, tex
     assert rms(speech.pcm / 32768.0) > 0.02
 
 
+@pytest.mark.models
 async def test_whisper_understands_kokoro(models: VoiceModels) -> None:
     speech = await models.tts.synthesize(
         "Photosynthesis happens in the leaves of green plants.", voice="af_heart", language="en"
@@ -102,7 +105,23 @@ async def test_whisper_understands_kokoro(models: VoiceModels) -> None:
     assert "photosynthesis" in words and "leaves" in words and "plants" in words
 
 
+@pytest.mark.models
 async def test_unknown_voice_is_a_tts_error(models: VoiceModels) -> None:
     with pytest.raises(TTSError) as info:
         await models.tts.synthesize("Hello.", voice="xx_nobody", language="en")
     assert info.value.code == "tts_voice"
+
+
+def test_pronunciation_follows_the_tutors_language() -> None:
+    assert espeak_language("en", "af_heart") == "en-us"
+    assert espeak_language("en", "bf_emma") == "en-gb"
+    assert espeak_language("fr", "ff_siwis") == "fr-fr"
+    assert espeak_language("es", "af_heart") == "es"  # the text decides, the voice only sounds
+
+
+def test_markup_is_not_read_aloud() -> None:
+    assert clean_for_speech("**Photosynthesis** uses `light`\n and #water.") == (
+        "Photosynthesis uses light and water."
+    )
+    assert sayable("光合作用。") and sayable("Yes.")
+    assert not sayable("...") and not sayable(" — ")
