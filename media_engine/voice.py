@@ -270,7 +270,11 @@ class VoicePipeline:
             end_of_speech=arrived - item.trailing_silence_s,
             speech_s=len(item.audio) / ASR_RATE,
         )
-        speculative = None if item.forced else utterance.speculative
+        speculative = utterance.speculative
+        if item.forced and speculative is not None:
+            # Cut mid-speech: the pause's transcript lacks what was said after it.
+            speculative.cancel()
+            speculative = None
         self._spawn(self._finish_turn(utterance, clock, item.audio, speculative), name="final")
 
     async def _finish_turn(
@@ -298,7 +302,8 @@ class VoicePipeline:
             log.info("session %s turn %s: no words heard", self.call.session_id, clock.turn_id)
             return
         self.call.send(event("transcription", partial=False, content=text, turn_id=clock.turn_id))
-        self._clocks[clock.turn_id] = clock
+        # Only the newest turn can still be waiting for its reply; older clocks are stale.
+        self._clocks = {clock.turn_id: clock}
         self.call.start_turn(
             text, source="spoken", turn_id=clock.turn_id, timings=clock.user_timings()
         )
