@@ -128,6 +128,7 @@ class Call:
         answer = await self._pc.createAnswer()
         await self._pc.setLocalDescription(answer)
         self._runner = asyncio.create_task(self._run(), name=f"call-{self.session_id}")
+        self._spawn(self.conversation.prefill())
         return self._pc.localDescription.sdp
 
     # --- the call's one loop -------------------------------------------------------------------

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.errors import KnowledgeError
-from knowledge.prompt import UNAVAILABLE, dont_know, knowledge_context, looks_like_question
+from knowledge.prompt import RULES, UNAVAILABLE, dont_know, knowledge_context, looks_like_question
 from knowledge.retriever import Retrieval, Retriever, same_question
 from media_engine.errors import StageError
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
@@ -76,11 +76,27 @@ class Conversation:
         self._context: str | None = None
 
     def messages(self) -> list[ChatMessage]:
+        """The prompt: a system message that stays the same all call long, the history, and
+        this turn's course material just before the student's last message.
+
+        Keeping what changes at the end lets the model reuse its cache of everything before it,
+        which is most of the time to the first token on a CPU.
+        """
         prompt = self.tutor.system_prompt()
-        if self._context:
-            prompt = f"{prompt}\n\n{self._context}"
-        system: ChatMessage = {"role": "system", "content": prompt}
-        return [system, *self._history[-HISTORY_MESSAGES:]]
+        if self._retriever is not None and self.tutor.kb_id is not None:
+            prompt = f"{prompt}\n\n{RULES}"
+        history = self._history[-HISTORY_MESSAGES:]
+        if self._context and history and history[-1]["role"] == "user":
+            last = history[-1]["content"]
+            history = [
+                *history[:-1],
+                {"role": "user", "content": f"{self._context}\n\nThe student says: {last}"},
+            ]
+        return [{"role": "system", "content": prompt}, *history]
+
+    async def prefill(self) -> None:
+        """Let the model read this call's system prompt now, before the first question."""
+        await self._llm.prefill(self.messages()[:1])
 
     async def prefetch(self, text: str) -> None:
         """Search the course material for a stable partial transcript, before the turn ends.

@@ -43,5 +43,9 @@ class LLM(abc.ABC):
     async def warm_up(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Load and exercise the model so the first real turn is not the slow one."""
 
+    async def prefill(self, messages: list[ChatMessage]) -> None:  # noqa: B027 - optional hook
+        """Read `messages` ahead of time where the backend caches a prompt prefix (a call's
+        fixed system prompt), so the first reply starts sooner. Best effort."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release the model."""

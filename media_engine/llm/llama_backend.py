@@ -32,6 +32,7 @@ class LlamaCppLLM(LLM):
         self._n_ctx = n_ctx
         self._n_threads = n_threads
         self._model: Any = None
+        self._active = 0  # generations asked for and not finished (read on both threads)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
 
     def _load(self) -> Any:
@@ -57,6 +58,22 @@ class LlamaCppLLM(LLM):
             messages=[{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0.0
         )
 
+    async def prefill(self, messages: list[ChatMessage]) -> None:
+        # Only when idle: reading one call's prompt must never delay another call's reply.
+        if self._active:
+            return
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._prefill, messages)
+
+    def _prefill(self, messages: list[ChatMessage]) -> None:
+        if self._active:
+            return
+        # llama.cpp keeps the tokens it last read; a later prompt that starts the same way
+        # (this system prompt) only reads what comes after them.
+        self._load().create_chat_completion(
+            messages=[dict(m) for m in messages], max_tokens=1, temperature=0.0
+        )
+
     async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
     ) -> AsyncIterator[str]:
@@ -76,6 +93,7 @@ class LlamaCppLLM(LLM):
             finally:
                 put(_DONE)
 
+        self._active += 1
         future = loop.run_in_executor(self._executor, run)
         try:
             while True:
@@ -88,7 +106,10 @@ class LlamaCppLLM(LLM):
         finally:
             stop.set()
             # Wait for the thread so the next generation starts on a free model.
-            await asyncio.shield(future)
+            try:
+                await asyncio.shield(future)
+            finally:
+                self._active -= 1
 
     def _generate(
         self, messages: list[ChatMessage], options: GenerationOptions, stop: threading.Event
