@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from signaling.keys import SETTINGS
 from storage import Database, SessionRecord
 from tests.calls import eventually, in_use, next_event, open_call, open_session
-from tests.conftest import SECRET, MakeClient, login
+from tests.conftest import ADMIN, SECRET, MakeClient, login
 from virtual_tutor.client import CallConnection, wait_reply
 
 
@@ -46,7 +46,12 @@ async def test_text_exchange_streams_and_is_stored(client: TestClient[Any, Any])
 
 async def test_follow_up_uses_history(client: TestClient[Any, Any]) -> None:
     headers = await login(client)
-    _, call = await open_call(client, headers)
+    # A tutor without course material: this is about the conversation's own memory.
+    admin = await login(client, ADMIN)
+    resp = await client.post(
+        "/api/tutors", json={"name": "Pat", "subject": "Chat", "language": "en"}, headers=admin
+    )
+    _, call = await open_call(client, headers, tutor_id=(await resp.json())["id"])
     call.send_text("My name is Zorblat. Just say hello to me.")
     await wait_reply(call, timeout=120, on_event=lambda m: None)
     call.send_text("What is my name? Reply with the name only.")
