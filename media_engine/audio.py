@@ -124,6 +124,7 @@ class OutboundAudio(MediaStreamTrack):
         self._start: float | None = None
         self._pts = 0
         self._silence = np.zeros((1, FRAME_SAMPLES), dtype=np.int16)
+        self._held = False
 
     def play(self, chunk: SpeechChunk) -> None:
         """Queue a chunk after whatever is already queued."""
@@ -141,6 +142,14 @@ class OutboundAudio(MediaStreamTrack):
         self._queue = deque(c for c in self._queue if c not in drop)
         for chunk in drop:
             chunk.finished.set()
+
+    def hold(self) -> None:
+        """Send silence from the next frame on, keeping the queue where it is (maybe barge-in)."""
+        self._held = True
+
+    def release(self) -> None:
+        """Carry on from where `hold` stopped (it was not barge-in after all)."""
+        self._held = False
 
     @property
     def speaking(self) -> bool:
@@ -165,7 +174,7 @@ class OutboundAudio(MediaStreamTrack):
 
     def _next_samples(self) -> NDArray[np.int16]:
         """The next 960 samples: from the queue, padded with silence where it runs out."""
-        if not self._queue:
+        if not self._queue or self._held:
             return self._silence
         out = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         filled = 0

@@ -21,8 +21,8 @@ _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 FIRST_MIN_WORDS = 4
 FIRST_MIN_CHARS = 25
 FIRST_MIN_CJK = 6  # Chinese characters before the first comma may end the first chunk
-FIRST_MAX_WORDS = 12  # a first clause with no punctuation at all is cut at a word here
-FIRST_MAX_CJK = 20  # ... or, in Chinese, after this many characters
+FIRST_MAX_WORDS = 6  # a first clause with no punctuation at all is cut at a word here
+FIRST_MAX_CJK = 12  # ... or, in Chinese, after this many characters
 MAX_CHARS = 220  # a sentence longer than this is cut at a clause
 
 

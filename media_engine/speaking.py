@@ -128,6 +128,7 @@ class SpokenReply:
         self._record = Reply(turn_id=turn_id)
         self._chunker = SpeechChunker()
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
+        self._first_audio = asyncio.Event()
         self.chunks: list[SpeechChunk] = []
 
     async def run(self) -> None:
@@ -185,6 +186,10 @@ class SpokenReply:
         self._record.text += piece
         for chunk in self._chunker.push(piece):
             self._texts.put_nowait(chunk)
+        if self._clock.first_chunk_at is not None and not self._first_audio.is_set():
+            # Nothing is heard until the first chunk is synthesized: hold generation (the
+            # model stops a few pieces ahead) so the synthesis has both cores to itself.
+            await self._first_audio.wait()
 
     async def _synthesize(self) -> None:
         while (text := await self._texts.get()) is not None:
@@ -202,6 +207,7 @@ class SpokenReply:
             )
             if self._clock.first_audio_at is None:
                 self._clock.first_audio_at = time.monotonic()
+            self._first_audio.set()
             chunk = SpeechChunk(pcm=speech.pcm, text=text, on_start=self._chunk_started)
             self.chunks.append(chunk)
             self._outbound.play(chunk)

@@ -83,6 +83,16 @@ class SpeechStarted:
 
 
 @dataclass(frozen=True)
+class SpeechLikely:
+    """A first window of speech: not yet a turn, but a tutor talking should hush at once."""
+
+
+@dataclass(frozen=True)
+class SpeechDismissed:
+    """What followed `SpeechLikely` was too short to be a turn (a click, a cough)."""
+
+
+@dataclass(frozen=True)
 class SpeechProgress:
     """Another partial_interval_ms of the utterance; `audio` is all of it so far."""
 
@@ -113,7 +123,15 @@ class SpeechEnded:
     """True when cut at max_utterance_s rather than ended by silence."""
 
 
-VadEvent = SpeechStarted | SpeechProgress | SpeechPaused | SpeechResumed | SpeechEnded
+VadEvent = (
+    SpeechLikely
+    | SpeechDismissed
+    | SpeechStarted
+    | SpeechProgress
+    | SpeechPaused
+    | SpeechResumed
+    | SpeechEnded
+)
 
 
 def _windows(ms: float) -> int:
@@ -157,25 +175,29 @@ class VadStream:
         return self._in_silence(window, probability)
 
     def _in_silence(self, window: Samples, probability: float) -> list[VadEvent]:
+        events: list[VadEvent] = []
         if probability >= self._on:
+            if not self._candidate:
+                events.append(SpeechLikely())
             self._candidate.append(window)
         elif probability < self._off and self._candidate:
             # Too short to be a turn (a click, a cough): it becomes pre-roll again.
             self._preroll.extend(self._candidate)
             self._candidate.clear()
+            events.append(SpeechDismissed())
         elif self._candidate:
             self._candidate.append(window)
         if not self._candidate:
             self._preroll.append(window)
-            return []
+            return events
         if len(self._candidate) < self._min_speech:
-            return []
+            return events
         self.speaking = True
         self._utterance = [*self._preroll, *self._candidate]
         self._preroll.clear()
         self._candidate.clear()
         self._silence = 0
-        return [SpeechStarted()]
+        return [*events, SpeechStarted()]
 
     def _in_speech(self, window: Samples, probability: float) -> list[VadEvent]:
         self._utterance.append(window)

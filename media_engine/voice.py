@@ -33,7 +33,9 @@ from media_engine.tts import TTS, KokoroTTS
 from media_engine.tutor import TutorProfile
 from media_engine.vad import (
     SileroVad,
+    SpeechDismissed,
     SpeechEnded,
+    SpeechLikely,
     SpeechPaused,
     SpeechProgress,
     SpeechResumed,
@@ -208,7 +210,13 @@ class VoicePipeline:
                 self._on_vad(item, arrived)
 
     def _on_vad(self, item: VadEvent, arrived: float) -> None:
-        if isinstance(item, SpeechStarted):
+        if isinstance(item, SpeechLikely):
+            # Hush at the first sign of speech, so barge-in is heard within a frame or two;
+            # the reply is only cancelled once it is really a turn (SpeechStarted).
+            self.outbound.hold()
+        elif isinstance(item, SpeechDismissed):
+            self.outbound.release()
+        elif isinstance(item, SpeechStarted):
             self._speech_started()
         elif self._utterance is None:
             return
@@ -230,6 +238,7 @@ class VoicePipeline:
             # Barge-in: silence first (the next frame), then cancel generation and queued TTS.
             self.outbound.clear()
             self.call.interrupt()
+        self.outbound.release()
 
     def _maybe_partial(self, utterance: _Utterance, audio: Samples) -> None:
         if self._asr.busy or (utterance.partial is not None and not utterance.partial.done()):

@@ -149,3 +149,19 @@ async def test_clear_silences_the_next_frame() -> None:
     track.stop()
     with pytest.raises(Exception):  # noqa: B017 - aiortc raises its bare MediaStreamError
         await asyncio.wait_for(track.recv(), 1)
+
+
+async def test_hold_hushes_at_once_and_release_carries_on() -> None:
+    track = OutboundAudio()
+    chunk = SpeechChunk(pcm=np.full(OUT_RATE, 8000, dtype=np.int16), text="a b c d")
+    track.play(chunk)
+    for _ in range(5):
+        await track.recv()
+    track.hold()  # the first window of what may be the student talking over the tutor
+    held = [await track.recv() for _ in range(3)]
+    assert all(rms(f.to_ndarray()[0]) == 0.0 for f in held)
+    assert chunk.played == 5 * FRAME_SAMPLES and track.speaking
+    track.release()  # it was a cough: the reply goes on where it stopped
+    assert rms((await track.recv()).to_ndarray()[0]) > 0
+    assert chunk.played == 6 * FRAME_SAMPLES
+    track.stop()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from media_engine.chunking import SpeechChunker
+from media_engine.chunking import FIRST_MAX_WORDS, SpeechChunker
 
 
 def chunk(text: str, *, piece: int = 3) -> list[str]:
@@ -41,9 +41,18 @@ def test_a_short_sentence_is_a_chunk_of_its_own() -> None:
 
 
 def test_decimals_and_marks_without_space_do_not_split() -> None:
-    assert chunk("Pi is about 3.14 and e is about 2.72 in value. Right?") == [
+    assert chunk("Well. Pi is about 3.14 and e is about 2.72 in value. Right?") == [
+        "Well.",
         "Pi is about 3.14 and e is about 2.72 in value.",
         "Right?",
+    ]
+
+
+def test_a_long_first_sentence_is_cut_after_a_few_words() -> None:
+    # The student hears nothing until the first chunk is synthesized: keep it short.
+    assert chunk("Photosynthesis is how green plants make their own food from light.") == [
+        "Photosynthesis is how green plants make",
+        "their own food from light.",
     ]
 
 
@@ -70,7 +79,7 @@ def test_chinese_with_ascii_marks() -> None:
 def test_an_unpunctuated_opening_is_cut_at_a_word() -> None:
     words = " ".join(f"w{i}" for i in range(20))
     chunks = chunk(words + ".")
-    assert chunks[0] == " ".join(f"w{i}" for i in range(12))
+    assert chunks[0] == " ".join(f"w{i}" for i in range(FIRST_MAX_WORDS))
     assert "".join(chunks).replace(" ", "") == (words + ".").replace(" ", "")
 
 

@@ -12,7 +12,9 @@ from media_engine.audio import Samples
 from media_engine.vad import (
     WINDOW,
     SileroVad,
+    SpeechDismissed,
     SpeechEnded,
+    SpeechLikely,
     SpeechPaused,
     SpeechProgress,
     SpeechScorer,
@@ -40,10 +42,18 @@ def kinds(events: Sequence[VadEvent]) -> list[str]:
     return [type(e).__name__ for e in events]
 
 
-def run_script(probabilities: list[float], settings: VoiceSettings = SETTINGS) -> list[VadEvent]:
+def turn_events(events: Sequence[VadEvent]) -> list[VadEvent]:
+    """The events about turns, without the early hints that only hush the tutor."""
+    return [e for e in events if not isinstance(e, SpeechLikely | SpeechDismissed)]
+
+
+def run_script(
+    probabilities: list[float], settings: VoiceSettings = SETTINGS, *, hints: bool = False
+) -> list[VadEvent]:
     stream = VadStream(Script(probabilities), settings)
     # Odd-sized feeds, as 20 ms frames resampled by a filter would arrive.
-    return stream.feed(np.zeros(len(probabilities) * WINDOW, dtype=np.float32))
+    events = stream.feed(np.zeros(len(probabilities) * WINDOW, dtype=np.float32))
+    return events if hints else turn_events(events)
 
 
 def windows(ms: float) -> int:
@@ -56,6 +66,14 @@ def test_silence_gives_no_events() -> None:
 
 def test_a_click_is_too_short_to_be_speech() -> None:
     assert run_script([0.0] * 10 + [0.9] * 3 + [0.0] * 40) == []
+    # ... though its first window hushes the tutor, and its end lets it talk on.
+    hints = run_script([0.0] * 10 + [0.9] * 3 + [0.0] * 40, hints=True)
+    assert kinds(hints) == ["SpeechLikely", "SpeechDismissed"]
+
+
+def test_speech_is_hinted_at_its_first_window() -> None:
+    events = run_script([0.0] * 10 + [0.9] * 20 + [0.0] * 30, hints=True)
+    assert kinds(events)[:2] == ["SpeechLikely", "SpeechStarted"]
 
 
 def test_a_turn_starts_pauses_and_ends() -> None:
@@ -115,7 +133,7 @@ def feed_in_frames(stream: VadStream, audio: Samples, step: int = 320) -> list[V
     events: list[VadEvent] = []
     for i in range(0, len(audio), step):
         events += stream.feed(audio[i : i + step])
-    return events
+    return turn_events(events)
 
 
 def test_silero_hears_nothing_in_silence_and_noise(silero: SileroVad) -> None:
@@ -154,6 +172,6 @@ def test_streams_share_the_model_but_not_state(silero: SileroVad, question: Samp
     events_b: list[VadEvent] = []
     # Interleaved: b's silence must not be disturbed by a's speech.
     for i in range(0, len(audio), 320):
-        events_a += a.feed(audio[i : i + 320])
-        events_b += b.feed(np.zeros(320, dtype=np.float32))
+        events_a += turn_events(a.feed(audio[i : i + 320]))
+        events_b += turn_events(b.feed(np.zeros(320, dtype=np.float32)))
     assert SpeechStarted() in events_a and events_b == []

@@ -17,6 +17,9 @@ from typing import Any
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions, LLMError
 
 _DONE = object()
+# Pieces the model may run ahead of its reader. A reader that pauses (the first words of a
+# spoken reply being synthesized) pauses the model too, and the synthesis gets the cores.
+MAX_AHEAD = 4
 
 
 class LlamaCppLLM(LLM):
@@ -80,6 +83,7 @@ class LlamaCppLLM(LLM):
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[object] = asyncio.Queue()
         stop = threading.Event()
+        ahead = threading.Semaphore(MAX_AHEAD)
 
         def put(item: object) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
@@ -87,6 +91,9 @@ class LlamaCppLLM(LLM):
         def run() -> None:
             try:
                 for piece in self._generate(messages, options, stop):
+                    while not ahead.acquire(timeout=0.05):
+                        if stop.is_set():
+                            return
                     put(piece)
             except Exception as exc:  # crosses the thread boundary as a value
                 put(exc)
@@ -98,6 +105,7 @@ class LlamaCppLLM(LLM):
         try:
             while True:
                 item = await queue.get()
+                ahead.release()
                 if item is _DONE:
                     break
                 if isinstance(item, Exception):
