@@ -28,8 +28,10 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary(name: str, values_ms: list[float]) -> str:
-    return (f"{name:34} n={len(values_ms):4}  p50={pct(values_ms, 50):8.1f} ms  "
-            f"p95={pct(values_ms, 95):8.1f} ms  max={max(values_ms):8.1f} ms")
+    return (
+        f"{name:34} n={len(values_ms):4}  p50={pct(values_ms, 50):8.1f} ms  "
+        f"p95={pct(values_ms, 95):8.1f} ms  max={max(values_ms):8.1f} ms"
+    )
 
 
 def rss_mb(pid: int) -> float:
@@ -59,17 +61,25 @@ async def running_server(**env: str) -> AsyncIterator[Server]:
     with tempfile.TemporaryDirectory() as tmp:
         full_env = {
             **os.environ,
-            "PORT": str(port), "HOST": "127.0.0.1", "VAR_DIR": tmp,
+            "PORT": str(port),
+            "HOST": "127.0.0.1",
+            "VAR_DIR": tmp,
             "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
             "MODELS_DIR": str(ROOT / "var" / "models"),
             "SECRET_KEY": secrets.token_urlsafe(48),
-            "DEMO_STUDENT_EMAIL": STUDENT[0], "DEMO_STUDENT_PASSWORD": STUDENT[1],
+            "DEMO_STUDENT_EMAIL": STUDENT[0],
+            "DEMO_STUDENT_PASSWORD": STUDENT[1],
             "ADMIN_PASSWORD": secrets.token_urlsafe(12),
             **env,
         }
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "virtual_tutor.cli", "serve",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=full_env,
+            sys.executable,
+            "-m",
+            "virtual_tutor.cli",
+            "serve",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            env=full_env,
         )
         assert proc.stdout is not None
         try:

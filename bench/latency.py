@@ -24,19 +24,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import STUDENT, Server, running_server, summary  # noqa: E402
 
+# Questions the demo tutor's course material answers, so every reply is a grounded one.
 QUESTIONS = [
     "What is photosynthesis?",
-    "Why is the sky blue?",
-    "What do plants need to grow?",
     "How does the water cycle work?",
     "What is gravity?",
-    "What are cells made of?",
-    "Why do we have seasons?",
+    "What are cells?",
+    "What are the three states of matter?",
+    "What is in the solar system?",
     "What is a food chain?",
-    "How do magnets work?",
-    "What is the solar system?",
+    "How does an electric circuit work?",
+    "What do plants need to make food?",
+    "Why do things fall down?",
     "What is evaporation?",
-    "How does sound travel?",
+    "What do producers do in a food chain?",
 ]
 STAGES = [
     "endpoint_ms",

@@ -29,7 +29,7 @@ def units(text: str) -> float:
     return sum(2.5 if has_cjk(c) else 1.0 for c in text)
 
 
-def _sentences(paragraph: str) -> list[str]:
+def split_sentences(paragraph: str) -> list[str]:
     parts = [s.strip() for s in _SENTENCE_END.split(paragraph)]
     out: list[str] = []
     for part in parts:
@@ -76,10 +76,10 @@ def chunk_sections(sections: Iterable[Section]) -> list[Chunk]:
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", section.text) if p.strip()]
         current = ""
         for paragraph in paragraphs:
-            for sentence in _sentences(_flatten(paragraph)):
+            for sentence in split_sentences(_flatten(paragraph)):
                 if current and units(current) + units(sentence) > TARGET_UNITS:
                     chunks.append(Chunk(text=current, location=section.location))
-                    last = _sentences(current)[-1]
+                    last = split_sentences(current)[-1]
                     current = last if units(last) < TARGET_UNITS / 4 else ""
                 current = _join(current, sentence)
         if current:

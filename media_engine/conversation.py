@@ -149,7 +149,7 @@ class Conversation:
             )
             self._context = UNAVAILABLE
             return False
-        self._context = knowledge_context(found.relevant)
+        self._context = knowledge_context(found.relevant, question)
         self._send(
             event(
                 "sources",

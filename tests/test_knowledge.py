@@ -14,7 +14,14 @@ from knowledge.config import KnowledgeSettings
 from knowledge.index import Passage
 from knowledge.models import KBTurnSource
 from knowledge.parsing import Section, parse
-from knowledge.prompt import NOTHING_FOUND, RULES, dont_know, knowledge_context, looks_like_question
+from knowledge.prompt import (
+    NOTHING_FOUND,
+    RULES,
+    dont_know,
+    focus,
+    knowledge_context,
+    looks_like_question,
+)
 from knowledge.retriever import Retriever, same_question
 from knowledge.runtime import KnowledgeRuntime
 from knowledge.seed import seed_demo_knowledge
@@ -166,7 +173,7 @@ async def test_reply_is_grounded_and_names_its_sources(grounded: Any) -> None:
     assert events.index(sources) < [e["type"] for e in events].index("text_delta")
     system, question = llm.seen[0][0]["content"], llm.seen[0][-1]["content"]
     assert system == f"{conv.tutor.system_prompt()}\n\n{RULES}"
-    assert "<<<SOURCE 1:" in question and "chlorophyll" in question
+    assert "<<<SOURCE 1:" in question and "photosynthesis" in question.lower()
     assert question.endswith("The student says: How do plants make their food?"), question
     async with db.session() as s:
         used = list(await s.scalars(select(KBTurnSource).where(KBTurnSource.turn_id == "t1")))
@@ -254,3 +261,13 @@ async def test_no_knowledge_base_means_no_grounding(tmp_path: Path) -> None:
     assert not any('"sources"' in m for m in sent)
     assert llm.seen[0][0]["content"] == conv.tutor.system_prompt()
     await db.close()
+
+
+def test_the_prompt_gets_the_sentences_that_answer() -> None:
+    text = (
+        "Plants are living things. Photosynthesis is how green plants make their own food. "
+        "Many plants have flowers. Chlorophyll in the leaves captures light for it."
+    )
+    picked = focus(text, "How does photosynthesis make food?")
+    assert picked.startswith("Photosynthesis is how green plants make their own food.")
+    assert "flowers" not in picked and len(picked) <= 320
