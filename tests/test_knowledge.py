@@ -269,5 +269,5 @@ def test_the_prompt_gets_the_sentences_that_answer() -> None:
         "Many plants have flowers. Chlorophyll in the leaves captures light for it."
     )
     picked = focus(text, "How does photosynthesis make food?")
-    assert picked.startswith("Photosynthesis is how green plants make their own food.")
+    assert "Photosynthesis is how green plants make their own food." in picked
     assert "flowers" not in picked and len(picked) <= 320
