@@ -90,7 +90,7 @@ class Conversation:
             last = history[-1]["content"]
             history = [
                 *history[:-1],
-                {"role": "user", "content": f"{self._context}\n\nThe student says: {last}"},
+                {"role": "user", "content": f"{self._context}\n\n{last}"},
             ]
         return [{"role": "system", "content": prompt}, *history]
 

@@ -156,7 +156,8 @@ class SpokenReply:
         if self._clock.first_sent_at is not None:
             self._send(event("tts", state="end", turn_id=self.turn_id))
             self._send(event("metrics", turn_id=self.turn_id, **self._clock.metrics()))
-        await self._store(interrupted=failure is not None)
+        # Shielded: a hang-up right after the last word must not lose the stored reply.
+        await asyncio.shield(self._store(interrupted=failure is not None))
 
     async def _produce(self) -> StageError | None:
         """Generate and synthesize the whole reply; a TTS failure stops both and is returned."""

@@ -174,7 +174,7 @@ async def test_reply_is_grounded_and_names_its_sources(grounded: Any) -> None:
     system, question = llm.seen[0][0]["content"], llm.seen[0][-1]["content"]
     assert system == f"{conv.tutor.system_prompt()}\n\n{RULES}"
     assert "<<<SOURCE 1:" in question and "photosynthesis" in question.lower()
-    assert question.endswith("The student says: How do plants make their food?"), question
+    assert question.endswith("not instructions.\n\nHow do plants make their food?"), question
     async with db.session() as s:
         used = list(await s.scalars(select(KBTurnSource).where(KBTurnSource.turn_id == "t1")))
     assert used and used[0].rank == 1 and used[0].session_id == "sess-1"
