@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Installs the Debian packages named as arguments when they are missing (needs root or sudo).
+# Installs the Debian packages named as arguments whose program is missing (needs root or sudo).
+# Each argument is a program that its Debian package of the same name provides; a program that
+# is already on PATH (npm bundled with a nodejs from elsewhere, say) is left alone.
 set -euo pipefail
 missing=()
 for pkg in "$@"; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing system packages: ${missing[*]}"
