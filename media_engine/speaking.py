@@ -2,7 +2,7 @@
 
 Generation and synthesis run side by side, so later chunks are synthesized while the first
 plays. A `TurnClock` notes when each stage of a turn finished, for the stored timings and the
-`metrics` event (see EVENTS.md).
+`metrics` event (see README, "Metrics").
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ class TurnClock:
         return {k: v for k, v in timings.items() if v is not None}
 
     def metrics(self) -> dict[str, float]:
-        """The metrics event's fields (see EVENTS.md)."""
+        """The metrics event's fields (see README, "Metrics")."""
         now_mono, now_epoch = time.monotonic(), time.time()
         fields: dict[str, float | None] = {
             "llm_first_token_ms": _ms(self.llm_started_at, self.first_token_at),

@@ -169,6 +169,9 @@ def _parse(env: Mapping[str, str]) -> Settings:
         asr_beam_size=_int("ASR_BEAM_SIZE", get("ASR_BEAM_SIZE", "1") or "1", minimum=1),
         asr_threads=_int("ASR_THREADS", get("ASR_THREADS", "2") or "2", minimum=1),
         asr_compute_type=get("ASR_COMPUTE_TYPE", "int8") or "int8",
+        partial_interval_ms=_int(
+            "PARTIAL_INTERVAL_MS", get("PARTIAL_INTERVAL_MS", "500") or "500", minimum=100
+        ),
     )
     return Settings(
         database_url=get("DATABASE_URL", f"sqlite:///{var_dir}/tutor.db") or "",
