@@ -81,12 +81,9 @@ async def create_runtime(
     await llm.warm_up()
     voice: VoiceFactory | None = None
     if settings.load_voice_models:
-        try:
-            from media_engine.voice import create_voice_factory
-        except ImportError:  # the voice pipeline is optional for a text-only engine
-            log.warning("voice pipeline not available: calls are text-only")
-        else:
-            voice = await create_voice_factory(settings)
+        from media_engine.voice import create_voice_factory
+
+        voice = await create_voice_factory(settings)
     return EngineRuntime(
         settings=settings,
         db=db,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,8 @@ from auth import Principal
 from media_engine.manager import SessionGrant
 from signaling.engine_client import EngineClient, EngineUnavailable
 from storage import Database, SessionRecord, Turn, Tutor
+
+log = logging.getLogger(__name__)
 
 
 class SessionNotFound(LookupError):
@@ -104,8 +107,9 @@ class SessionService:
         if record.status == "active":
             try:
                 await self._engine.end_session(session_id, reason="ended_by_student")
-            except EngineUnavailable:
-                pass  # the engine is gone; its calls are gone with it, so end the record here
+            except EngineUnavailable as exc:
+                # The engine is gone, and its calls with it: the record is ended here instead.
+                log.warning("session %s: engine unreachable while ending: %s", session_id, exc)
             async with self._db.session() as s, s.begin():
                 await s.execute(
                     update(SessionRecord)
