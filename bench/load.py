@@ -1,0 +1,110 @@
+"""Load benchmark: many calls at once, each streaming the tutor's audio, on this machine.
+
+    python bench/load.py [--calls 30] [--seconds 20] [--speak 3]
+
+Opens N real calls (audio + data channel) to one server and, for `--seconds`, records when each
+of the tutor's 20 ms frames arrives. An underrun is a gap of more than 60 ms between frames (the
+track paces 20 ms frames; the client's jitter buffer hides less than that). `--speak` of the
+calls also ask a spoken question, so models run while the others stream.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import STUDENT, rss_mb, running_server, summary  # noqa: E402
+from virtual_tutor.client import Api, CallConnection  # noqa: E402
+from virtual_tutor.voice_client import Listener, Microphone, read_wav  # noqa: E402
+
+GAP_S = 0.060
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
+
+
+def make_question(folder: Path) -> Path:
+    raw, wav = folder / "q.raw.wav", folder / "q.wav"
+    subprocess.run(["espeak-ng", "-w", str(raw), "What is gravity?"], check=True)
+    subprocess.run(["sox", str(raw), "-r", "48000", str(wav)], check=True)
+    return wav
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--speak", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        question = read_wav(make_question(Path(tmp)))
+        async with running_server(MAX_SESSIONS=str(args.calls)) as server:
+            async with aiohttp.ClientSession() as http:
+                api = Api(http, server.url)
+                await api.login(*STUDENT)
+                calls: list[tuple[CallConnection, Listener, Microphone, str]] = []
+                for _ in range(args.calls):
+                    session = await api.open_session(1)
+                    mic, listener = Microphone(), Listener()
+                    call = CallConnection(
+                        http,
+                        session["engine_url"],
+                        session["engine_token"],
+                        microphone=mic.track,
+                        on_track=listener.start,
+                    )
+                    await call.connect()
+                    calls.append((call, listener, mic, session["session_id"]))
+                rss_start, cpu_start = rss_mb(server.pid), cpu_seconds(server.pid)
+                started = time.monotonic()
+                speakers = [
+                    asyncio.create_task(mic.speak(question)) for _, _, mic, _ in calls[: args.speak]
+                ]
+                await asyncio.sleep(args.seconds)
+                for task in speakers:
+                    task.cancel()
+                cpu = cpu_seconds(server.pid) - cpu_start
+                gaps: list[float] = []
+                underruns = frames = 0
+                for _, listener, _, _ in calls:
+                    times = [f.at for f in listener.frames if f.at >= started + 2]
+                    frames += len(times)
+                    steps = [b - a for a, b in zip(times, times[1:], strict=False)]
+                    gaps += [s * 1000 for s in steps]
+                    underruns += sum(1 for s in steps if s > GAP_S)
+                expected = args.calls * (args.seconds - 2) / 0.02
+                print(
+                    f"load benchmark: {args.calls} calls for {args.seconds:.0f} s, "
+                    f"{args.speak} of them asking a spoken question"
+                )
+                print(summary("gap between tutor frames", gaps))
+                print(
+                    f"{'frames received / expected':34} {frames} / {expected:.0f} "
+                    f"({frames / expected:.1%})"
+                )
+                print(
+                    f"{'underruns (gap > 60 ms)':34} {underruns} "
+                    f"({underruns / max(1, frames):.2%} of frames)"
+                )
+                print(f"{'server CPU':34} {cpu / args.seconds:.2f} cores of 2")
+                print(f"{'server RSS':34} {rss_start:.0f} MB -> {rss_mb(server.pid):.0f} MB")
+                for call, listener, _, sid in calls:
+                    await call.hang_up()
+                    await listener.aclose()
+                    await api.end_session(sid)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
