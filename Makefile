@@ -50,6 +50,7 @@ bench: system-deps-test models
 	$(BIN)/python bench/signaling.py
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/retrieval.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) var/tutor.db* .pytest_cache .mypy_cache .ruff_cache
