@@ -67,8 +67,10 @@ def question_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return wav
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Any]:
+    # Per module, not per run: Playwright's sync API keeps an event loop running in this thread
+    # while it is open, and the asyncio tests of the other modules need the thread to themselves.
     sync_api = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is needed: apt-get update && apt-get install -y chromium")
@@ -76,7 +78,7 @@ def playwright() -> Iterator[Any]:
         yield pw
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Any, question_wav: Path) -> Iterator[Any]:
     """Chromium whose microphone plays the question and grants every permission prompt."""
     browser = playwright.chromium.launch(
@@ -91,7 +93,7 @@ def browser(playwright: Any, question_wav: Path) -> Iterator[Any]:
     browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def quiet_browser(playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Chromium with a granted microphone that hears only silence, for typed-chat tests."""
     silence = tmp_path_factory.mktemp("silence") / "silence.wav"
@@ -111,7 +113,7 @@ def quiet_browser(playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> 
     browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_no_mic_prompt(playwright: Any) -> Iterator[Any]:
     """Chromium without the auto-accepting permission prompt: the microphone can be denied."""
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
