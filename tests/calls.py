@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from tests.conftest import ADMIN, login
 from virtual_tutor.client import CallConnection
 
 
@@ -49,3 +50,30 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0
     while not await check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.1)
+
+
+async def demo_material_ready(client: TestClient[Any, Any]) -> None:
+    """The demo knowledge bases are ingested in the background after start: wait for them."""
+    admin = await login(client, ADMIN)
+    for kb in await (await client.get("/api/knowledge-bases", headers=admin)).json():
+
+        async def ready(kb_id: int = kb["id"]) -> bool:
+            docs = await (
+                await client.get(f"/api/knowledge-bases/{kb_id}/documents", headers=admin)
+            ).json()
+            return bool(docs) and all(d["status"] == "ready" for d in docs)
+
+        await eventually(ready, timeout=120)
+
+
+async def plain_tutor(client: TestClient[Any, Any], language: str = "en") -> int:
+    """A tutor without course material, for tests about the model rather than the material."""
+    admin = await login(client, ADMIN)
+    name = "Pat" if language == "en" else "王老师"
+    resp = await client.post(
+        "/api/tutors",
+        json={"name": name, "subject": "Chat", "language": language},
+        headers=admin,
+    )
+    assert resp.status == 201, await resp.text()
+    return int((await resp.json())["id"])

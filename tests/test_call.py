@@ -11,8 +11,16 @@ from aiohttp.test_utils import TestClient
 
 from signaling.keys import SETTINGS
 from storage import Database, SessionRecord
-from tests.calls import eventually, in_use, next_event, open_call, open_session
-from tests.conftest import ADMIN, SECRET, MakeClient, login
+from tests.calls import (
+    demo_material_ready,
+    eventually,
+    in_use,
+    next_event,
+    open_call,
+    open_session,
+    plain_tutor,
+)
+from tests.conftest import SECRET, MakeClient, login
 from virtual_tutor.client import CallConnection, wait_reply
 
 
@@ -21,6 +29,7 @@ async def session_detail(client: TestClient[Any, Any], headers: dict[str, str], 
 
 
 async def test_text_exchange_streams_and_is_stored(client: TestClient[Any, Any]) -> None:
+    await demo_material_ready(client)  # Ada answers from her course material
     headers = await login(client)
     grant, call = await open_call(client, headers)
     deltas: list[str] = []
@@ -47,11 +56,7 @@ async def test_text_exchange_streams_and_is_stored(client: TestClient[Any, Any])
 async def test_follow_up_uses_history(client: TestClient[Any, Any]) -> None:
     headers = await login(client)
     # A tutor without course material: this is about the conversation's own memory.
-    admin = await login(client, ADMIN)
-    resp = await client.post(
-        "/api/tutors", json={"name": "Pat", "subject": "Chat", "language": "en"}, headers=admin
-    )
-    _, call = await open_call(client, headers, tutor_id=(await resp.json())["id"])
+    _, call = await open_call(client, headers, tutor_id=await plain_tutor(client))
     call.send_text("My name is Zorblat. Just say hello to me.")
     await wait_reply(call, timeout=120, on_event=lambda m: None)
     call.send_text("What is my name? Reply with the name only.")

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from tests.calls import eventually, next_event, open_call
+from tests.calls import demo_material_ready, next_event, open_call
 from tests.conftest import ADMIN, MakeClient, login
 from virtual_tutor.client import wait_reply
 
@@ -25,20 +25,6 @@ DONT_KNOW = (
     "没有",
     "无法",
 )
-
-
-async def demo_material_ready(client: TestClient[Any, Any]) -> None:
-    """The demo knowledge bases are ingested in the background after start: wait for them."""
-    admin = await login(client, ADMIN)
-    for kb in await (await client.get("/api/knowledge-bases", headers=admin)).json():
-
-        async def ready(kb_id: int = kb["id"]) -> bool:
-            docs = await (
-                await client.get(f"/api/knowledge-bases/{kb_id}/documents", headers=admin)
-            ).json()
-            return bool(docs) and all(d["status"] == "ready" for d in docs)
-
-        await eventually(ready, timeout=120)
 
 
 async def ask(client: TestClient[Any, Any], tutor_id: int, question: str) -> tuple[Any, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp.test_utils import TestServer
 
 from signaling.app import create_app
-from tests.calls import next_event, open_call
+from tests.calls import next_event, open_call, plain_tutor
 from tests.conftest import MakeClient, login, make_settings
 from tests.fake_ollama import REQUESTS, create_fake_ollama
 from virtual_tutor.client import wait_reply
@@ -23,7 +23,7 @@ async def test_ollama_backend_over_a_real_call(make_client: MakeClient, tmp_path
         )
         client = await make_client(create_app(settings))
         headers = await login(client)
-        grant, call = await open_call(client, headers, tutor_id=2)
+        grant, call = await open_call(client, headers, tutor_id=await plain_tutor(client, "zh"))
         deltas: list[str] = []
         call.send_text("光合作用?")
         reply = await wait_reply(
@@ -37,7 +37,7 @@ async def test_ollama_backend_over_a_real_call(make_client: MakeClient, tmp_path
         assert sent["model"] == "tiny-tutor" and sent["stream"] is True
         # The tutor's persona and language reach the model.
         assert sent["messages"][0]["role"] == "system"
-        assert "李老师" in sent["messages"][0]["content"]
+        assert "王老师" in sent["messages"][0]["content"]
         assert "Chinese" in sent["messages"][0]["content"]
         detail = await (
             await client.get(f"/api/student/sessions/{grant['session_id']}", headers=headers)
@@ -58,7 +58,7 @@ async def test_ollama_unknown_model_is_an_error_event(
             tmp_path, OLLAMA_BASE_URL=str(server.make_url("")), DEFAULT_LLM_MODEL="missing"
         )
         client = await make_client(create_app(settings))
-        _, call = await open_call(client, await login(client))
+        _, call = await open_call(client, await login(client), await plain_tutor(client))
         call.send_text("Hello?")
         err = await next_event(call, "error")
         assert err["code"] == "llm_error" and "not found" in err["content"]
@@ -73,7 +73,7 @@ async def test_unreachable_ollama_is_a_retryable_error(
 ) -> None:
     settings = make_settings(tmp_path, OLLAMA_BASE_URL="http://127.0.0.1:9", DEFAULT_LLM_MODEL="x")
     client = await make_client(create_app(settings))
-    _, call = await open_call(client, await login(client))
+    _, call = await open_call(client, await login(client), await plain_tutor(client))
     call.send_text("Hello?")
     err = await next_event(call, "error")
     assert err["code"] == "llm_error" and err["retryable"] is True
@@ -83,7 +83,7 @@ async def test_unreachable_ollama_is_a_retryable_error(
 async def test_llm_disabled_gives_a_clear_error(make_client: MakeClient, tmp_path: Any) -> None:
     client = await make_client(create_app(make_settings(tmp_path, ENABLE_LLM="false")))
     headers = await login(client)
-    grant, call = await open_call(client, headers)
+    grant, call = await open_call(client, headers, await plain_tutor(client))
     call.send_text("Hello?")
     err = await next_event(call, "error")
     assert err["code"] == "llm_disabled" and "ENABLE_LLM" in err["content"]

@@ -16,9 +16,8 @@ import soxr
 
 from media_engine.api import RUNTIME
 from media_engine.audio import ASR_RATE, OUT_RATE, to_output_pcm
-from tests.calls import eventually, open_session
+from tests.calls import demo_material_ready, eventually, open_session
 from tests.conftest import MakeClient, login
-from tests.test_knowledge_call import demo_material_ready
 from tests.voice_helpers import espeak, silence
 from virtual_tutor.client import CallConnection, Output, TurnLog
 from virtual_tutor.voice_client import SOUND_RMS, Listener, Microphone
