@@ -60,7 +60,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         )
     app = create_app(settings)
 
-    async def announce(app: web.Application) -> None:
+    def announce(_: object) -> None:
+        # Passed as run_app's `print`: it is called once the socket listens, so the URL
+        # printed is ready to use.
         print(f"\nVirtual Tutor {__version__} is running at {settings.base_url}/", flush=True)
         engine = settings.engine_url or "in-process"
         print(f"  engine: {engine}   database: {settings.database_url}", flush=True)
@@ -70,8 +72,9 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 password += "   <- generated now, shown only this once"
             print(f"  {account.role:8} {account.email}  password: {password}", flush=True)
 
-    app.on_startup.append(announce)
-    web.run_app(app, host=settings.host, port=settings.port, print=None, shutdown_timeout=5)
+    web.run_app(
+        app, host=settings.host, port=settings.port, print=announce, shutdown_timeout=5
+    )
     return 0
 
 
