@@ -333,6 +333,10 @@ class TurnLog:
             return
         if turn_id not in self.turns:
             self.turns[turn_id] = TurnResult(turn_id)
+        # A turn counts once it is one: a final transcript, or the reply's first sign. Speech
+        # that came to nothing (no words, or words carried into the next turn) does not.
+        is_turn = kind != "vad" and not (kind == "transcription" and message.get("partial"))
+        if is_turn and turn_id not in self.order:
             self.order.append(turn_id)
         turn = self.turns[turn_id]
         if kind == "transcription" and not message.get("partial"):
