@@ -72,9 +72,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 password += "   <- generated now, shown only this once"
             print(f"  {account.role:8} {account.email}  password: {password}", flush=True)
 
-    web.run_app(
-        app, host=settings.host, port=settings.port, print=announce, shutdown_timeout=5
-    )
+    web.run_app(app, host=settings.host, port=settings.port, print=announce, shutdown_timeout=5)
     return 0
 
 
