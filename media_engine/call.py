@@ -114,11 +114,9 @@ class Call:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except (ValueError, TypeError, KeyError, IndexError) as exc:
             raise BadOffer(f"the SDP offer is malformed: {exc}") from exc
-        if not any(t.kind == "application" for t in self._pc.getTransceivers()) and not (
-            self._pc.sctp
-        ):
-            if not self._pc.getTransceivers():
-                raise BadOffer("the offer has neither audio nor a data channel")
+        # getTransceivers() lists media only; a data channel shows as the SCTP transport.
+        if not self._pc.getTransceivers() and self._pc.sctp is None:
+            raise BadOffer("the offer has neither audio nor a data channel")
         if self._runtime.voice is not None:
             for transceiver in self._pc.getTransceivers():
                 if transceiver.kind == "audio":

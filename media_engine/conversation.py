@@ -220,9 +220,10 @@ class Conversation:
             )
             return reply
         reply.finished_at = time.monotonic()
-        self._send(event("text", role="assistant", content=reply.text.strip(), turn_id=turn_id))
         if store:
+            # Stored before the final event: a client that has the whole reply can find it kept.
             await self._finish(reply, interrupted=False)
+        self._send(event("text", role="assistant", content=reply.text.strip(), turn_id=turn_id))
         return reply
 
     async def finish(self, reply: Reply, *, interrupted: bool, text: str) -> None:

@@ -56,9 +56,6 @@ class CallManager:
     def capacity(self) -> int:
         return self._settings.max_sessions
 
-    def has(self, session_id: str) -> bool:
-        return session_id in self._slots
-
     async def create_session(
         self, *, tutor_id: int, student_id: int, base_url: str, kb_id: int | None = None
     ) -> SessionGrant:
