@@ -37,6 +37,7 @@ class _Slot:
     call: Call | None = None
     watchdog: asyncio.Task[None] | None = None
     created_at: float = field(default_factory=time.monotonic)
+    releasing: bool = False
 
 
 class CallManager:
@@ -128,11 +129,17 @@ class CallManager:
             await self._release(slot, reason)
 
     async def _release(self, slot: _Slot, reason: str) -> None:
-        if self._slots.pop(slot.session_id, None) is None:
+        if slot.releasing or self._slots.get(slot.session_id) is not slot:
             return
+        slot.releasing = True
         if slot.watchdog is not None and slot.watchdog is not asyncio.current_task():
             slot.watchdog.cancel()
-        await self._rt.store.end_session(slot.session_id, reason)
+        try:
+            # The end is stored before the slot frees, so whoever sees the capacity back
+            # also finds the session ended, with its reason.
+            await self._rt.store.end_session(slot.session_id, reason)
+        finally:
+            self._slots.pop(slot.session_id, None)
         log.info(
             "session %s released (%s); %d/%d in use",
             slot.session_id,

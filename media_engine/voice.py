@@ -23,6 +23,7 @@ import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from knowledge.retriever import same_question
 from media_engine.asr import ASR, Transcript, WhisperASR
 from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, Samples
 from media_engine.conversation import Conversation
@@ -167,6 +168,9 @@ class _Utterance:
     speculative: asyncio.Task[Transcript | None] | None = None
     carried: str = ""
     """Words of an earlier utterance the student went on from before it was answered."""
+    last_partial: str = ""
+    searched: str = ""
+    """The partial transcript whose course material was last searched for."""
 
 
 class VoicePipeline:
@@ -223,7 +227,8 @@ class VoicePipeline:
         elif isinstance(item, SpeechProgress):
             self._maybe_partial(self._utterance, item.audio)
         elif isinstance(item, SpeechPaused):
-            self._utterance.speculative = self._spawn(self._speculate(item.audio), name="asr")
+            utterance = self._utterance
+            utterance.speculative = self._spawn(self._speculate(utterance, item.audio), name="asr")
         elif isinstance(item, SpeechResumed):
             if self._utterance.speculative is not None:
                 self._utterance.speculative.cancel()
@@ -256,17 +261,36 @@ class VoicePipeline:
         self.call.send(
             event("transcription", partial=True, content=transcript.text, turn_id=utterance.turn_id)
         )
+        self._maybe_prefetch(utterance, transcript.text)
+
+    def _maybe_prefetch(self, utterance: _Utterance, text: str) -> None:
+        """Search the course material once a partial transcript has settled.
+
+        Two partials in a row that ask the same thing mean the question is mostly said; its
+        material is searched while the student finishes, so retrieval adds nothing after
+        they stop. A later, different partial searches again (the newest search wins).
+        """
+        previous, utterance.last_partial = utterance.last_partial, text
+        if not previous or not same_question(previous, text):
+            return
+        if utterance.searched and same_question(utterance.searched, text):
+            return
+        utterance.searched = text
+        self._spawn(self.call.conversation.prefetch(text), name="prefetch")
 
     async def _transcribe(self, audio: Samples) -> Transcript | None:
         self.asr_calls += 1
         return await self._asr.transcribe(audio, language=self._language)
 
-    async def _speculate(self, audio: Samples) -> Transcript | None:
+    async def _speculate(self, utterance: _Utterance, audio: Samples) -> Transcript | None:
         """The final transcript, started at the first pause in case the turn ends there."""
         transcript = await self._transcribe(audio)
         if transcript is not None and transcript.text:
-            # Course material for what was just asked is searched while the silence lasts.
-            self._spawn(self.call.conversation.prefetch(transcript.text), name="prefetch")
+            # What the pause says is the latest word on the question: search for it unless a
+            # settled partial already asked the same.
+            if not (utterance.searched and same_question(utterance.searched, transcript.text)):
+                utterance.searched = transcript.text
+                self._spawn(self.call.conversation.prefetch(transcript.text), name="prefetch")
         return transcript
 
     def _speech_ended(self, utterance: _Utterance, item: SpeechEnded, arrived: float) -> None:

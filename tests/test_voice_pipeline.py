@@ -6,6 +6,7 @@ time; the outbound track is pulled the way aiortc's RTP sender pulls it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -259,3 +260,24 @@ async def test_speech_while_the_tutor_is_still_thinking_cancels_the_reply(make_r
     assert not rig.channel.events("tts", state="start", turn_id=typed)
     assert rig.store.of("assistant") == []  # nothing was heard, so nothing is stored
     assert rig.listener.voiced() == 0
+
+
+async def test_course_material_is_searched_once_the_partial_transcript_settles(
+    make_rig: Any,
+) -> None:
+    # A long question: partials come every 200 ms and say the same thing, so the material is
+    # searched while the student is still speaking, and only once for that question.
+    audio = np.concatenate([silence(0.3), tone(1.6), silence(1.0)])
+    rig: Rig = await make_rig(audio, llm=ScriptedLLM("Yes."))
+    searched: list[tuple[float, str]] = []
+
+    async def prefetch(text: str) -> None:
+        searched.append((time.monotonic(), text))
+
+    rig.call.conversation.prefetch = prefetch  # type: ignore[method-assign]
+    await rig.channel.wait_for("tts", state="end", timeout=15)
+    assert len(rig.channel.events("transcription", partial=True)) >= 2
+    assert searched and searched[0][1] == "what is"
+    assert searched[0][0] < rig.channel.time_of("vad", state="speech_end")
+    # The pause's transcript asks something else ("what is photosynthesis"): searched again.
+    assert [text for _, text in searched] == ["what is", "what is photosynthesis"]
