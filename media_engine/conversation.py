@@ -82,15 +82,18 @@ class Conversation:
         Keeping what changes at the end lets the model reuse its cache of everything before it,
         which is most of the time to the first token on a CPU.
         """
+        return self._prompt(self._history, self._context)
+
+    def _prompt(self, history: list[ChatMessage], context: str | None) -> list[ChatMessage]:
         prompt = self.tutor.system_prompt()
         if self._retriever is not None and self.tutor.kb_id is not None:
             prompt = f"{prompt}\n\n{RULES}"
-        history = self._history[-HISTORY_MESSAGES:]
-        if self._context and history and history[-1]["role"] == "user":
+        history = history[-HISTORY_MESSAGES:]
+        if context and history and history[-1]["role"] == "user":
             last = history[-1]["content"]
             history = [
                 *history[:-1],
-                {"role": "user", "content": f"{self._context}\n\n{last}"},
+                {"role": "user", "content": f"{context}\n\n{last}"},
             ]
         return [{"role": "system", "content": prompt}, *history]
 
@@ -99,21 +102,32 @@ class Conversation:
         await self._llm.prefill(self.messages()[:1])
 
     async def prefetch(self, text: str) -> None:
-        """Search the course material for a stable partial transcript, before the turn ends.
+        """Prepare the reply to `text`, a stable partial transcript, before the turn ends.
 
-        The voice pipeline calls this, in a task it owns, once the partial transcript has been
-        stable for a moment. When the final transcript asks the same thing (80% of its terms in
-        common), the reply reuses this result, so retrieval adds nothing after the student
-        stops. The latest call wins; without a knowledge base it does nothing.
+        The voice pipeline calls this, in a task it owns, once the partial transcript has
+        settled. The course material for it is searched, and the model reads the prompt the
+        turn will most likely have (history, material, these words), so when the student
+        stops only the words that changed are left to read. When the final transcript asks
+        the same thing (80% of its terms in common), the reply reuses this search and its
+        material word for word, so the prompt matches what was read. The latest call wins.
         """
-        kb_id = self.tutor.kb_id
-        if self._retriever is None or kb_id is None or not text.strip():
+        if not text.strip():
             return
-        try:
-            self._prefetched = await self._retriever.search(kb_id, text)
-        except (KnowledgeError, SQLAlchemyError, OSError) as exc:
-            # The reply searches again and reports a failure there.
-            log.warning("session %s: prefetch failed: %s", self.session_id, type(exc).__name__)
+        context: str | None = None
+        kb_id = self.tutor.kb_id
+        if self._retriever is not None and kb_id is not None:
+            try:
+                found = await self._retriever.search(kb_id, text)
+            except (KnowledgeError, SQLAlchemyError, OSError) as exc:
+                # The reply searches again and reports a failure there.
+                log.warning("session %s: prefetch failed: %s", self.session_id, type(exc).__name__)
+                return
+            self._prefetched = found
+            if not found.relevant and looks_like_question(text):
+                return  # the tutor will say it does not know: no prompt to read
+            context = knowledge_context(found.relevant, found.query)
+        draft: list[ChatMessage] = [*self._history, {"role": "user", "content": text}]
+        await self._llm.prefill(self._prompt(draft, context))
 
     async def _ground(self, turn_id: str) -> bool:
         """Put course material for the last user message into the prompt; send its sources.
@@ -149,7 +163,9 @@ class Conversation:
             )
             self._context = UNAVAILABLE
             return False
-        self._context = knowledge_context(found.relevant, question)
+        # The material is focused on the question it was found for: a prefetched search keeps
+        # the words of its partial transcript, so the prompt matches what the model read ahead.
+        self._context = knowledge_context(found.relevant, found.query)
         self._send(
             event(
                 "sources",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -103,6 +103,10 @@ class ScriptedLLM(LLM):
 
     def __init__(self) -> None:
         self.seen: list[list[ChatMessage]] = []
+        self.prefills: list[list[ChatMessage]] = []
+
+    async def prefill(self, messages: list[ChatMessage]) -> None:
+        self.prefills.append(messages)
 
     async def stream(  # type: ignore[override]
         self, messages: list[ChatMessage], options: GenerationOptions
@@ -238,8 +242,17 @@ async def test_prefetch_is_reused_and_other_knowledge_bases_stay_apart(grounded:
         return await original(kb_id, query, **kw)
 
     runtime.retriever.search = counting
+    llm = cast(ScriptedLLM, conv._llm)
     await conv.reply("t3")
     assert searches == []  # the prefetched result was used
+    # The model read ahead the prompt the turn then had, all but the words that changed.
+    (draft,) = [m for m in llm.prefills if len(m) > 1]
+    (asked,) = llm.seen
+    assert draft[:-1] == asked[:-1]
+    material, partial = draft[-1]["content"].rsplit("\n\n", 1)
+    assert partial == "why do things fall when you drop"
+    assert asked[-1]["content"] == f"{material}\n\nWhy do things fall when you drop them?"
+    assert "<<<SOURCE 1:" in material
     zh = await runtime.retriever.search(li_kb, "Why do things fall? gravity")
     assert all(p.kb_id == li_kb for p in zh.candidates)
     en = await runtime.retriever.search(ada_kb, "光合作用的原料是什么")

@@ -217,6 +217,10 @@ class ScriptedLLM(LLM):
         self.replies = list(replies)
         self.delay = delay
         self.requests: list[list[ChatMessage]] = []
+        self.prefills: list[list[ChatMessage]] = []
+
+    async def prefill(self, messages: list[ChatMessage]) -> None:
+        self.prefills.append(messages)
 
     async def stream(
         self, messages: list[ChatMessage], options: GenerationOptions
