@@ -196,6 +196,9 @@ class Call:
             await self.voice.speak_reply(turn_id)
         else:
             await self.conversation.reply(turn_id)
+        # While the student reads or listens, the model reads the history the next turn will
+        # start with (the last turn's course material has left it).
+        self._spawn(self.conversation.prefill())
 
     # --- output --------------------------------------------------------------------------------
 

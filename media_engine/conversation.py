@@ -28,6 +28,10 @@ PieceSink = Callable[[str], Awaitable[None]]
 # Turns kept in the prompt: enough for follow-up questions, small enough for a 0.5B model's
 # context and for a fast first token.
 HISTORY_MESSAGES = 12
+# The oldest messages leave the prompt this many at a time. Dropping one turn per turn would
+# change the prompt's start every turn, and the model would read all of it again each time;
+# this way it is read again once every few turns.
+HISTORY_DROP = 6
 
 
 @dataclass
@@ -88,7 +92,7 @@ class Conversation:
         prompt = self.tutor.system_prompt()
         if self._retriever is not None and self.tutor.kb_id is not None:
             prompt = f"{prompt}\n\n{RULES}"
-        history = history[-HISTORY_MESSAGES:]
+        history = history[_history_start(len(history)) :]
         if context and history and history[-1]["role"] == "user":
             last = history[-1]["content"]
             history = [
@@ -98,8 +102,11 @@ class Conversation:
         return [{"role": "system", "content": prompt}, *history]
 
     async def prefill(self) -> None:
-        """Let the model read this call's system prompt now, before the first question."""
-        await self._llm.prefill(self.messages()[:1])
+        """Let the model read the prompt so far (the system prompt and the history) while the
+        call is idle: when it connects, and after each reply, before the next question."""
+        # Cut where the next turn's prompt will be cut, with its message added.
+        upcoming = [*self._history, ChatMessage(role="user", content="")]
+        await self._llm.prefill(self._prompt(upcoming, None)[:-1])
 
     async def prefetch(self, text: str) -> None:
         """Prepare the reply to `text`, a stable partial transcript, before the turn ends.
@@ -260,6 +267,14 @@ class Conversation:
             interrupted=interrupted,
             timings=reply.timings(),
         )
+
+
+def _history_start(count: int) -> int:
+    """Where the prompt's history starts: at most HISTORY_MESSAGES kept, the start moving on
+    HISTORY_DROP messages at a time."""
+    if count <= HISTORY_MESSAGES:
+        return 0
+    return -(-(count - HISTORY_MESSAGES) // HISTORY_DROP) * HISTORY_DROP
 
 
 async def _words(text: str) -> AsyncIterator[str]:

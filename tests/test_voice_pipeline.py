@@ -138,6 +138,9 @@ async def test_a_spoken_question_is_answered_aloud(make_rig: Any) -> None:
         assert key in metrics, key
     assert metrics["total_ms"] >= metrics["endpoint_ms"]
     assert rig.asr.finals == 1  # the speculative transcript was reused
+    # Once the reply has been heard, the model reads the history the next turn starts with.
+    await eventually(lambda: any(len(m) == 3 for m in rig.llm.prefills))
+    assert [m["content"] for m in rig.llm.prefills[-1][1:]] == ["what is photosynthesis", ANSWER]
     # Every chunk was played: 0.02 s of tone a character is one 20 ms frame a character.
     assert rig.listener.voiced() >= 0.9 * len(ANSWER)
 
