@@ -26,6 +26,9 @@ class KnowledgeSettings:
     """Passages put in front of the LLM for one question."""
     min_relevance: float = 0.3
     """Below this no passage counts as relevant and the tutor says it does not know."""
+    candidates: int = 50
+    """On PostgreSQL, how many nearest passages the database returns for one question (with
+    the same number of BM25's best); the others rank below them."""
     weights: Weights = field(default_factory=Weights)
 
     @classmethod

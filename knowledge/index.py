@@ -1,4 +1,4 @@
-"""One knowledge base's passages in memory: BM25 plus the embedding matrix, and their fusion.
+"""One knowledge base's passages in memory: BM25, the embedding matrix (SQLite), and their fusion.
 
 Ranking mixes the two signals; whether anything is relevant at all is judged on absolute
 signals (the share of the question's weight a passage matches, and cosine similarity), so an
@@ -7,12 +7,13 @@ unrelated question finds nothing instead of the least bad passage.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from knowledge.embeddings import Vectors, from_blob
+from knowledge.embeddings import Vectors
 from knowledge.lexical import BM25
 from knowledge.text import cjk_ratio, snippet, tokens
 
@@ -53,7 +54,18 @@ class ChunkRow:
     title: str
     location: str
     text: str
-    embedding: bytes | None
+    embedding: Vectors | None
+    """Loaded only where dense search runs in memory; PostgreSQL keeps it in the database."""
+
+
+@dataclass(frozen=True)
+class Lexical:
+    """BM25 for one question: each passage's score, the best score, and the share of the
+    question's weight each passage matches."""
+
+    scores: list[float]
+    top: float
+    coverage: list[float]
 
 
 @dataclass(frozen=True)
@@ -71,37 +83,79 @@ class Weights:
 
 
 class KBIndex:
-    """Search over one knowledge base. Built and searched off the event loop."""
+    """Search over one knowledge base. Built and searched off the event loop.
 
-    def __init__(self, kb_id: int, rows: list[ChunkRow], *, dimensions: int) -> None:
+    Where the rows carry their embeddings the cosine similarities are computed here, over the
+    whole base; otherwise (PostgreSQL) the retriever asks the database for them and hands them
+    to `fuse`. Either way the fusion with BM25 is the same.
+    """
+
+    def __init__(
+        self, kb_id: int, rows: list[ChunkRow], *, dimensions: int, embedded: bool | None = None
+    ) -> None:
+        """`embedded` says whether every passage has an embedding stored, for rows loaded
+        without them; by default it is read off the rows."""
         self.kb_id = kb_id
         self.rows = rows
         self._bm25 = BM25([tokens(f"{r.location}\n{r.text}") for r in rows])
-        self.has_vectors = bool(rows) and all(r.embedding is not None for r in rows)
-        matrix = np.zeros((len(rows), dimensions), dtype=np.float32)
-        if self.has_vectors:
+        self._positions = {r.chunk_id: i for i, r in enumerate(rows)}
+        carried = bool(rows) and all(r.embedding is not None for r in rows)
+        self.has_vectors = bool(rows) and (carried if embedded is None else embedded)
+        self._matrix: Vectors | None = None
+        if carried:
+            matrix = np.zeros((len(rows), dimensions), dtype=np.float32)
             for i, r in enumerate(rows):
                 assert r.embedding is not None
-                matrix[i] = from_blob(r.embedding)
-        self._matrix = matrix
+                matrix[i] = r.embedding
+            self._matrix = matrix
 
     def search(
         self, query: str, vector: Vectors | None, *, k: int, weights: Weights
     ) -> list[Passage]:
         """The k best passages for `query`, best first (relevance not yet thresholded)."""
+        cosine = None
+        if vector is not None and self.has_vectors and weights.dense(query):
+            cosine = self.cosines(vector)
+        return self.fuse(query, self.lexical(query), cosine, k=k, weights=weights)
+
+    def lexical(self, query: str) -> Lexical:
+        scores, coverage = self._bm25.scores(tokens(query))
+        return Lexical(scores=scores, top=max(scores, default=0.0) or 1.0, coverage=coverage)
+
+    def best_lexical(self, lexical: Lexical, n: int) -> list[int]:
+        """The chunk ids of the (at most) n passages BM25 ranks highest, among those it matches."""
+        order = sorted(range(len(self.rows)), key=lambda i: lexical.scores[i], reverse=True)
+        return [self.rows[i].chunk_id for i in order[:n] if lexical.scores[i] > 0]
+
+    def cosines(self, vector: Vectors) -> Vectors:
+        """Cosine similarity of every passage to `vector`, from the embeddings held here."""
+        if self._matrix is None:
+            raise ValueError("this index was built without the embeddings")
+        cosine: Vectors = self._matrix @ vector
+        return cosine
+
+    def cosines_of(self, similarity: Mapping[int, float]) -> Vectors:
+        """Per passage, the similarity found by chunk id elsewhere (the database); 0 for
+        passages not found, which rank below every one that was."""
+        cosine = np.zeros(len(self.rows), np.float32)
+        for chunk_id, value in similarity.items():
+            position = self._positions.get(chunk_id)
+            if position is not None:
+                cosine[position] = value
+        return cosine
+
+    def fuse(
+        self, query: str, lexical: Lexical, cosine: Vectors | None, *, k: int, weights: Weights
+    ) -> list[Passage]:
+        """The k best passages by BM25 fused with cosine similarity (BM25 alone without it)."""
         if not self.rows:
             return []
-        bm25, coverage = self._bm25.scores(tokens(query))
-        top = max(bm25) or 1.0
-        w_dense = weights.dense(query) if vector is not None and self.has_vectors else 0.0
-        cosine = np.zeros(len(self.rows), np.float32)
-        if vector is not None and w_dense:
-            cosine = self._matrix @ vector
+        w_dense = weights.dense(query) if cosine is not None else 0.0
         scored = []
         for i, row in enumerate(self.rows):
-            cos = max(float(cosine[i]), 0.0)
-            score = (1 - w_dense) * bm25[i] / top + w_dense * cos
-            relevance = (1 - w_dense) * coverage[i] + w_dense * cos
+            cos = max(float(cosine[i]), 0.0) if cosine is not None else 0.0
+            score = (1 - w_dense) * lexical.scores[i] / lexical.top + w_dense * cos
+            relevance = (1 - w_dense) * lexical.coverage[i] + w_dense * cos
             scored.append((score, relevance, row))
         scored.sort(key=lambda t: t[0], reverse=True)
         return [

@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 
+import numpy as np
 from sqlalchemy import delete, select, update
 
 from knowledge.chunking import Chunk, chunk_sections
 from knowledge.config import KnowledgeSettings
-from knowledge.embeddings import Embedder, to_blob
+from knowledge.embeddings import Embedder, Vectors
 from knowledge.errors import DocumentUnreadable, KnowledgeError, UploadRejected
 from knowledge.models import KBChunk, KBDocument
 from knowledge.parsing import check_upload, media_type_for, parse
@@ -169,7 +170,7 @@ class Ingestor:
 
     async def _process(
         self, doc_id: int, content: bytes, media_type: str, progress: Progress | None
-    ) -> tuple[list[Chunk], list[bytes | None]]:
+    ) -> tuple[list[Chunk], list[Vectors | None]]:
         loop = asyncio.get_running_loop()
         chunks = await loop.run_in_executor(
             self._executor, lambda: chunk_sections(parse(content, media_type))
@@ -177,7 +178,7 @@ class Ingestor:
         if not chunks:
             raise DocumentUnreadable("the document has no text")
         await self._set(doc_id, progress=0.1)
-        vectors: list[bytes | None] = [None] * len(chunks)
+        vectors: list[Vectors | None] = [None] * len(chunks)
         if self._embedder is None:
             return chunks, vectors
         embedder = self._embedder
@@ -186,7 +187,7 @@ class Ingestor:
             batch = [f"{c.location}\n{c.text}".strip() for c in chunks[start : start + EMBED_BATCH]]
             matrix = await loop.run_in_executor(self._executor, embedder.encode, batch)
             for offset, row in enumerate(matrix):
-                vectors[start + offset] = to_blob(row)
+                vectors[start + offset] = np.array(row, dtype=np.float32)
             done = min(start + EMBED_BATCH, len(chunks))
             if progress is not None:
                 progress(done, len(chunks))
@@ -196,7 +197,7 @@ class Ingestor:
         return chunks, vectors
 
     async def _store(
-        self, doc_id: int, kb_id: int, chunks: list[Chunk], vectors: list[bytes | None]
+        self, doc_id: int, kb_id: int, chunks: list[Chunk], vectors: list[Vectors | None]
     ) -> str:
         async with self._db.session() as s, s.begin():
             doc = await s.get(KBDocument, doc_id)

@@ -2,18 +2,71 @@
 
 `knowledge_bases` itself lives in storage.models. Every chunk carries its `kb_id` so that every
 retrieval query filters on it directly: passages never cross knowledge bases.
+
+A chunk's embedding is a float32 vector in Python on every database. SQLite stores it as a
+little-endian float32 BLOB and searches it in memory; PostgreSQL stores it in a pgvector
+`vector(384)` column with an HNSW index and searches it in the database (migration 0003).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, LargeBinary, String, Text
+import numpy as np
+from sqlalchemy import Dialect, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from knowledge.embeddings import DIMENSIONS, Vectors, from_blob, to_blob
+from knowledge.errors import KnowledgeError
 from storage.models import Base, utcnow
 
 STATUSES = ("pending", "processing", "ready", "failed")
+
+
+class Embedding(TypeDecorator[Vectors]):
+    """A float32 vector: pgvector's `vector(n)` on PostgreSQL, a little-endian BLOB elsewhere."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def __init__(self, dimensions: int) -> None:
+        super().__init__()
+        self.dimensions = dimensions
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name != "postgresql":
+            return dialect.type_descriptor(LargeBinary())
+        try:
+            from pgvector.sqlalchemy import Vector
+        except ImportError as exc:
+            raise KnowledgeError(
+                "PostgreSQL stores embeddings with pgvector: pip install 'virtual-tutor[postgres]'"
+            ) from exc
+        return dialect.type_descriptor(Vector(self.dimensions))
+
+    def process_bind_param(self, value: Vectors | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if len(value) != self.dimensions:
+            raise ValueError(f"an embedding has {len(value)} dimensions, not {self.dimensions}")
+        if dialect.name == "postgresql":
+            return np.asarray(value, dtype=np.float32)
+        return to_blob(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Vectors | None:
+        if value is None:
+            return None
+        if dialect.name == "postgresql":  # pgvector hands back a list of floats
+            return np.asarray(value, dtype=np.float32)
+        return from_blob(value)
+
+    def compare_values(self, x: Any, y: Any) -> bool:
+        # numpy's == is elementwise; the ORM wants one answer.
+        if x is None or y is None:
+            return x is y
+        return bool(np.array_equal(x, y))
 
 
 class KBDocument(Base):
@@ -39,7 +92,7 @@ class KBDocument(Base):
 
 
 class KBChunk(Base):
-    """A passage of a document, with its embedding (little-endian float32, or NULL)."""
+    """A passage of a document, with its embedding (or NULL when embeddings are off)."""
 
     __tablename__ = "kb_chunks"
 
@@ -53,7 +106,7 @@ class KBChunk(Base):
     ordinal: Mapped[int] = mapped_column(Integer)
     location: Mapped[str] = mapped_column(String(200), default="")
     text: Mapped[str] = mapped_column(Text)
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    embedding: Mapped[Vectors | None] = mapped_column(Embedding(DIMENSIONS), nullable=True)
 
 
 class KBTurnSource(Base):

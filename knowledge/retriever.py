@@ -3,6 +3,9 @@
 Every query filters on `kb_id`; a knowledge base's index is rebuilt when its chunks change
 (checked with one cheap aggregate per search, so a separate engine process sees new documents).
 Embedding and index building run in the retriever's executor, never on the event loop.
+
+BM25 runs in memory on every database. The dense half runs in memory on SQLite; on PostgreSQL
+the embeddings stay in the database and pgvector finds the nearest passages (vector_search).
 """
 
 from __future__ import annotations
@@ -13,15 +16,17 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from knowledge.config import KnowledgeSettings
 from knowledge.embeddings import Embedder, Vectors
 from knowledge.index import ChunkRow, KBIndex, Passage
 from knowledge.models import KBChunk, KBDocument, KBTurnSource
 from knowledge.text import tokens
+from knowledge.vector_search import PgVectorSearch
 from storage import Database
 
 log = logging.getLogger(__name__)
@@ -65,21 +70,43 @@ class Retriever:
         self._indexes: dict[int, tuple[tuple[int, int], KBIndex]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._in_database: PgVectorSearch | None = None
+        if db.engine.dialect.name == "postgresql":
+            self._in_database = PgVectorSearch(db, candidates=settings.candidates)
 
     async def search(self, kb_id: int, query: str, *, k: int | None = None) -> Retrieval:
         """The top passages of knowledge base `kb_id` for `query`."""
         started = time.perf_counter()
         k = k or self.settings.top_k
+        weights = self.settings.weights
         index = await self._index(kb_id)
         vector = await self._embed(query) if index.has_vectors else None
         loop = asyncio.get_running_loop()
-        candidates = await loop.run_in_executor(
-            self._executor,
-            lambda: index.search(query, vector, k=k, weights=self.settings.weights),
-        )
+        if vector is not None and self._in_database is not None and weights.dense(query):
+            candidates = await self._search_in_database(index, query, vector, k=k)
+        else:
+            candidates = await loop.run_in_executor(
+                self._executor, lambda: index.search(query, vector, k=k, weights=weights)
+            )
         relevant = [p for p in candidates if p.relevance >= self.settings.min_relevance]
         elapsed = round((time.perf_counter() - started) * 1000, 1)
         return Retrieval(query=query, candidates=candidates, relevant=relevant, elapsed_ms=elapsed)
+
+    async def _search_in_database(
+        self, index: KBIndex, query: str, vector: Vectors, *, k: int
+    ) -> list[Passage]:
+        """BM25 here, cosine similarity from pgvector: the nearest passages and BM25's best
+        (so every passage that can rank high has its exact similarity), fused as in memory."""
+        assert self._in_database is not None
+        loop = asyncio.get_running_loop()
+        lexical = await loop.run_in_executor(self._executor, index.lexical, query)
+        best = index.best_lexical(lexical, self._in_database.candidates)
+        found = await self._in_database.similarities(index.kb_id, vector, also=best)
+        weights = self.settings.weights
+        return await loop.run_in_executor(
+            self._executor,
+            lambda: index.fuse(query, lexical, index.cosines_of(found), k=k, weights=weights),
+        )
 
     async def record(self, session_id: str, turn_id: str, passages: list[Passage]) -> None:
         """Remember which passages one turn was given."""
@@ -137,17 +164,23 @@ class Retriever:
             cached = self._indexes.get(kb_id)
             if cached is not None and cached[0] == signature:
                 return cached[1]
-            rows = await self._load(kb_id)
+            rows, embedded = await self._load(kb_id)
             dims = self._embedder.dimensions if self._embedder is not None else 0
             loop = asyncio.get_running_loop()
             index = await loop.run_in_executor(
-                self._executor, lambda: KBIndex(kb_id, rows, dimensions=dims)
+                self._executor, lambda: KBIndex(kb_id, rows, dimensions=dims, embedded=embedded)
             )
             self._indexes[kb_id] = (signature, index)
             log.info("knowledge base %s: index of %d passages built", kb_id, len(rows))
             return index
 
-    async def _load(self, kb_id: int) -> list[ChunkRow]:
+    async def _load(self, kb_id: int) -> tuple[list[ChunkRow], bool]:
+        """The passages of `kb_id`, and whether every one has an embedding. The embeddings
+        themselves are loaded only where dense search runs in memory."""
+        in_memory = self._in_database is None
+        stored: ColumnElement[Any] = (
+            KBChunk.embedding.expression if in_memory else KBChunk.embedding.is_not(None)
+        )
         query = (
             select(
                 KBChunk.id,
@@ -155,12 +188,18 @@ class Retriever:
                 KBDocument.title,
                 KBChunk.location,
                 KBChunk.text,
-                KBChunk.embedding,
+                stored,
             )
             .join(KBDocument, KBDocument.id == KBChunk.document_id)
             .where(KBChunk.kb_id == kb_id, KBDocument.kb_id == kb_id)
             .order_by(KBChunk.id)
         )
         async with self._db.session() as s:
-            result = await s.execute(query)
-            return [ChunkRow(*row) for row in result.all()]
+            result = (await s.execute(query)).all()
+        rows = [
+            ChunkRow(chunk_id, doc_id, title, location, text, embedding=v if in_memory else None)
+            for chunk_id, doc_id, title, location, text, v in result
+        ]
+        if in_memory:
+            return rows, all(v is not None for *_, v in result)
+        return rows, all(v for *_, v in result)

@@ -20,6 +20,11 @@ from sqlalchemy.ext.asyncio import (
 _MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class SchemaError(Exception):
+    """The database cannot hold the schema (e.g. PostgreSQL without pgvector); the message
+    says what to install or run."""
+
+
 def to_async_url(url: str) -> URL:
     """Map a plain SQLAlchemy URL onto its asyncio driver (aiosqlite, asyncpg)."""
     parsed = make_url(url)
