@@ -315,6 +315,23 @@ async def test_embeddings_stored_as_blobs_are_carried_into_the_vector_column(
         await db.close()
 
 
+async def test_a_server_without_pgvector_is_told_so_at_migrate_time(postgres: Postgres) -> None:
+    name = await postgres.create_database()
+    # PostgreSQL 18 looks for extensions along this path: here it finds none, as on a server
+    # where pgvector was never installed.
+    await postgres.admin(f"ALTER DATABASE {name} SET extension_control_path = '/nonexistent'")
+    db = Database(postgres.url(name))
+    try:
+        with pytest.raises(SchemaError, match="needs the pgvector extension") as raised:
+            await db.migrate()
+        assert "does not have pgvector installed" in str(raised.value)
+        async with db.session() as s:  # the failed migration left nothing behind
+            assert await s.scalar(text("SELECT to_regclass('kb_chunks')")) is None
+    finally:
+        await db.close()
+        await postgres.admin(f"DROP DATABASE {name} WITH (FORCE)")
+
+
 async def test_a_role_that_cannot_create_pgvector_is_told_so_at_migrate_time(
     postgres: Postgres,
 ) -> None:
