@@ -5,13 +5,16 @@ the relevance threshold keeps the expected passage and how often it refuses ques
 material cannot answer, and retrieval time per question (p50/p95), for hybrid, lexical-only and
 dense-only ranking. Query embeddings are cached, so only the first (hybrid) pass shows the
 time of embedding a new question.
-Run: `python bench/retrieval.py` (the embedding model must be installed).
+Run: `python bench/retrieval.py` (the embedding model must be installed). It uses a temporary
+SQLite database; with DATABASE_URL set (e.g. `postgresql://user@host/bench_db`, an empty
+database) it runs there instead, so on PostgreSQL the dense half is pgvector's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -44,29 +47,42 @@ def pct(values: list[float], q: float) -> float:
 
 async def main() -> None:
     data = json.loads(QUESTIONS.read_text())
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        await run(url, data)
+        return
     with tempfile.TemporaryDirectory() as tmp:
-        db = Database(f"sqlite:///{tmp}/bench.db")
-        await db.migrate()
-        async with db.session() as s, s.begin():
-            s.add_all(
-                [
-                    Tutor(name="Ada", subject="Science"),
-                    Tutor(name="李老师", subject="科学", language="zh"),
-                ]
-            )
-        async with db.session() as s:
-            tutors = {t.name: t.id for t in await s.scalars(select(Tutor))}
-        await seed_demo_knowledge(db, tutors)
-        runtime = await KnowledgeRuntime.start(db, KnowledgeSettings())
-        await runtime.ingestor.idle()
-        async with db.session() as s:
-            kbs = {t.name: t.kb_id for t in await s.scalars(select(Tutor))}
-        retriever = runtime.retriever
-        for mode, weights in MODES.items():
-            retriever.settings = replace(retriever.settings, weights=weights)
-            await report(mode, data, kbs, retriever)
-        await runtime.aclose()
-        await db.close()
+        await run(f"sqlite:///{tmp}/bench.db", data)
+
+
+async def run(url: str, data: dict) -> None:  # type: ignore[type-arg]
+    db = Database(url)
+    await db.migrate()
+    async with db.session() as s:
+        if await s.scalar(select(Tutor.id).limit(1)) is not None:
+            await db.close()
+            raise SystemExit("DATABASE_URL must name an empty database: the benchmark adds tutors")
+    print(f"database: {db.url.get_backend_name()}")
+    async with db.session() as s, s.begin():
+        s.add_all(
+            [
+                Tutor(name="Ada", subject="Science"),
+                Tutor(name="李老师", subject="科学", language="zh"),
+            ]
+        )
+    async with db.session() as s:
+        tutors = {t.name: t.id for t in await s.scalars(select(Tutor))}
+    await seed_demo_knowledge(db, tutors)
+    runtime = await KnowledgeRuntime.start(db, KnowledgeSettings())
+    await runtime.ingestor.idle()
+    async with db.session() as s:
+        kbs = {t.name: t.kb_id for t in await s.scalars(select(Tutor))}
+    retriever = runtime.retriever
+    for mode, weights in MODES.items():
+        retriever.settings = replace(retriever.settings, weights=weights)
+        await report(mode, data, kbs, retriever)
+    await runtime.aclose()
+    await db.close()
 
 
 async def report(mode: str, data: dict, kbs: dict, retriever: object) -> None:  # type: ignore[type-arg]

@@ -19,6 +19,10 @@ from storage import Database
 
 ITERATIVE_SCAN = (0, 8, 0)
 """The first pgvector release whose HNSW scan can continue past `ef_search` under a filter."""
+EF_SEARCH_PER_CANDIDATE = 4
+"""HNSW's search list, per passage asked for. pgvector's default (40) found 80% of the true 50
+nearest in a 20,000-passage base of clustered synthetic vectors; 200 found all of them, for
+about 7 ms a question on two cores."""
 EF_SEARCH_RANGE = (40, 1000)
 """pgvector's default and largest `hnsw.ef_search`."""
 EXTENSION_VERSION = text("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
@@ -61,13 +65,13 @@ class PgVectorSearch:
         return {int(chunk_id): 1.0 - float(d) for chunk_id, d in rows}
 
     async def _tune(self, s: AsyncSession) -> None:
-        """Settings for this transaction only: a search list as long as the answer, and the
-        iterative scan where the server has it."""
+        """Settings for this transaction only: a search list a few times longer than the
+        answer, and the iterative scan where the server has it."""
         if self._iterative is None:
             found = await s.scalar(EXTENSION_VERSION)
             self._iterative = found is not None and _version(str(found)) >= ITERATIVE_SCAN
         low, high = EF_SEARCH_RANGE
-        ef_search = str(min(max(self.candidates, low), high))
+        ef_search = str(min(max(EF_SEARCH_PER_CANDIDATE * self.candidates, low), high))
         settings = [func.set_config("hnsw.ef_search", ef_search, True)]
         if self._iterative:
             settings.append(func.set_config("hnsw.iterative_scan", "relaxed_order", True))
