@@ -3,8 +3,8 @@
 Revision ID: 0002
 Revises: 0001
 
-Embeddings are float32 BLOBs on every database. On PostgreSQL a pgvector column can be added
-beside them for server-side search; nothing here requires it.
+Embeddings are float32 BLOBs here, on every database; on PostgreSQL, 0003 turns them into a
+pgvector column.
 """
 
 import sqlalchemy as sa
