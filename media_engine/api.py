@@ -157,6 +157,9 @@ def engine_health(app: web.Application) -> dict[str, object]:
     return {
         "llm": runtime.llm.name,
         "voice": runtime.voice is not None,
+        # Outbound audio frames since start, and those sent late (heard as gaps): capacity
+        # planning reads this under load.
+        "audio": runtime.voice.pacing.as_dict() if runtime.voice is not None else None,
         "sessions_in_use": manager.in_use,
         "sessions_max": manager.capacity,
     }

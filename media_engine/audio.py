@@ -113,13 +113,30 @@ class SpeechChunk:
         return self.text[: int(len(self.text) * fraction)]
 
 
+# A frame this far behind its time is one the student's jitter buffer may not hide.
+LATE_S = 0.040
+
+
+@dataclass
+class PacingStats:
+    """How well outbound frames kept time, summed over every call of an engine."""
+
+    frames: int = 0
+    late_frames: int = 0
+    """Frames sent more than LATE_S after their time: the event loop or the CPU fell behind."""
+
+    def as_dict(self) -> dict[str, int]:
+        return {"frames": self.frames, "late_frames": self.late_frames}
+
+
 class OutboundAudio(MediaStreamTrack):
     """The tutor's voice: queued speech chunks, else silence, as paced 20 ms frames."""
 
     kind = "audio"
 
-    def __init__(self) -> None:
+    def __init__(self, stats: PacingStats | None = None) -> None:
         super().__init__()
+        self._stats = stats or PacingStats()
         self._queue: deque[SpeechChunk] = deque()
         self._start: float | None = None
         self._pts = 0
@@ -166,6 +183,9 @@ class OutboundAudio(MediaStreamTrack):
             wait = self._start + self._pts / OUT_RATE - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+            elif wait < -LATE_S:
+                self._stats.late_frames += 1
+        self._stats.frames += 1
         frame = av.AudioFrame.from_ndarray(self._next_samples(), format="s16", layout="mono")
         frame.sample_rate = OUT_RATE
         frame.pts = self._pts

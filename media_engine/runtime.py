@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from auth.tokens import TokenIssuer
 from knowledge.retriever import Retriever
+from media_engine.audio import PacingStats
 from media_engine.llm.base import LLM
 from media_engine.store import TurnStore
 from storage import Database
@@ -23,6 +24,9 @@ log = logging.getLogger(__name__)
 
 class VoiceFactory(Protocol):
     """Makes the voice pipeline of one call (see media_engine.voice)."""
+
+    pacing: PacingStats
+    """Outbound audio timing over every call."""
 
     def create(self, call: Any) -> Any: ...
 

@@ -25,7 +25,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from knowledge.retriever import same_question
 from media_engine.asr import ASR, Transcript, WhisperASR
-from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, Samples
+from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, PacingStats, Samples
 from media_engine.conversation import Conversation
 from media_engine.errors import StageError
 from media_engine.protocol import event
@@ -105,6 +105,7 @@ class VoiceFactory:
         self.settings = settings
         # The VAD is light but must never wait behind an ASR or TTS job: barge-in depends on it.
         self.vad_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
+        self.pacing = PacingStats()
 
     def create(self, call: CallPort) -> VoicePipeline:
         return VoicePipeline(call=call, factory=self)
@@ -178,7 +179,7 @@ class VoicePipeline:
 
     def __init__(self, *, call: CallPort, factory: VoiceFactory) -> None:
         self.call = call
-        self.outbound = OutboundAudio()
+        self.outbound = OutboundAudio(factory.pacing)
         self._factory = factory
         self._settings = factory.settings
         self._language = call.tutor.language

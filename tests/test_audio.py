@@ -15,6 +15,7 @@ from media_engine.audio import (
     OUT_RATE,
     InboundResampler,
     OutboundAudio,
+    PacingStats,
     SpeechChunk,
     frame_to_float,
     to_output_pcm,
@@ -129,6 +130,20 @@ async def test_outbound_paces_silence_then_speech() -> None:
     assert levels[6:] == [0.0, 0.0]
     assert started == [chunk] and chunk.started_at is not None
     assert chunk.finished.is_set() and not track.speaking
+    track.stop()
+
+
+async def test_frames_sent_behind_their_time_are_counted() -> None:
+    stats = PacingStats()
+    track = OutboundAudio(stats)
+    for _ in range(3):
+        await track.recv()  # pulled as the sender does: on time
+    assert stats.as_dict() == {"frames": 3, "late_frames": 0}
+    await asyncio.sleep(0.2)  # a stalled loop: the next frames are 200 ms late...
+    for _ in range(3):
+        await track.recv()
+    # ...and the track catches up at once, so only those past the 40 ms allowance count.
+    assert stats.frames == 6 and stats.late_frames == 3
     track.stop()
 
 
