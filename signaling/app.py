@@ -58,7 +58,7 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         app[engine_api.ENGINE_SETTINGS] = settings
         app[engine_api.RUNTIME] = runtime
         app[engine_api.MANAGER] = manager
-        client = LocalEngineClient(manager, engine_api.engine_health(app))
+        client = LocalEngineClient(manager, lambda: engine_api.engine_health(app))
     else:
         assert settings.engine_url is not None
         client = HttpEngineClient(settings.engine_url, app[ISSUER])

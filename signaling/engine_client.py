@@ -7,6 +7,7 @@ ENGINE_URL at one; unset, the engine runs inside the server process.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -44,9 +45,9 @@ class EngineClient(abc.ABC):
 class LocalEngineClient(EngineClient):
     name = "local"
 
-    def __init__(self, manager: CallManager, info: dict[str, Any]) -> None:
+    def __init__(self, manager: CallManager, info: Callable[[], dict[str, Any]]) -> None:
         self._manager = manager
-        self._info = info
+        self._info = info  # read at each health check: the figures change as calls run
 
     async def create_session(
         self, *, tutor_id: int, student_id: int, kb_id: int | None, base_url: str
@@ -59,12 +60,7 @@ class LocalEngineClient(EngineClient):
         return await self._manager.end(session_id, reason)
 
     async def health(self) -> dict[str, Any]:
-        return {
-            **self._info,
-            "mode": "in-process",
-            "sessions_in_use": self._manager.in_use,
-            "sessions_max": self._manager.capacity,
-        }
+        return {**self._info(), "mode": "in-process"}
 
 
 class HttpEngineClient(EngineClient):

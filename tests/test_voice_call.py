@@ -108,6 +108,9 @@ async def test_a_spoken_question_is_answered_aloud(
     assert sounds(heard, language) in sounds(turn.transcript, language), turn.transcript
     assert turn.reply and any(w in turn.reply.lower() for w in relevant), turn.reply
     assert turn.tts == "end" and turn.metrics["total_ms"] > 0
+    # The server's health counts the frames it paced out for this call.
+    health = await (await client.get("/health")).json()
+    assert health["engine"]["audio"]["frames"] > 0
 
     # The reply arrived as real audio, and it says the reply's words.
     first = listener.first_sound_after(speech_end)
