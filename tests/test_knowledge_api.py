@@ -29,15 +29,19 @@ def shared_embedder() -> Embedder:
     return _EMBEDDER[0]
 
 
-def knowledge_app(tmp_path: Path, embedder: Embedder, **settings: Any) -> web.Application:
-    """The knowledge routes on a real database and token issuer, as create_app wires them."""
+def knowledge_app(
+    tmp_path: Path, embedder: Embedder, *, database_url: str | None = None, **settings: Any
+) -> web.Application:
+    """The knowledge routes on a real database (SQLite in `tmp_path` unless `database_url`)
+    and token issuer, as create_app wires them."""
+    url = database_url or f"sqlite:///{tmp_path}/kb.db"
     app = web.Application(middlewares=[error_middleware])
     app[ISSUER] = TokenIssuer(secret_key=SECRET)
     app[EMBEDDER] = embedder
     app[KNOWLEDGE_SETTINGS] = KnowledgeSettings(**settings)
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-        db = Database(f"sqlite:///{tmp_path}/kb.db")
+        db = Database(url)
         await db.migrate()
         app[DB] = db
         yield

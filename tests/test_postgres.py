@@ -17,33 +17,28 @@ from typing import Any
 import asyncpg
 import numpy as np
 import pytest
-from aiohttp import web
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, select, text
 
-from auth import TokenIssuer
 from knowledge.config import KnowledgeSettings
 from knowledge.embeddings import Embedder
 from knowledge.models import KBChunk
-from knowledge.runtime import EMBEDDER, KNOWLEDGE_SETTINGS, KnowledgeRuntime, knowledge_ctx
+from knowledge.runtime import KnowledgeRuntime
 from knowledge.seed import seed_demo_knowledge
 from knowledge.vector_search import PgVectorSearch
-from signaling.keys import DB, ISSUER
-from signaling.routes import knowledge as knowledge_routes
 from storage import Database, KnowledgeBase, Tutor
 from storage.database import SchemaError
 from tests.test_knowledge_api import (
     EN_DOC,
-    SECRET,
     ZH_DOC,
     Client,
     ingested,
+    knowledge_app,
     new_kb,
     search,
     upload,
 )
-from virtual_tutor.http import error_middleware
 
 with warnings.catch_warnings():
     # It looks for XDG_RUNTIME_DIR when imported and warns where there is none (containers).
@@ -142,16 +137,29 @@ async def test_migrations_make_a_vector_column_with_an_hnsw_index(pg_db: Databas
     assert version == "0003"
 
 
+async def ingest(
+    db: Database, embedder: Embedder, *documents: tuple[int, str, str]
+) -> KnowledgeRuntime:
+    """A knowledge runtime on `db` with each (kb_id, file name, text) ingested."""
+    runtime = await KnowledgeRuntime.start(db, KnowledgeSettings(), embedder=embedder)
+    for kb_id, name, content in documents:
+        await runtime.ingestor.add(kb_id, name, content)
+    await runtime.ingestor.idle()
+    return runtime
+
+
 async def test_english_and_chinese_questions_find_their_passage_in_their_base(
     pg_db: Database, real_embedder: Embedder
 ) -> None:
     science, bees = await make_kbs(pg_db, "Science", "Bees")
-    runtime = await KnowledgeRuntime.start(pg_db, KnowledgeSettings(), embedder=real_embedder)
+    runtime = await ingest(
+        pg_db,
+        real_embedder,
+        (science, "plants.md", EN_DOC),
+        (science, "科学.txt", ZH_DOC),
+        (bees, "bees.txt", BEES),
+    )
     try:
-        await runtime.ingestor.add(science, "plants.md", EN_DOC)
-        await runtime.ingestor.add(science, "科学.txt", ZH_DOC)
-        await runtime.ingestor.add(bees, "bees.txt", BEES)
-        await runtime.ingestor.idle()
         retriever = runtime.retriever
         statements: list[str] = []
 
@@ -183,13 +191,10 @@ async def test_the_database_returns_cosine_similarity_from_its_own_base(
     pg_db: Database, real_embedder: Embedder
 ) -> None:
     science, bees = await make_kbs(pg_db, "Science", "Bees")
-    runtime = await KnowledgeRuntime.start(pg_db, KnowledgeSettings(), embedder=real_embedder)
-    try:
-        await runtime.ingestor.add(science, "plants.md", EN_DOC)
-        await runtime.ingestor.add(bees, "bees.txt", BEES)
-        await runtime.ingestor.idle()
-    finally:
-        await runtime.aclose()
+    runtime = await ingest(
+        pg_db, real_embedder, (science, "plants.md", EN_DOC), (bees, "bees.txt", BEES)
+    )
+    await runtime.aclose()
     async with pg_db.session() as s:
         stored = {
             chunk_id: (kb_id, vector)
@@ -355,30 +360,10 @@ async def test_a_role_that_cannot_create_pgvector_is_told_so_at_migrate_time(
         await postgres.admin(f"DROP DATABASE {name} WITH (FORCE)", f"DROP ROLE {role}")
 
 
-def postgres_knowledge_app(url: str, embedder: Embedder) -> web.Application:
-    """The knowledge routes as create_app wires them, on a PostgreSQL database."""
-    app = web.Application(middlewares=[error_middleware])
-    app[ISSUER] = TokenIssuer(secret_key=SECRET)
-    app[EMBEDDER] = embedder
-    app[KNOWLEDGE_SETTINGS] = KnowledgeSettings()
-
-    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-        db = Database(url)
-        await db.migrate()
-        app[DB] = db
-        yield
-        await db.close()
-
-    app.cleanup_ctx.append(database_ctx)
-    app.cleanup_ctx.append(knowledge_ctx)
-    app.add_routes(knowledge_routes.routes)
-    return app
-
-
 async def test_upload_ingest_retrieve_through_the_api(
     aiohttp_client: Any, pg_url: str, real_embedder: Embedder, loop_guard: Any
 ) -> None:
-    client: Client = await aiohttp_client(postgres_knowledge_app(pg_url, real_embedder))
+    client: Client = await aiohttp_client(knowledge_app(Path(), real_embedder, database_url=pg_url))
     loop_guard.start()
     kb_id, other = await new_kb(client, "Science"), await new_kb(client, "Bees")
     assert (await upload(client, kb_id, "plants.md", EN_DOC)).status == 202
