@@ -272,8 +272,11 @@ class VoicePipeline:
         they stop. A later, different partial searches again (the newest search wins).
         """
         previous, utterance.last_partial = utterance.last_partial, text
-        if not previous or not same_question(previous, text):
-            return
+        if previous and same_question(previous, text):
+            self._prepare(utterance, text)
+
+    def _prepare(self, utterance: _Utterance, text: str) -> None:
+        """Have the conversation prepare the reply to `text`, unless it already asked this."""
         if utterance.searched and same_question(utterance.searched, text):
             return
         utterance.searched = text
@@ -287,11 +290,8 @@ class VoicePipeline:
         """The final transcript, started at the first pause in case the turn ends there."""
         transcript = await self._transcribe(audio)
         if transcript is not None and transcript.text:
-            # What the pause says is the latest word on the question: search for it unless a
-            # settled partial already asked the same.
-            if not (utterance.searched and same_question(utterance.searched, transcript.text)):
-                utterance.searched = transcript.text
-                self._spawn(self.call.conversation.prefetch(transcript.text), name="prefetch")
+            # What the pause says is the latest word on the question.
+            self._prepare(utterance, transcript.text)
         return transcript
 
     def _speech_ended(self, utterance: _Utterance, item: SpeechEnded, arrived: float) -> None:
