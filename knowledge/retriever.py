@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import ColumnElement, func, select
 
-from knowledge.config import KnowledgeSettings
-from knowledge.embeddings import Embedder, Vectors
-from knowledge.index import ChunkRow, KBIndex, Passage
-from knowledge.models import KBChunk, KBDocument, KBTurnSource
+from core.settings import KnowledgeSettings
+from knowledge.embeddings import Embedder
+from knowledge.index import ChunkRow, KBIndex, Passage, dense_share
 from knowledge.text import tokens
 from knowledge.vector_search import PgVectorSearch
 from storage import Database
+from storage.knowledge_tables import KBChunk, KBDocument, KBTurnSource, Vectors
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ class Retriever:
         index = await self._index(kb_id)
         vector = await self._embed(query) if index.has_vectors else None
         loop = asyncio.get_running_loop()
-        if vector is not None and self._in_database is not None and weights.dense(query):
+        if vector is not None and self._in_database is not None and dense_share(weights, query):
             candidates = await self._search_in_database(index, query, vector, k=k)
         else:
             candidates = await loop.run_in_executor(

@@ -1,18 +1,15 @@
 """The knowledge runtime: the embedding model, its executor, the retriever and the ingestor,
-built once per process and closed on shutdown; and the aiohttp cleanup context that does it."""
+built once per process and closed on shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from aiohttp import web
-
-from knowledge.config import KnowledgeSettings
+from core.settings import KnowledgeSettings
 from knowledge.embeddings import Embedder, MiniLMEmbedder
 from knowledge.ingest import Ingestor
 from knowledge.retriever import Retriever
@@ -73,24 +70,3 @@ async def _load_embedder(settings: KnowledgeSettings, executor: ThreadPoolExecut
     )
     await loop.run_in_executor(executor, embedder.encode, ["warm up"])
     return embedder
-
-
-KNOWLEDGE = web.AppKey("knowledge", KnowledgeRuntime)
-"""The process's knowledge runtime."""
-KNOWLEDGE_SETTINGS = web.AppKey("knowledge_settings", KnowledgeSettings)
-"""Optional: set before start to override the defaults (tests, a settings loader)."""
-EMBEDDER = web.AppKey("knowledge_embedder", Embedder)
-"""Optional: an already loaded embedder to share (tests, benchmarks)."""
-
-
-async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Cleanup context: needs `storage` DB under signaling.keys.DB (add it after the database)."""
-    from signaling.keys import DB
-
-    settings = app.get(KNOWLEDGE_SETTINGS) or KnowledgeSettings.from_env()
-    runtime = await KnowledgeRuntime.start(app[DB], settings, embedder=app.get(EMBEDDER))
-    app[KNOWLEDGE] = runtime
-    try:
-        yield
-    finally:
-        await runtime.aclose()

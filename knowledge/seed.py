@@ -12,7 +12,7 @@ from importlib import resources
 
 from sqlalchemy import select
 
-from knowledge.config import KnowledgeSettings
+from core.settings import KnowledgeSettings
 from knowledge.ingest import make_document
 from storage import Database, KnowledgeBase, Tutor
 
@@ -29,7 +29,7 @@ def demo_text(filename: str) -> bytes:
 async def seed_demo_knowledge(db: Database, tutors_by_name: Mapping[str, int]) -> list[int]:
     """Give the demo tutors (name → tutor id) their knowledge bases; returns the new bases."""
     created: list[int] = []
-    limit = KnowledgeSettings().max_upload_bytes
+    limit = KnowledgeSettings().max_upload_bytes  # the demo files are ours: the default limit
     async with db.session() as s, s.begin():
         for tutor_name, (kb_name, description, filename) in DEMO_KNOWLEDGE.items():
             tutor_id = tutors_by_name.get(tutor_name)

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from sqlalchemy import CompoundSelect, Float, Select, func, select, text, union
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from knowledge.embeddings import Vectors
-from knowledge.models import KBChunk
 from storage import Database
+from storage.knowledge_tables import KBChunk, Vectors
 
 ITERATIVE_SCAN = (0, 8, 0)
 """The first pgvector release whose HNSW scan can continue past `ef_search` under a filter."""

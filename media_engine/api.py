@@ -12,21 +12,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
 from auth import AuthError
 from auth.tokens import bearer
-from knowledge.config import KnowledgeSettings
+from core import __version__
+from core.http import cors_middleware, error_middleware, http_error, json_body, read_body
+from core.settings import Settings
+from knowledge.retriever import Retriever
 from knowledge.runtime import KnowledgeRuntime
-from media_engine.errors import BadOffer, CallNotFound, CapacityError, EngineError
+from media_engine.errors import EngineError, engine_http_error
 from media_engine.llm.base import LLM
 from media_engine.manager import CallManager
 from media_engine.runtime import EngineRuntime, create_runtime
 from storage import Database
-from virtual_tutor import __version__
-from virtual_tutor.http import cors_middleware, error_middleware, http_error, json_body
-from virtual_tutor.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -36,18 +37,6 @@ SHARED_LLM = web.AppKey("shared_llm", LLM)
 MANAGER = web.AppKey("manager", CallManager)
 
 routes = web.RouteTableDef()
-
-
-def _engine_error(exc: EngineError) -> web.HTTPException:
-    if isinstance(exc, CapacityError):
-        return http_error(503, str(exc), code=exc.code, headers={"Retry-After": "5"})
-    if isinstance(exc, CallNotFound):
-        return http_error(404, str(exc), code=exc.code)
-    if isinstance(exc, BadOffer):
-        return http_error(400, str(exc), code=exc.code)
-    if exc.code == "call_exists":
-        return http_error(409, str(exc), code=exc.code)
-    return http_error(500, str(exc), code=exc.code)
 
 
 def _service(request: web.Request) -> None:
@@ -75,6 +64,8 @@ async def create_session(request: web.Request) -> web.Response:
     _service(request)
     body = await json_body(request)
     ids = {}
+    # Older API servers also send the tutor's `kb_id`; the engine reads the tutor's own, but a
+    # malformed one is still refused so a broken client shows up.
     for name in ("tutor_id", "student_id", "kb_id"):
         value = body.get(name)
         if name == "kb_id" and value is None:
@@ -84,17 +75,12 @@ async def create_session(request: web.Request) -> web.Response:
         ids[name] = value
     try:
         base_url = request.app[ENGINE_SETTINGS].public_url or str(request.url.origin())
-        grant = await request.app[MANAGER].create_session(**ids, base_url=base_url)
+        grant = await request.app[MANAGER].create_session(
+            tutor_id=ids["tutor_id"], student_id=ids["student_id"], base_url=base_url
+        )
     except EngineError as exc:
-        raise _engine_error(exc) from None
-    return web.json_response(
-        {
-            "session_id": grant.session_id,
-            "engine_url": grant.engine_url,
-            "engine_token": grant.engine_token,
-        },
-        status=201,
-    )
+        raise engine_http_error(exc) from None
+    return web.json_response(grant.as_json(), status=201)
 
 
 @routes.delete("/v1/sessions/{session_id}")
@@ -117,11 +103,7 @@ async def _read_offer(request: web.Request) -> tuple[str, bool]:
         return sdp, True
     if request.content_type != "application/sdp":
         raise http_error(415, "send the offer as application/sdp or JSON {sdp, type}")
-    if request.content_length is not None and request.content_length > limit:
-        raise http_error(413, f"SDP is limited to {limit} bytes")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise http_error(413, f"SDP is limited to {limit} bytes")
+    raw = await read_body(request, limit, what="SDP")
     try:
         return raw.decode(), False
     except UnicodeDecodeError:
@@ -137,7 +119,7 @@ async def open_call(request: web.Request) -> web.Response:
     try:
         answer = await request.app[MANAGER].answer(session_id, sdp)
     except EngineError as exc:
-        raise _engine_error(exc) from None
+        raise engine_http_error(exc) from None
     headers = {"Location": f"/v1/calls/{session_id}"}
     if as_json:
         return web.json_response({"sdp": answer, "type": "answer"}, status=201, headers=headers)
@@ -171,25 +153,36 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+@asynccontextmanager
+async def serve_engine(
+    app: web.Application, settings: Settings, db: Database, retriever: Retriever | None
+) -> AsyncIterator[CallManager]:
+    """Load the models and open the call manager behind the engine's routes on `app`; at exit
+    close every call, then the models. The standalone engine and the server both use this."""
+    runtime = await create_runtime(settings, db, llm=app.get(SHARED_LLM), retriever=retriever)
+    manager = CallManager(runtime)
+    app[ENGINE_SETTINGS] = settings
+    app[RUNTIME] = runtime
+    app[MANAGER] = manager
+    try:
+        yield manager
+    finally:
+        await manager.close_all("shutdown")
+        await runtime.aclose()
+
+
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Load the models, open the call manager; at shutdown close every call, then the models."""
+    """The standalone engine's own database and (search-only) knowledge runtime around it."""
     settings = app[ENGINE_SETTINGS]
     db = Database(settings.database_url)
     await db.migrate()
     # A separate engine searches the knowledge bases the API tier ingests into the shared
     # database; it does not ingest itself.
-    knowledge = await KnowledgeRuntime.start(db, KnowledgeSettings.from_env(), ingest=False)
-    runtime = await create_runtime(
-        settings, db, llm=app.get(SHARED_LLM), retriever=knowledge.retriever
-    )
-    manager = CallManager(runtime)
-    app[RUNTIME] = runtime
-    app[MANAGER] = manager
+    knowledge = await KnowledgeRuntime.start(db, settings.knowledge, ingest=False)
     try:
-        yield
+        async with serve_engine(app, settings, db, knowledge.retriever):
+            yield
     finally:
-        await manager.close_all("shutdown")
-        await runtime.aclose()
         await knowledge.aclose()
         await db.close()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from media_engine.conversation import Conversation
 from media_engine.errors import BadOffer
 from media_engine.llm.base import GenerationOptions
 from media_engine.protocol import ProtocolError, TextIn, event, parse
+from media_engine.tasks import TaskSet
 from media_engine.tutor import TutorProfile
 
 if TYPE_CHECKING:
@@ -67,7 +67,6 @@ class Call:
     ) -> None:
         self.session_id = session_id
         self.tutor = tutor
-        self.created_at = time.monotonic()
         self.connected = asyncio.Event()
         self.closed = asyncio.Event()
         self.close_reason: str | None = None
@@ -79,7 +78,7 @@ class Call:
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._runner: asyncio.Task[None] | None = None
         self._reply: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(session_id, "call")
         self.conversation = Conversation(
             session_id=session_id,
             tutor=tutor,
@@ -126,7 +125,7 @@ class Call:
         answer = await self._pc.createAnswer()
         await self._pc.setLocalDescription(answer)
         self._runner = asyncio.create_task(self._run(), name=f"call-{self.session_id}")
-        self._spawn(self.conversation.prefill())
+        self._tasks.spawn(self.conversation.prefill(), name="prefill")
         return self._pc.localDescription.sdp
 
     # --- the call's one loop -------------------------------------------------------------------
@@ -147,7 +146,9 @@ class Call:
                 if item.state == "connected":
                     self.connected.set()
                 elif item.state in {"failed", "closed"}:
-                    self._spawn(self.close("failed" if item.state == "failed" else "hangup"))
+                    self._tasks.spawn(
+                        self.close("failed" if item.state == "failed" else "hangup"), name="close"
+                    )
                     return
 
     def _on_message(self, raw: str | bytes) -> None:
@@ -172,7 +173,7 @@ class Call:
         """A user turn: interrupt any reply in progress, store the turn, reply to it."""
         turn_id = turn_id or uuid.uuid4().hex[:12]
         self.interrupt()
-        self._reply = self._spawn(self._respond(turn_id, text, source, timings))
+        self._reply = self._tasks.spawn(self._respond(turn_id, text, source, timings), name="reply")
         return turn_id
 
     def interrupt(self) -> bool:
@@ -198,7 +199,7 @@ class Call:
             await self.conversation.reply(turn_id)
         # While the student reads or listens, the model reads the history the next turn will
         # start with (the last turn's course material has left it).
-        self._spawn(self.conversation.prefill())
+        self._tasks.spawn(self.conversation.prefill(), name="prefill")
 
     # --- output --------------------------------------------------------------------------------
 
@@ -207,17 +208,6 @@ class Call:
         channel = self._channel
         if channel is not None and channel.readyState == "open":
             channel.send(message)
-
-    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("session %s: task failed", self.session_id, exc_info=task.exception())
 
     # --- teardown ------------------------------------------------------------------------------
 
@@ -228,10 +218,10 @@ class Call:
         self.closed.set()
         self.close_reason = reason
         current = asyncio.current_task()
-        tasks = [t for t in [self._runner, *self._tasks] if t is not None and t is not current]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._runner is not None and self._runner is not current:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+        await self._tasks.cancel_all()
         if self.voice is not None:
             await self.voice.aclose()
         await self._pc.close()

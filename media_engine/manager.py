@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from auth.tokens import CallGrant
 from media_engine.call import Call
-from media_engine.errors import CallNotFound, CapacityError, EngineError
+from media_engine.errors import CallExists, CallNotFound, CapacityError
 from media_engine.runtime import EngineRuntime
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,13 @@ class SessionGrant:
     session_id: str
     engine_url: str
     engine_token: str
+
+    def as_json(self) -> dict[str, str]:
+        return {
+            "session_id": self.session_id,
+            "engine_url": self.engine_url,
+            "engine_token": self.engine_token,
+        }
 
 
 @dataclass
@@ -58,7 +65,7 @@ class CallManager:
         return self._settings.max_sessions
 
     async def create_session(
-        self, *, tutor_id: int, student_id: int, base_url: str, kb_id: int | None = None
+        self, *, tutor_id: int, student_id: int, base_url: str
     ) -> SessionGrant:
         """Reserve a slot and record the session; CapacityError when every slot is taken.
 
@@ -98,7 +105,7 @@ class CallManager:
         if slot is None:
             raise CallNotFound("no such session on this engine, or it has ended")
         if slot.call is not None:
-            raise EngineError("this session already has a call", code="call_exists")
+            raise CallExists("this session already has a call")
         tutor = await self._rt.store.tutor_for_session(session_id)
         if tutor is None:
             raise CallNotFound("the session's tutor no longer exists")

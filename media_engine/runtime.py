@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from auth.tokens import TokenIssuer
+from core.paths import ModelPaths
+from core.settings import Settings
 from knowledge.retriever import Retriever
 from media_engine.audio import PacingStats
 from media_engine.llm.base import LLM
 from media_engine.store import TurnStore
 from storage import Database
-from virtual_tutor.models import ModelPaths
-from virtual_tutor.settings import Settings
 
 log = logging.getLogger(__name__)
 

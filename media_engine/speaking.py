@@ -18,7 +18,7 @@ from media_engine.conversation import Conversation, Reply, Send
 from media_engine.errors import StageError
 from media_engine.protocol import event
 from media_engine.tts import TTS, sayable
-from media_engine.tutor import TutorProfile
+from media_engine.tutor import TutorProfile, join_words
 
 log = logging.getLogger(__name__)
 
@@ -220,8 +220,9 @@ class SpokenReply:
 
     def played_text(self) -> str:
         """What the student heard, cut at the word where playback stopped."""
-        joiner = "" if self._tutor.language == "zh" else " "
-        return joiner.join(c.played_text() for c in self.chunks if c.played > 0).strip()
+        return join_words(
+            [c.played_text() for c in self.chunks if c.played > 0], self._tutor.language
+        )
 
     async def _store(self, *, interrupted: bool) -> None:
         self._record.started_at = self._clock.llm_started_at or self._record.started_at

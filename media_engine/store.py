@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
-
 from media_engine.tutor import TutorProfile
-from storage import Database, SessionRecord, Turn, Tutor
+from storage import Database, SessionRecord, Turn, Tutor, mark_session_ended
 
 
 class TurnStore:
@@ -73,16 +70,6 @@ class TurnStore:
                 )
             )
 
-    async def history(self, session_id: str) -> list[Turn]:
-        async with self._db.session() as s:
-            rows = await s.scalars(select(Turn).where(Turn.session_id == session_id))
-            return list(rows)
-
     async def end_session(self, session_id: str, reason: str) -> None:
         """Mark the session ended, once: the first reason recorded wins."""
-        async with self._db.session() as s, s.begin():
-            await s.execute(
-                update(SessionRecord)
-                .where(SessionRecord.id == session_id, SessionRecord.status == "active")
-                .values(status="ended", ended_at=datetime.now(UTC), end_reason=reason)
-            )
+        await mark_session_ended(self._db, session_id, reason)

@@ -11,7 +11,6 @@ import abc
 import asyncio
 import logging
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,8 +54,6 @@ class Speech:
 
     pcm: NDArray[np.int16]
     """48 kHz mono s16."""
-    compute_s: float
-    """Seconds spent synthesizing it (not counting waiting for the model)."""
 
 
 def clean_for_speech(text: str) -> str:
@@ -91,8 +88,8 @@ class TTS(abc.ABC):
         loop = asyncio.get_running_loop()
         executor = self._first if first else self._ahead
         try:
-            pcm, compute_s = await loop.run_in_executor(
-                executor, self._timed, clean_for_speech(text), voice, language
+            pcm = await loop.run_in_executor(
+                executor, self._output_pcm, clean_for_speech(text), voice, language
             )
         except TTSError:
             raise
@@ -100,12 +97,11 @@ class TTS(abc.ABC):
             log.exception("%s failed", self.name)
             raise TTSError(f"speech synthesis failed ({type(exc).__name__})") from exc
         gap = np.zeros(int(GAP_S * OUT_RATE), dtype=np.int16)
-        return Speech(pcm=np.concatenate([pcm, gap]), compute_s=compute_s)
+        return Speech(pcm=np.concatenate([pcm, gap]))
 
-    def _timed(self, text: str, voice: str, language: str) -> tuple[NDArray[np.int16], float]:
-        started = time.perf_counter()
+    def _output_pcm(self, text: str, voice: str, language: str) -> NDArray[np.int16]:
         audio, rate = self._synthesize(text, voice, language)
-        return to_output_pcm(audio, rate), time.perf_counter() - started
+        return to_output_pcm(audio, rate)
 
     @abc.abstractmethod
     def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Chinese (Mandarin, simplified characters)"}
@@ -29,3 +30,9 @@ class TutorProfile:
             "answer in two or three short sentences of plain text, with no lists, markdown or "
             "code blocks, and ask a short question back when it helps the student learn."
         )
+
+
+def join_words(parts: Iterable[str], language: str) -> str:
+    """Pieces of one text joined as the language writes them: Chinese has no spaces."""
+    joiner = "" if language == "zh" else " "
+    return joiner.join(p for p in parts if p).strip()

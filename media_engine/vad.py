@@ -18,8 +18,8 @@ from importlib import resources
 import numpy as np
 import onnxruntime as rt
 
+from core.settings import VoiceSettings
 from media_engine.audio import ASR_RATE, Samples
-from virtual_tutor.settings import VoiceSettings
 
 WINDOW = 512  # samples at 16 kHz: 32 ms, the window silero-vad v5+ is trained on
 CONTEXT = 64  # samples of the previous window silero prepends

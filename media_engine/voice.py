@@ -13,16 +13,17 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import av
 import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from core.paths import ModelPaths
+from core.settings import Settings, VoiceSettings
 from knowledge.retriever import same_question
 from media_engine.asr import ASR, Transcript, WhisperASR
 from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, PacingStats, Samples
@@ -30,8 +31,9 @@ from media_engine.conversation import Conversation
 from media_engine.errors import StageError
 from media_engine.protocol import event
 from media_engine.speaking import SpokenReply, TurnClock
+from media_engine.tasks import TaskSet
 from media_engine.tts import TTS, KokoroTTS
-from media_engine.tutor import TutorProfile
+from media_engine.tutor import TutorProfile, join_words
 from media_engine.vad import (
     SileroVad,
     SpeechDismissed,
@@ -45,8 +47,6 @@ from media_engine.vad import (
     VadModel,
     VadStream,
 )
-from virtual_tutor.models import ModelPaths
-from virtual_tutor.settings import Settings, VoiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -187,14 +187,14 @@ class VoicePipeline:
         self._tts = factory.models.tts
         self._utterance: _Utterance | None = None
         self._clocks: dict[str, TurnClock] = {}
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks = TaskSet(call.session_id, "voice")
         self.asr_calls = 0
 
     # --- listening -----------------------------------------------------------------------------
 
     def start(self, track: MediaStreamTrack) -> None:
         """Listen to the student's audio track until it ends or the call closes."""
-        self._spawn(self._listen(track), name="listen")
+        self._tasks.spawn(self._listen(track), name="listen")
 
     async def _listen(self, track: MediaStreamTrack) -> None:
         loop = asyncio.get_running_loop()
@@ -229,7 +229,9 @@ class VoicePipeline:
             self._maybe_partial(self._utterance, item.audio)
         elif isinstance(item, SpeechPaused):
             utterance = self._utterance
-            utterance.speculative = self._spawn(self._speculate(utterance, item.audio), name="asr")
+            utterance.speculative = self._tasks.spawn(
+                self._speculate(utterance, item.audio), name="asr"
+            )
         elif isinstance(item, SpeechResumed):
             if self._utterance.speculative is not None:
                 self._utterance.speculative.cancel()
@@ -249,7 +251,7 @@ class VoicePipeline:
     def _maybe_partial(self, utterance: _Utterance, audio: Samples) -> None:
         if self._asr.busy or (utterance.partial is not None and not utterance.partial.done()):
             return  # best-effort: a partial never queues behind another transcription
-        utterance.partial = self._spawn(self._send_partial(utterance, audio), name="partial")
+        utterance.partial = self._tasks.spawn(self._send_partial(utterance, audio), name="partial")
 
     async def _send_partial(self, utterance: _Utterance, audio: Samples) -> None:
         self.asr_calls += 1
@@ -280,7 +282,7 @@ class VoicePipeline:
         if utterance.searched and same_question(utterance.searched, text):
             return
         utterance.searched = text
-        self._spawn(self.call.conversation.prefetch(text), name="prefetch")
+        self._tasks.spawn(self.call.conversation.prefetch(text), name="prefetch")
 
     async def _transcribe(self, audio: Samples) -> Transcript | None:
         self.asr_calls += 1
@@ -309,7 +311,9 @@ class VoicePipeline:
             # Cut mid-speech: the pause's transcript lacks what was said after it.
             speculative.cancel()
             speculative = None
-        self._spawn(self._finish_turn(utterance, clock, item.audio, speculative), name="final")
+        self._tasks.spawn(
+            self._finish_turn(utterance, clock, item.audio, speculative), name="final"
+        )
 
     async def _finish_turn(
         self,
@@ -325,8 +329,9 @@ class VoicePipeline:
             self._error(exc, clock.turn_id)
             return
         clock.transcribed(transcript.compute_s if transcript else 0.0)
-        joiner = "" if self._language == "zh" else " "
-        text = joiner.join(t for t in (utterance.carried, transcript and transcript.text) if t)
+        text = join_words(
+            [utterance.carried, transcript.text if transcript else ""], self._language
+        )
         if self._utterance is not None:
             # The student spoke again before this was transcribed: it was a pause, not the end,
             # and answering now would talk over them. The words open their next turn instead.
@@ -368,23 +373,7 @@ class VoicePipeline:
 
     # --- tasks ---------------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
-        task = asyncio.create_task(coro, name=f"voice-{name}-{self.call.session_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error(
-                "session %s: voice task failed", self.call.session_id, exc_info=task.exception()
-            )
-
     async def aclose(self) -> None:
         """Stop listening and speaking; the shared models stay loaded."""
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
         self.outbound.stop()

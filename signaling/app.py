@@ -5,28 +5,40 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 from aiohttp import web
 
 from auth import TokenIssuer
-from knowledge.runtime import KNOWLEDGE, knowledge_ctx
+from core import __version__
+from core.http import cors_middleware, error_middleware
+from core.settings import Settings
+from knowledge.runtime import KnowledgeRuntime
 from media_engine import api as engine_api
 from media_engine.llm.base import LLM
-from media_engine.manager import CallManager
-from media_engine.runtime import create_runtime
+from signaling.accounts import AccountService
 from signaling.engine_client import EngineClient, HttpEngineClient, LocalEngineClient
-from signaling.keys import DB, ENGINE, ISSUER, SETTINGS
+from signaling.keys import (
+    ACCOUNTS,
+    DB,
+    EMBEDDER,
+    ENGINE,
+    ISSUER,
+    KNOWLEDGE,
+    KNOWLEDGE_SETTINGS,
+    SESSIONS,
+    SETTINGS,
+    TUTORS,
+)
 from signaling.routes import auth as auth_routes
 from signaling.routes import knowledge as knowledge_routes
 from signaling.routes import sessions as session_routes
 from signaling.routes import tutors as tutor_routes
+from signaling.seed import SeededAccount, seed
 from signaling.sessions import SessionService
+from signaling.tutors import TutorService
 from storage import Database
-from storage.seed import SeededAccount, seed
-from virtual_tutor import __version__
-from virtual_tutor.http import cors_middleware, error_middleware
-from virtual_tutor.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -39,39 +51,43 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     await db.migrate()
     app[SEEDED] = await seed(db, app[SETTINGS])
     app[DB] = db
+    ttl_s = app[SETTINGS].access_token_expire_minutes * 60
+    app[ACCOUNTS] = AccountService(db, app[ISSUER], token_ttl_s=ttl_s)
+    app[TUTORS] = TutorService(db)
     yield
     await db.close()
+
+
+async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The knowledge runtime (embedding model, retriever, ingestion worker); after the database,
+    since it ingests pending documents."""
+    settings = app.get(KNOWLEDGE_SETTINGS) or app[SETTINGS].knowledge
+    runtime = await KnowledgeRuntime.start(app[DB], settings, embedder=app.get(EMBEDDER))
+    app[KNOWLEDGE] = runtime
+    try:
+        yield
+    finally:
+        await runtime.aclose()
 
 
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """The in-process engine (default), or a client of the engine at ENGINE_URL."""
     settings = app[SETTINGS]
-    client: EngineClient
-    if settings.in_process_engine:
-        runtime = await create_runtime(
-            settings,
-            app[DB],
-            llm=app.get(engine_api.SHARED_LLM),
-            retriever=app[KNOWLEDGE].retriever,
-        )
-        manager = CallManager(runtime)
-        app[engine_api.ENGINE_SETTINGS] = settings
-        app[engine_api.RUNTIME] = runtime
-        app[engine_api.MANAGER] = manager
-        client = LocalEngineClient(manager, lambda: engine_api.engine_health(app))
-    else:
-        assert settings.engine_url is not None
-        client = HttpEngineClient(settings.engine_url, app[ISSUER])
-    app[ENGINE] = client
-    app[session_routes.SESSIONS] = SessionService(app[DB], client)
-    try:
-        yield
-    finally:
+    async with AsyncExitStack() as stack:
+        client: EngineClient
         if settings.in_process_engine:
-            await manager.close_all("shutdown")
-            await runtime.aclose()
-        elif isinstance(client, HttpEngineClient):
-            await client.aclose()
+            manager = await stack.enter_async_context(
+                engine_api.serve_engine(app, settings, app[DB], app[KNOWLEDGE].retriever)
+            )
+            client = LocalEngineClient(manager, lambda: engine_api.engine_health(app))
+        else:
+            assert settings.engine_url is not None
+            http_client = HttpEngineClient(settings.engine_url, app[ISSUER])
+            stack.push_async_callback(http_client.aclose)
+            client = http_client
+        app[ENGINE] = client
+        app[SESSIONS] = SessionService(app[DB], client)
+        yield
 
 
 async def health(request: web.Request) -> web.Response:
@@ -98,7 +114,7 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
         app[engine_api.SHARED_LLM] = llm
     app[ISSUER] = TokenIssuer(secret_key=settings.secret_key, algorithm=settings.algorithm)
     app.cleanup_ctx.append(database_ctx)
-    app.cleanup_ctx.append(knowledge_ctx)  # after the database: it ingests pending documents
+    app.cleanup_ctx.append(knowledge_ctx)
     app.cleanup_ctx.append(engine_ctx)
     app.add_routes(auth_routes.routes)
     app.add_routes(tutor_routes.routes)

@@ -22,14 +22,13 @@ class EngineUnavailable(EngineError):
 
     code = "engine_unavailable"
     retryable = True
+    http_status = 502
 
 
 class EngineClient(abc.ABC):
-    name: str
-
     @abc.abstractmethod
     async def create_session(
-        self, *, tutor_id: int, student_id: int, kb_id: int | None, base_url: str
+        self, *, tutor_id: int, student_id: int, base_url: str
     ) -> SessionGrant:
         """Reserve a call slot. `base_url` is where clients reached this server; an in-process
         engine is reached there too, a remote one knows its own address."""
@@ -43,17 +42,15 @@ class EngineClient(abc.ABC):
 
 
 class LocalEngineClient(EngineClient):
-    name = "local"
-
     def __init__(self, manager: CallManager, info: Callable[[], dict[str, Any]]) -> None:
         self._manager = manager
         self._info = info  # read at each health check: the figures change as calls run
 
     async def create_session(
-        self, *, tutor_id: int, student_id: int, kb_id: int | None, base_url: str
+        self, *, tutor_id: int, student_id: int, base_url: str
     ) -> SessionGrant:
         return await self._manager.create_session(
-            tutor_id=tutor_id, student_id=student_id, kb_id=kb_id, base_url=base_url
+            tutor_id=tutor_id, student_id=student_id, base_url=base_url
         )
 
     async def end_session(self, session_id: str, *, reason: str) -> bool:
@@ -66,8 +63,6 @@ class LocalEngineClient(EngineClient):
 class HttpEngineClient(EngineClient):
     """Talks to `virtual-tutor engine` at ENGINE_URL with a short-lived service token."""
 
-    name = "http"
-
     def __init__(self, base_url: str, issuer: TokenIssuer, *, timeout_s: float = 10.0) -> None:
         self._base = base_url.rstrip("/")
         self._issuer = issuer
@@ -77,9 +72,9 @@ class HttpEngineClient(EngineClient):
         return {"Authorization": f"Bearer {self._issuer.service_token(ttl_s=60)}"}
 
     async def create_session(
-        self, *, tutor_id: int, student_id: int, kb_id: int | None, base_url: str
+        self, *, tutor_id: int, student_id: int, base_url: str
     ) -> SessionGrant:
-        payload = {"tutor_id": tutor_id, "student_id": student_id, "kb_id": kb_id}
+        payload = {"tutor_id": tutor_id, "student_id": student_id}
         try:
             async with self._http.post(
                 f"{self._base}/v1/sessions", json=payload, headers=self._headers()

@@ -6,15 +6,29 @@ from aiohttp import web
 
 from auth import AuthError, Principal, TokenIssuer
 from auth.tokens import bearer
+from core.http import http_error
+from core.settings import KnowledgeSettings, Settings
+from knowledge.embeddings import Embedder
+from knowledge.runtime import KnowledgeRuntime
+from signaling.accounts import AccountService
 from signaling.engine_client import EngineClient
+from signaling.sessions import SessionService
+from signaling.tutors import TutorService
 from storage import Database
-from virtual_tutor.http import http_error
-from virtual_tutor.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 ISSUER = web.AppKey("issuer", TokenIssuer)
 ENGINE: web.AppKey[EngineClient] = web.AppKey("engine")
+KNOWLEDGE = web.AppKey("knowledge", KnowledgeRuntime)
+"""The process's knowledge runtime."""
+KNOWLEDGE_SETTINGS = web.AppKey("knowledge_settings", KnowledgeSettings)
+"""Optional: set before start to override `Settings.knowledge` (tests)."""
+EMBEDDER = web.AppKey("knowledge_embedder", Embedder)
+"""Optional: an already loaded embedder to share (tests, benchmarks)."""
+ACCOUNTS = web.AppKey("accounts", AccountService)
+TUTORS = web.AppKey("tutors", TutorService)
+SESSIONS = web.AppKey("sessions", SessionService)
 
 
 def principal(request: web.Request) -> Principal:

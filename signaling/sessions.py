@@ -6,13 +6,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from auth import Principal
 from media_engine.manager import SessionGrant
 from signaling.engine_client import EngineClient, EngineUnavailable
-from storage import Database, SessionRecord, Turn, Tutor
+from storage import Database, SessionRecord, Turn, Tutor, mark_session_ended
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class SessionService:
         if tutor is None:
             raise TutorNotFound(f"no tutor with id {tutor_id}")
         return await self._engine.create_session(
-            tutor_id=tutor.id, student_id=who.user_id, kb_id=tutor.kb_id, base_url=base_url
+            tutor_id=tutor.id, student_id=who.user_id, base_url=base_url
         )
 
     async def list(self, who: Principal) -> list[dict[str, Any]]:
@@ -110,12 +110,5 @@ class SessionService:
             except EngineUnavailable as exc:
                 # The engine is gone, and its calls with it: the record is ended here instead.
                 log.warning("session %s: engine unreachable while ending: %s", session_id, exc)
-            async with self._db.session() as s, s.begin():
-                await s.execute(
-                    update(SessionRecord)
-                    .where(SessionRecord.id == session_id, SessionRecord.status == "active")
-                    .values(
-                        status="ended", ended_at=datetime.now(UTC), end_reason="ended_by_student"
-                    )
-                )
+            await mark_session_ended(self._db, session_id, "ended_by_student")
         return {"session_id": session_id, "status": "ended"}

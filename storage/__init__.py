@@ -1,15 +1,21 @@
 """Storage: SQLAlchemy models, the database handle and migrations."""
 
 from storage.database import Database, to_async_url
+from storage.knowledge_tables import KBChunk, KBDocument, KBTurnSource
 from storage.models import Base, KnowledgeBase, SessionRecord, Turn, Tutor, User
+from storage.sessions import mark_session_ended
 
 __all__ = [
     "Base",
     "Database",
+    "KBChunk",
+    "KBDocument",
+    "KBTurnSource",
     "KnowledgeBase",
     "SessionRecord",
     "Turn",
     "Tutor",
     "User",
+    "mark_session_ended",
     "to_async_url",
 ]

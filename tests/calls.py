@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import ADMIN, login
-from virtual_tutor.client import CallConnection
+from virtual_tutor.client import CallConnection, ClientError
 
 
 async def open_session(
@@ -37,6 +37,26 @@ async def next_event(call: CallConnection, kind: str, timeout: float = 60.0) -> 
     while True:
         message = await asyncio.wait_for(call.events.get(), deadline - time.monotonic())
         if message.get("type") == kind:
+            return message
+
+
+async def wait_reply(
+    call: CallConnection, *, timeout: float, on_event: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
+    """Events until the final reply text (returned) or an error (raised)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ClientError(f"no reply within {timeout:.0f} s")
+        try:
+            message = await asyncio.wait_for(call.events.get(), remaining)
+        except TimeoutError:
+            raise ClientError(f"no reply within {timeout:.0f} s") from None
+        on_event(message)
+        if message.get("type") == "error":
+            raise ClientError(f"{message.get('code')}: {message.get('content')}")
+        if message.get("type") == "text" and message.get("role") == "assistant":
             return message
 
 

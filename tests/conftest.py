@@ -13,12 +13,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from core.paths import ModelPaths
+from core.settings import Settings
 from knowledge.embeddings import Embedder, MiniLMEmbedder
-from knowledge.runtime import EMBEDDER
 from media_engine.llm.base import LLM
 from signaling.app import create_app
-from virtual_tutor.models import ModelPaths
-from virtual_tutor.settings import Settings
+from signaling.keys import EMBEDDER
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "var" / "models"

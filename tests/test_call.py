@@ -19,9 +19,10 @@ from tests.calls import (
     open_call,
     open_session,
     plain_tutor,
+    wait_reply,
 )
 from tests.conftest import SECRET, MakeClient, login
-from virtual_tutor.client import CallConnection, wait_reply
+from virtual_tutor.client import CallConnection
 
 
 async def session_detail(client: TestClient[Any, Any], headers: dict[str, str], sid: str) -> Any:

@@ -9,10 +9,9 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import select
 
+from core.settings import KnowledgeSettings
 from knowledge.chunking import chunk_sections, units
-from knowledge.config import KnowledgeSettings
 from knowledge.index import Passage
-from knowledge.models import KBTurnSource
 from knowledge.parsing import Section, parse
 from knowledge.prompt import (
     NOTHING_FOUND,
@@ -31,6 +30,7 @@ from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.store import TurnStore
 from media_engine.tutor import TutorProfile
 from storage import Database, KnowledgeBase, SessionRecord, Tutor, User
+from storage.knowledge_tables import KBTurnSource
 from tests.test_knowledge_api import shared_embedder
 
 INJECTION = (

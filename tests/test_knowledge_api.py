@@ -9,13 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from auth import Principal, Role, TokenIssuer
-from knowledge.config import KnowledgeSettings
+from core.http import error_middleware
+from core.settings import KnowledgeSettings
 from knowledge.embeddings import Embedder, MiniLMEmbedder
-from knowledge.runtime import EMBEDDER, KNOWLEDGE_SETTINGS, knowledge_ctx
-from signaling.keys import DB, ISSUER
+from signaling.app import knowledge_ctx
+from signaling.keys import DB, EMBEDDER, ISSUER, KNOWLEDGE_SETTINGS
 from signaling.routes import knowledge as knowledge_routes
 from storage import Database
-from virtual_tutor.http import error_middleware
 
 SECRET = "knowledge-test-secret-" + "k" * 40
 
@@ -67,7 +67,7 @@ import pytest  # noqa: E402
 from aiohttp import FormData  # noqa: E402
 from aiohttp.test_utils import TestClient  # noqa: E402
 
-from knowledge.runtime import KNOWLEDGE  # noqa: E402
+from signaling.keys import KNOWLEDGE  # noqa: E402
 
 Client = TestClient[Any, Any]
 

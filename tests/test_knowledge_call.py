@@ -8,9 +8,8 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from tests.calls import demo_material_ready, next_event, open_call
+from tests.calls import demo_material_ready, next_event, open_call, wait_reply
 from tests.conftest import ADMIN, MakeClient, login
-from virtual_tutor.client import wait_reply
 
 DONT_KNOW = (
     "don't know",

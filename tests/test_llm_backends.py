@@ -7,10 +7,9 @@ from typing import Any
 from aiohttp.test_utils import TestServer
 
 from signaling.app import create_app
-from tests.calls import next_event, open_call, plain_tutor
+from tests.calls import next_event, open_call, plain_tutor, wait_reply
 from tests.conftest import MakeClient, login, make_settings
 from tests.fake_ollama import REQUESTS, create_fake_ollama
-from virtual_tutor.client import wait_reply
 
 
 async def test_ollama_backend_over_a_real_call(make_client: MakeClient, tmp_path: Any) -> None:

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from core.paths import ModelPaths
 from virtual_tutor import models
-from virtual_tutor.models import ModelError, ModelPaths, check, load_manifest
+from virtual_tutor.models import ModelError, check, load_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 

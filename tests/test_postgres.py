@@ -21,14 +21,14 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, select, text
 
-from knowledge.config import KnowledgeSettings
+from core.settings import KnowledgeSettings
 from knowledge.embeddings import Embedder
-from knowledge.models import KBChunk
 from knowledge.runtime import KnowledgeRuntime
 from knowledge.seed import seed_demo_knowledge
 from knowledge.vector_search import PgVectorSearch
 from storage import Database, KnowledgeBase, Tutor
 from storage.database import SchemaError
+from storage.knowledge_tables import KBChunk
 from tests.test_knowledge_api import (
     EN_DOC,
     ZH_DOC,

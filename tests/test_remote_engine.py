@@ -11,11 +11,10 @@ from auth import TokenIssuer
 from media_engine.api import create_engine_app
 from media_engine.llm.base import LLM
 from signaling.app import create_app
+from signaling.seed import seed
 from storage import Database
-from storage.seed import seed
-from tests.calls import open_call
+from tests.calls import open_call, wait_reply
 from tests.conftest import SECRET, MakeClient, login, make_settings
-from virtual_tutor.client import wait_reply
 
 
 async def test_calls_go_through_a_remote_engine(

@@ -10,7 +10,7 @@ import pytest
 
 from auth import AuthError, Principal, Role, TokenIssuer, hash_password, verify_password
 from auth.tokens import CallGrant, bearer
-from virtual_tutor.settings import Settings, SettingsError
+from core.settings import Settings, SettingsError
 
 KEY = "k" * 48
 
@@ -57,11 +57,42 @@ def test_missing_secret_is_generated_once_and_said(tmp_path: Path) -> None:
         {"ALGORITHM": "none"},
         {"ALGORITHM": "RS256"},
         {"SECRET_KEY": "short"},
+        {"KB_TOP_K": "three"},
+        {"KB_MIN_RELEVANCE": "2"},
+        {"VAD_THRESHOLD": "1.5"},
+        {"PORT": "70000"},
+        {"ASR_COMPUTE_TYPE": "float8"},
     ],
 )
 def test_bad_settings_are_named(tmp_path: Path, env: dict[str, str]) -> None:
     with pytest.raises(SettingsError, match=next(iter(env))):
         Settings.from_env({"VAR_DIR": str(tmp_path), "SECRET_KEY": KEY, **env}, env_file=None)
+
+
+def test_a_bad_value_says_what_is_allowed(tmp_path: Path) -> None:
+    base = {"VAR_DIR": str(tmp_path), "SECRET_KEY": KEY}
+    with pytest.raises(SettingsError, match=r"KB_MIN_RELEVANCE must be between 0 and 1, got 2"):
+        Settings.from_env({**base, "KB_MIN_RELEVANCE": "2"}, env_file=None)
+    with pytest.raises(SettingsError, match=r"MAX_SESSIONS must be >= 1, got 0"):
+        Settings.from_env({**base, "MAX_SESSIONS": "0"}, env_file=None)
+
+
+def test_knowledge_settings_are_a_group_of_the_one_loader(tmp_path: Path) -> None:
+    s = Settings.from_env({"VAR_DIR": str(tmp_path), "SECRET_KEY": KEY}, env_file=None)
+    assert (s.knowledge.top_k, s.knowledge.min_relevance, s.knowledge.embeddings) == (3, 0.3, True)
+    s = Settings.from_env(
+        {
+            "VAR_DIR": str(tmp_path),
+            "SECRET_KEY": KEY,
+            "KB_TOP_K": "5",
+            "KB_EMBEDDINGS": "off",
+            "KB_MODEL_DIR": "/models/minilm",
+            "VAD_END_SILENCE_MS": "300",
+        },
+        env_file=None,
+    )
+    assert (s.knowledge.top_k, s.knowledge.embeddings) == (5, False)
+    assert s.knowledge.model_dir == Path("/models/minilm") and s.voice.end_silence_ms == 300
 
 
 def test_passwords() -> None:

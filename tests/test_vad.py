@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
+from core.settings import VoiceSettings
 from media_engine.audio import Samples
 from media_engine.vad import (
     WINDOW,
@@ -23,7 +24,6 @@ from media_engine.vad import (
     VadStream,
 )
 from tests.voice_helpers import espeak, silence
-from virtual_tutor.settings import VoiceSettings
 
 SETTINGS = VoiceSettings(min_speech_ms=200, end_silence_ms=500, partial_interval_ms=500)
 

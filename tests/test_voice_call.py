@@ -20,7 +20,8 @@ from media_engine.audio import ASR_RATE, OUT_RATE, to_output_pcm
 from tests.calls import demo_material_ready, eventually, open_session
 from tests.conftest import MakeClient, login
 from tests.voice_helpers import espeak, silence
-from virtual_tutor.client import CallConnection, Output, TurnLog
+from virtual_tutor.call_cli import Output
+from virtual_tutor.client import CallConnection, TurnLog
 from virtual_tutor.voice_client import SOUND_RMS, Listener, Microphone
 
 pytestmark = pytest.mark.models

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from auth.tokens import TokenIssuer
+from core.settings import Settings, VoiceSettings
 from media_engine.call import Call
 from media_engine.runtime import EngineRuntime
 from media_engine.store import TurnStore
@@ -35,7 +36,6 @@ from tests.voice_helpers import (
     silence,
     tone,
 )
-from virtual_tutor.settings import Settings, VoiceSettings
 
 VOICE = VoiceSettings(min_speech_ms=100, end_silence_ms=300, partial_interval_ms=200)
 ANSWER = "Plants make food from light, water and air. They also need carbon dioxide."

@@ -1,3 +1,5 @@
-"""Virtual Tutor: a self-hosted real-time voice tutor."""
+"""Virtual Tutor's programs: the command line, the headless client and the model installer."""
 
-__version__ = "0.1.0"
+from core import __version__
+
+__all__ = ["__version__"]

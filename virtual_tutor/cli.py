@@ -8,8 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from core.settings import Settings, SettingsError
 from virtual_tutor import __version__
-from virtual_tutor.settings import Settings, SettingsError
 
 log = logging.getLogger("virtual_tutor")
 
@@ -121,7 +121,7 @@ def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_call(settings: Settings, args: argparse.Namespace) -> int:
-    from virtual_tutor.client import run_call
+    from virtual_tutor.call_cli import run_call
 
     return asyncio.run(run_call(args))
 
@@ -149,13 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     models.set_defaults(func=cmd_models)
 
-    from virtual_tutor.client import add_call_arguments
+    from virtual_tutor.call_cli import add_call_arguments
 
     call = sub.add_parser("call", help="a headless call to a tutor (aiortc)")
     add_call_arguments(call)
     call.set_defaults(func=cmd_call)
 
-    from knowledge.cli import add_kb_parser
+    from virtual_tutor.kb_cli import add_kb_parser
 
     add_kb_parser(sub)
     return parser

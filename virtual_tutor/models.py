@@ -17,45 +17,19 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import IO, Any
 
 from tqdm import tqdm
 
+from core.paths import ModelPaths
+
 CHUNK = 1 << 20
 
 
 class ModelError(RuntimeError):
     """A model file is missing, or does not match the manifest."""
-
-
-@dataclass(frozen=True)
-class ModelPaths:
-    """Where each assembled model lives under the models directory."""
-
-    root: Path
-
-    @property
-    def whisper_tiny_en(self) -> Path:
-        return self.root / "whisper-tiny.en"
-
-    @property
-    def whisper_base(self) -> Path:
-        return self.root / "whisper-base"
-
-    @property
-    def kokoro_model(self) -> Path:
-        return self.root / "kokoro-82m-int8" / "kokoro.onnx"
-
-    @property
-    def kokoro_voices_dir(self) -> Path:
-        return self.root / "kokoro-voices" / "voices"
-
-    @property
-    def llm(self) -> Path:
-        return self.root / "qwen2.5-coder-0.5b-instruct-q4_k_m" / "model.gguf"
 
 
 def load_manifest() -> dict[str, Any]:

@@ -13,10 +13,10 @@ import time
 import wave
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
-import soxr
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from numpy.typing import NDArray
 
@@ -38,6 +38,14 @@ class WavError(ValueError):
     """A WAV file that cannot be used as the microphone."""
 
 
+# WAV sample widths the microphone takes, as the sample formats `frame_to_float` reads.
+_WAV_FORMATS: dict[int, tuple[str, type[np.integer[Any]]]] = {
+    1: ("u8", np.uint8),
+    2: ("s16", np.int16),
+    4: ("s32", np.int32),
+}
+
+
 def read_wav(path: Path) -> NDArray[np.int16]:
     """Any PCM WAV (8/16/32-bit, mono or stereo, any rate) as 48 kHz mono s16."""
     try:
@@ -46,21 +54,24 @@ def read_wav(path: Path) -> NDArray[np.int16]:
             raw = wav.readframes(wav.getnframes())
     except (OSError, wave.Error, EOFError) as exc:
         raise WavError(f"{path}: not a readable PCM WAV file ({exc})") from exc
-    dtype = {1: np.uint8, 2: np.int16, 4: np.int32}.get(width)
-    if dtype is None:
+    if width not in _WAV_FORMATS:
         raise WavError(f"{path}: {8 * width}-bit samples are not supported")
-    data = np.frombuffer(raw, dtype=dtype).astype(np.float32)
-    if width == 1:
-        data = (data - 128.0) / 128.0
-    else:
-        data /= float(2 ** (8 * width - 1))
-    if channels > 1:
-        data = data.reshape(-1, channels).mean(axis=1)
-    if len(data) == 0:
+    fmt, dtype = _WAV_FORMATS[width]
+    # A truncated file can end inside a sample frame; that partial frame is dropped.
+    usable = len(raw) - len(raw) % (width * channels)
+    if usable == 0:
         raise WavError(f"{path}: no audio")
-    if rate != OUT_RATE:
-        data = soxr.resample(data, rate, OUT_RATE).astype(np.float32)
-    return (np.clip(data, -1.0, 1.0) * 32767).astype(np.int16)
+    # Wrapped as a packed frame so the engine's own conversion (scaling, the u8 offset, the
+    # channel mix) and resampling are the ones used, not a second copy of them.
+    frame = av.AudioFrame.from_ndarray(
+        np.frombuffer(raw[:usable], dtype=dtype).reshape(1, -1),
+        format=fmt,
+        # "N channels" has no speaker order, so it exists for any count; the channels are only
+        # averaged. A named layout ("9c" and the like) is missing for some counts.
+        layout=av.AudioLayout(f"{channels} channels"),
+    )
+    frame.sample_rate = rate
+    return to_output_pcm(frame_to_float(frame), rate)
 
 
 def voiced_span(pcm: NDArray[np.int16]) -> tuple[int, int]:

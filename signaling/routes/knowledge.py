@@ -9,11 +9,10 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 
 from auth import Role
+from core.http import http_error, json_body, require_str
 from knowledge.catalog import Catalog, document_json
 from knowledge.errors import UploadRejected
-from knowledge.runtime import KNOWLEDGE
-from signaling.keys import DB, principal
-from virtual_tutor.http import http_error, json_body, require_str
+from signaling.keys import DB, KNOWLEDGE, principal
 
 routes = web.RouteTableDef()
 

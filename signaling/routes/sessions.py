@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from media_engine.errors import CallNotFound, CapacityError, EngineError
-from signaling.keys import SETTINGS, principal
-from signaling.sessions import SessionNotFound, SessionService, TutorNotFound
-from virtual_tutor.http import http_error, json_body, require_int
+from core.http import http_error, json_body, require_int
+from media_engine.errors import CallNotFound, EngineError, engine_http_error
+from signaling.keys import SESSIONS, SETTINGS, principal
+from signaling.sessions import SessionNotFound, TutorNotFound
 
 routes = web.RouteTableDef()
-
-SESSIONS = web.AppKey("sessions", SessionService)
 
 
 @routes.post("/api/student/sessions")
@@ -22,18 +20,12 @@ async def create_session(request: web.Request) -> web.Response:
         base_url = request.app[SETTINGS].public_url or str(request.url.origin())
         grant = await request.app[SESSIONS].open(who, tutor_id, base_url=base_url)
     except (TutorNotFound, CallNotFound) as exc:
+        # The only thing an engine cannot find when opening a session is the tutor.
         raise http_error(404, str(exc), code="tutor_not_found") from None
-    except CapacityError as exc:
-        raise http_error(503, str(exc), code=exc.code, headers={"Retry-After": "5"}) from None
     except EngineError as exc:
-        raise http_error(502, str(exc), code=exc.code) from None
+        raise engine_http_error(exc) from None
     return web.json_response(
-        {
-            "session_id": grant.session_id,
-            "engine_url": grant.engine_url,
-            "engine_token": grant.engine_token,
-            "status": "active",
-        },
+        {**grant.as_json(), "status": "active"},
         status=201,
     )
 

@@ -5,29 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from auth import Role
-from signaling.keys import DB, principal
-from storage import KnowledgeBase, Tutor
-from virtual_tutor.http import http_error, json_body
+from core.http import http_error, json_body
+from signaling.keys import TUTORS, principal
 
 routes = web.RouteTableDef()
 
 LANGUAGES = {"en", "zh"}
 _TEXT_FIELDS = {"name": 120, "subject": 120, "persona_prompt": 4000, "voice": 64}
-
-
-def tutor_json(t: Tutor) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "name": t.name,
-        "subject": t.subject,
-        "language": t.language,
-        "persona_prompt": t.persona_prompt,
-        "voice": t.voice,
-        "kb_id": t.kb_id,
-    }
 
 
 def _tutor_id(request: web.Request) -> int:
@@ -59,10 +45,8 @@ async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
         kb_id = body["kb_id"]
         if kb_id is not None and (isinstance(kb_id, bool) or not isinstance(kb_id, int)):
             raise http_error(422, "'kb_id' must be an integer or null")
-        if kb_id is not None:
-            async with request.app[DB].session() as s:
-                if await s.get(KnowledgeBase, kb_id) is None:
-                    raise http_error(422, f"no knowledge base with id {kb_id}")
+        if kb_id is not None and not await request.app[TUTORS].knowledge_base_exists(kb_id):
+            raise http_error(422, f"no knowledge base with id {kb_id}")
         out["kb_id"] = kb_id
     unknown = set(body) - set(_TEXT_FIELDS) - {"language", "kb_id", "id"}
     if unknown:
@@ -73,50 +57,38 @@ async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
 @routes.get("/api/tutors")
 async def list_tutors(request: web.Request) -> web.Response:
     principal(request)
-    async with request.app[DB].session() as s:
-        rows = await s.scalars(select(Tutor).order_by(Tutor.id))
-        return web.json_response([tutor_json(t) for t in rows])
+    return web.json_response(await request.app[TUTORS].all())
 
 
 @routes.get("/api/tutors/{tutor_id}")
 async def get_tutor(request: web.Request) -> web.Response:
     principal(request)
-    async with request.app[DB].session() as s:
-        tutor = await s.get(Tutor, _tutor_id(request))
+    tutor = await request.app[TUTORS].get(_tutor_id(request))
     if tutor is None:
         raise http_error(404, "no such tutor")
-    return web.json_response(tutor_json(tutor))
+    return web.json_response(tutor)
 
 
 @routes.post("/api/tutors")
 async def create_tutor(request: web.Request) -> web.Response:
     principal(request).require(Role.TEACHER, Role.ADMIN)
     fields = await _validated(request, partial=False)
-    async with request.app[DB].session() as s, s.begin():
-        tutor = Tutor(**fields)
-        s.add(tutor)
-    return web.json_response(tutor_json(tutor), status=201)
+    return web.json_response(await request.app[TUTORS].create(fields), status=201)
 
 
 @routes.patch("/api/tutors/{tutor_id}")
 async def update_tutor(request: web.Request) -> web.Response:
     principal(request).require(Role.TEACHER, Role.ADMIN)
     fields = await _validated(request, partial=True)
-    async with request.app[DB].session() as s, s.begin():
-        tutor = await s.get(Tutor, _tutor_id(request))
-        if tutor is None:
-            raise http_error(404, "no such tutor")
-        for name, value in fields.items():
-            setattr(tutor, name, value)
-    return web.json_response(tutor_json(tutor))
+    tutor = await request.app[TUTORS].update(_tutor_id(request), fields)
+    if tutor is None:
+        raise http_error(404, "no such tutor")
+    return web.json_response(tutor)
 
 
 @routes.delete("/api/tutors/{tutor_id}")
 async def delete_tutor(request: web.Request) -> web.Response:
     principal(request).require(Role.TEACHER, Role.ADMIN)
-    async with request.app[DB].session() as s, s.begin():
-        tutor = await s.get(Tutor, _tutor_id(request))
-        if tutor is None:
-            raise http_error(404, "no such tutor")
-        await s.delete(tutor)
+    if not await request.app[TUTORS].delete(_tutor_id(request)):
+        raise http_error(404, "no such tutor")
     return web.Response(status=204)

