@@ -139,12 +139,20 @@ class Settings:
     """When set, replies come from this Ollama server instead of the embedded model."""
     default_llm_model: str = field(default="qwen2.5:0.5b", metadata=env("DEFAULT_LLM_MODEL"))
     """Model name asked of Ollama."""
+    llm_model: str = field(
+        default="qwen2.5-coder-0.5b",
+        metadata=env("LLM_MODEL", choices=("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")),
+    )
+    """The embedded llama.cpp model (Q4_K_M GGUF); `virtual-tutor models` assembles it."""
     llm_threads: int = field(default=2, metadata=env("LLM_THREADS", low=1))
     """CPU threads for the embedded llama.cpp model."""
     llm_context: int = field(default=4096, metadata=env("LLM_CONTEXT", low=256))
     """Context window of the embedded model."""
     llm_max_tokens: int = field(default=256, metadata=env("LLM_MAX_TOKENS", low=1))
     """Longest reply, in tokens."""
+    llm_temperature: float = field(default=0.0, metadata=env("LLM_TEMPERATURE", low=0, high=2))
+    """Sampling temperature of replies: 0 (greedy) gives the model's most likely, and in the
+    answer benchmark most often correct, answer."""
     cors_origins: tuple[str, ...] = field(default=(), metadata=env("CORS_ORIGINS"))
     """Origins allowed to call the API from a browser (comma-separated)."""
     host: str = field(default="127.0.0.1", metadata=env("HOST"))

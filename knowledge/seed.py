@@ -19,6 +19,8 @@ from storage import Database, KnowledgeBase, Tutor
 DEMO_KNOWLEDGE = {
     "Ada": ("Ada's science notes", "Short notes on school science topics.", "science_en.md"),
     "李老师": ("李老师的科学笔记", "小学和初中科学知识的简短笔记。", "science_zh.md"),
+    "Max": ("Max's maths notes", "Short notes on school maths topics.", "maths_en.md"),
+    "王老师": ("王老师的数学笔记", "小学和初中数学知识的简短笔记。", "maths_zh.md"),
 }
 
 

@@ -10,20 +10,25 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from media_engine.audio import Samples
+from media_engine.audio import ASR_RATE, Samples
 from media_engine.errors import StageError
 
 log = logging.getLogger(__name__)
 
 # Whisper writes Chinese in either script; a prompt in simplified characters keeps it there.
 _PROMPTS = {"zh": "以下是普通话的句子。"}
+# Chinese speech runs up to ~6 tokens a second in Whisper's vocabulary; English fewer.
+TOKENS_PER_SECOND = 8
+MAX_TOKENS = 200
 
 
 class ASRError(StageError):
@@ -132,8 +137,29 @@ class WhisperASR(ASR):
             initial_prompt=_PROMPTS.get(language),
             without_timestamps=True,
             vad_filter=False,  # our VAD already cut the utterance
+            # Speech carries at most a few tokens a second: a cap in proportion to the audio
+            # stops a decoder that loops on unintelligible sound (seconds of CPU) early.
+            max_new_tokens=_token_cap(len(audio)),
         )
-        return "".join(segment.text for segment in segments)
+        text = "".join(segment.text for segment in segments)
+        return to_simplified(text) if language == "zh" else text
+
+
+def _token_cap(samples: int) -> int:
+    return min(MAX_TOKENS, 12 + int(samples / ASR_RATE * TOKENS_PER_SECOND))
+
+
+@functools.cache
+def _converter() -> Any:
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Whisper writes much of its Chinese in traditional characters; our tutors, students and
+    course material use simplified ones (the character error rate halves)."""
+    return str(_converter().convert(text))
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:

@@ -85,8 +85,12 @@ class Call:
             llm=runtime.llm,
             store=runtime.store,
             send=self.send,
-            options=GenerationOptions(max_tokens=self._settings.llm_max_tokens),
+            options=GenerationOptions(
+                max_tokens=self._settings.llm_max_tokens,
+                temperature=self._settings.llm_temperature,
+            ),
             retriever=runtime.retriever,
+            known=runtime.known_word,
         )
         self.voice: Any = None
         self._wire()

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.errors import KnowledgeError
-from knowledge.prompt import RULES, UNAVAILABLE, dont_know, knowledge_context, looks_like_question
+from knowledge.index import Passage
+from knowledge.prompt import RULES, UNAVAILABLE
 from knowledge.retriever import Retrieval, Retriever, same_question
+from media_engine.answering import KnownWord, Plan, plan
 from media_engine.errors import StageError
+from media_engine.fact_guard import FactGuard, guarded
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.protocol import event
 from media_engine.store import TurnStore
@@ -43,6 +46,8 @@ class Reply:
     started_at: float = field(default_factory=time.monotonic)
     first_token_at: float | None = None
     finished_at: float | None = None
+    route: str = ""
+    """How the question was answered (media_engine.answering.Plan.route)."""
 
     def timings(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -66,6 +71,7 @@ class Conversation:
         send: Send,
         options: GenerationOptions,
         retriever: Retriever | None = None,
+        known: KnownWord | None = None,
     ) -> None:
         self.session_id = session_id
         self.tutor = tutor
@@ -78,6 +84,8 @@ class Conversation:
         self._retriever = retriever
         self._prefetched: Retrieval | None = None
         self._context: str | None = None
+        # A dictionary look-up: a word none knows is asked about, not explained.
+        self._known = known
 
     def messages(self) -> list[ChatMessage]:
         """The prompt: a system message that stays the same all call long, the history, and
@@ -120,7 +128,7 @@ class Conversation:
         """
         if not text.strip():
             return
-        context: str | None = None
+        relevant: list[Passage] | None = None
         kb_id = self.tutor.kb_id
         if self._retriever is not None and kb_id is not None:
             try:
@@ -130,58 +138,73 @@ class Conversation:
                 log.warning("session %s: prefetch failed: %s", self.session_id, type(exc).__name__)
                 return
             self._prefetched = found
-            if not found.relevant and looks_like_question(text):
-                return  # the tutor will say it does not know: no prompt to read
-            context = knowledge_context(found.relevant, found.query)
+            relevant = found.relevant
+        ahead = plan(text, self.tutor, relevant=relevant)
+        if ahead.said is not None:
+            return  # the engine will answer this itself: no prompt to read
         draft: list[ChatMessage] = [*self._history, {"role": "user", "content": text}]
-        await self._llm.prefill(self._prompt(draft, context))
+        await self._llm.prefill(self._prompt(draft, ahead.context))
 
-    async def _ground(self, turn_id: str) -> bool:
-        """Put course material for the last user message into the prompt; send its sources.
-
-        True when the tutor has material, none of it is relevant, and the message asks
-        something: then the tutor must say it does not know.
+    async def _ground(self, turn_id: str) -> Plan:
+        """Decide how to answer the last user message (see media_engine.answering): search the
+        course material for it, send its sources, and put what the model needs in the prompt.
         """
         self._context = None
-        kb_id = self.tutor.kb_id
-        if self._retriever is None or kb_id is None:
-            return False
         question = next((m["content"] for m in reversed(self._history) if m["role"] == "user"), "")
-        found, self._prefetched = self._prefetched, None
-        try:
-            if found is None or not same_question(found.query, question):
-                found = await self._retriever.search(kb_id, question)
-            await self._retriever.record(self.session_id, turn_id, found.relevant)
-        except (KnowledgeError, SQLAlchemyError, OSError) as exc:
-            log.warning(
-                "session %s turn %s: retrieval failed: %s",
-                self.session_id,
-                turn_id,
-                type(exc).__name__,
-            )
+        kb_id = self.tutor.kb_id
+        relevant: list[Passage] | None = None
+        vocabulary: set[str] = set()
+        if self._retriever is not None and kb_id is not None:
+            found, self._prefetched = self._prefetched, None
+            try:
+                if found is None or not same_question(found.query, question):
+                    found = await self._retriever.search(kb_id, question)
+                await self._retriever.record(self.session_id, turn_id, found.relevant)
+            except (KnowledgeError, SQLAlchemyError, OSError) as exc:
+                log.warning(
+                    "session %s turn %s: retrieval failed: %s",
+                    self.session_id,
+                    turn_id,
+                    type(exc).__name__,
+                )
+                self._send(
+                    event(
+                        "error",
+                        code="retrieval_failed",
+                        turn_id=turn_id,
+                        retryable=True,
+                        content="the course material could not be searched",
+                    )
+                )
+                self._context = UNAVAILABLE
+                return Plan("ungrounded", context=UNAVAILABLE)
             self._send(
                 event(
-                    "error",
-                    code="retrieval_failed",
+                    "sources",
                     turn_id=turn_id,
-                    retryable=True,
-                    content="the course material could not be searched",
+                    items=[p.item() for p in found.relevant],
+                    retrieval_ms=found.elapsed_ms,
                 )
             )
-            self._context = UNAVAILABLE
-            return False
-        # The material is focused on the question it was found for: a prefetched search keeps
-        # the words of its partial transcript, so the prompt matches what the model read ahead.
-        self._context = knowledge_context(found.relevant, found.query)
-        self._send(
-            event(
-                "sources",
-                turn_id=turn_id,
-                items=[p.item() for p in found.relevant],
-                retrieval_ms=found.elapsed_ms,
-            )
+            # The material is focused on the question it was found for: a prefetched search
+            # keeps the words of its partial transcript, so the prompt matches what the model
+            # read ahead.
+            question = found.query
+            relevant = found.relevant
+            vocabulary = {w.lower() for p in found.candidates for w in p.text.split()}
+        decided = plan(
+            question, self.tutor, relevant=relevant, known=self._known, vocabulary=vocabulary
         )
-        return not found.relevant and looks_like_question(question)
+        self._context = decided.context
+        return decided
+
+    def _guard(self, decided: Plan) -> FactGuard:
+        said_before = " ".join(m["content"] for m in self._history)
+        return FactGuard(
+            decided.passages,
+            decided.question,
+            known_text=f"{self.tutor.name} {self.tutor.subject} {said_before}",
+        )
 
     async def add_user_turn(
         self, *, turn_id: str, text: str, source: str, timings: dict[str, float] | None = None
@@ -207,11 +230,15 @@ class Conversation:
         stored: the caller stores what was actually played with `finish`.
         """
         reply = Reply(turn_id=turn_id)
-        unanswerable = await self._ground(turn_id)
-        if unanswerable:
-            pieces = _words(dont_know(self.tutor.language, self.tutor.subject))
+        decided = await self._ground(turn_id)
+        reply.route = decided.route
+        pieces: AsyncIterator[str]
+        if decided.said is not None:
+            pieces = _words(decided.said)
         else:
             pieces = self._llm.stream(self.messages(), self._options)
+        if decided.passages:
+            pieces = guarded(pieces, self._guard(decided))
         try:
             async for piece in pieces:
                 if reply.first_token_at is None:
@@ -246,7 +273,15 @@ class Conversation:
         if store:
             # Stored before the final event: a client that has the whole reply can find it kept.
             await self._finish(reply, interrupted=False)
-        self._send(event("text", role="assistant", content=reply.text.strip(), turn_id=turn_id))
+        self._send(
+            event(
+                "text",
+                role="assistant",
+                content=reply.text.strip(),
+                turn_id=turn_id,
+                route=reply.route,
+            )
+        )
         return reply
 
     async def finish(self, reply: Reply, *, interrupted: bool, text: str) -> None:

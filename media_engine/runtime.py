@@ -6,6 +6,7 @@ shutdown.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -14,6 +15,8 @@ from auth.tokens import TokenIssuer
 from core.paths import ModelPaths
 from core.settings import Settings
 from knowledge.retriever import Retriever
+from media_engine import lexicon
+from media_engine.answering import KnownWord
 from media_engine.audio import PacingStats
 from media_engine.llm.base import LLM
 from media_engine.store import TurnStore
@@ -45,6 +48,8 @@ class EngineRuntime:
     """Course material for tutors with a knowledge base; None serves ungrounded replies."""
     owns_llm: bool = True
     """False when the LLM was handed in (shared by tests and benchmarks) and outlives us."""
+    known_word: KnownWord | None = None
+    """The dictionary the engine checks a question's words against (media_engine.lexicon)."""
 
     async def aclose(self) -> None:
         if self.voice is not None:
@@ -66,7 +71,7 @@ def create_llm(settings: Settings) -> LLM:
     from media_engine.llm.llama_backend import LlamaCppLLM
 
     return LlamaCppLLM(
-        model_path=ModelPaths(settings.models_dir).llm,
+        model_path=ModelPaths.for_settings(settings).llm,
         n_ctx=settings.llm_context,
         n_threads=settings.llm_threads,
     )
@@ -83,6 +88,7 @@ async def create_runtime(
     owns_llm = llm is None
     llm = llm or create_llm(settings)
     await llm.warm_up()
+    await asyncio.to_thread(lexicon.warm)
     voice: VoiceFactory | None = None
     if settings.load_voice_models:
         from media_engine.voice import create_voice_factory
@@ -97,4 +103,5 @@ async def create_runtime(
         voice=voice,
         retriever=retriever,
         owns_llm=owns_llm,
+        known_word=lexicon.known_word,
     )

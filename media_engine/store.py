@@ -27,6 +27,7 @@ class TurnStore:
                 persona_prompt=row.persona_prompt,
                 voice=row.voice,
                 kb_id=row.kb_id,
+                answer_policy=row.answer_policy,
             )
 
     async def tutor_for_session(self, session_id: str) -> TutorProfile | None:

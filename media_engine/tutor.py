@@ -19,16 +19,23 @@ class TutorProfile:
     persona_prompt: str = ""
     voice: str = "af_heart"
     kb_id: int | None = None
+    answer_policy: str = "course_first"
+    """course_first or course_only (storage.models.ANSWER_POLICIES)."""
 
     def system_prompt(self) -> str:
+        """The part of the prompt that stays the same all call long (the model caches it)."""
         language = LANGUAGE_NAMES.get(self.language, self.language)
         persona = self.persona_prompt.strip() or f"You are a friendly {self.subject} tutor."
         return (
             f"{persona}\n"
-            f"Your name is {self.name}. You teach {self.subject}.\n"
-            f"Always answer in {language}. This is a spoken conversation with a student: "
-            "answer in two or three short sentences of plain text, with no lists, markdown or "
-            "code blocks, and ask a short question back when it helps the student learn."
+            f"Your name is {self.name}. You teach {self.subject} to school students.\n"
+            f"Always answer in {language}. This is a spoken conversation: answer in one to "
+            "three short, correct sentences of plain text, with no lists, markdown or code. "
+            "When a student asks for help with an exercise, give a hint or the next step rather "
+            "than the whole solution, and ask a short question to check they understand.\n"
+            "The student's words come from speech recognition and may contain misheard words; "
+            "if a question is unclear, ask the student to say it again instead of guessing. "
+            "Never invent facts: if you are not sure, say you don't know."
         )
 
 

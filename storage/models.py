@@ -49,7 +49,15 @@ class Tutor(Base):
     kb_id: Mapped[int | None] = mapped_column(
         ForeignKey("knowledge_bases.id", ondelete="SET NULL"), nullable=True
     )
+    answer_policy: Mapped[str] = mapped_column(
+        String(16), default="course_first", server_default="course_first"
+    )
+    """course_first: the material, else the subject and general school knowledge, said so;
+    course_only: the material alone (see ANSWER_POLICIES)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+ANSWER_POLICIES = ("course_first", "course_only")
 
 
 class SessionRecord(Base):

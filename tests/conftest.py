@@ -55,7 +55,7 @@ def real_llm() -> Iterator[LLM]:
     """The embedded llama.cpp model, loaded once for the whole run."""
     from media_engine.llm.llama_backend import LlamaCppLLM
 
-    path = ModelPaths(MODELS_DIR).llm
+    path = ModelPaths.for_settings(make_settings(ROOT / "var")).llm
     if not path.is_file():
         pytest.fail(f"{path} is missing: run `virtual-tutor models` (make test does)")
     llm = LlamaCppLLM(model_path=path, n_ctx=2048, n_threads=2)

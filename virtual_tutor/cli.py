@@ -13,8 +13,14 @@ from virtual_tutor import __version__
 
 log = logging.getLogger("virtual_tutor")
 
-VOICE_MODELS = {"whisper-tiny.en", "whisper-base", "kokoro-82m-int8", "kokoro-voices"}
-LLM_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m"
+VOICE_MODELS = {
+    "whisper-tiny.en",
+    "whisper-base",
+    "kokoro-82m-int8",
+    "kokoro-voices",
+    "smart-turn-v3.2",
+    "piper-joe-us",
+}
 
 
 def _logging(verbose: bool) -> None:
@@ -31,7 +37,9 @@ def _needed_models(settings: Settings) -> set[str]:
     if settings.load_voice_models:
         needed |= VOICE_MODELS
     if settings.enable_llm and not settings.ollama_base_url:
-        needed.add(LLM_MODEL)
+        from core.paths import llm_model_name
+
+        needed.add(llm_model_name(settings.llm_model))
     return needed
 
 
@@ -101,16 +109,24 @@ def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
     from virtual_tutor.models import ModelError, assemble, load_manifest
 
+    needed = _needed_models(settings)
     if args.list:
         for model in load_manifest()["models"]:
             sources = ", ".join(
                 f"{s['registry']}:{s['package']}=={s['version']}" for s in model["sources"]
             )
+            mark = "*" if model["name"] in needed else " "
             print(
-                f"{model['name']:40} {model['licence']:12} {len(model['files']):3} files  {sources}"
+                f"{mark} {model['name']:38} {model['licence']:12} {len(model['files']):3} files"
+                f"  {sources}"
             )
+        print("* needed by the current settings (what `virtual-tutor models` assembles)")
         return 0
-    only = set(args.only) if args.only else None
+    named = [*args.names, *(args.only or [])]
+    if args.all and named:
+        print("error: name models or give --all, not both", file=sys.stderr)
+        return 2
+    only: set[str] | None = None if args.all else set(named) or needed
     try:
         assemble(settings.models_dir, only=only, verify=args.verify, progress=not args.quiet)
     except ModelError as exc:
@@ -142,8 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--port", type=int, help="overrides PORT")
     engine.set_defaults(func=cmd_engine)
 
-    models = sub.add_parser("models", help="assemble and verify the model files")
-    models.add_argument("--only", nargs="+", metavar="NAME", help="only these models")
+    models = sub.add_parser(
+        "models",
+        help="assemble and verify the model files",
+        description="Assemble and verify the models the settings need (LOAD_VOICE_MODELS, "
+        "ENABLE_LLM, OLLAMA_BASE_URL, LLM_MODEL), the ones named, or --all.",
+    )
+    models.add_argument("names", nargs="*", metavar="NAME", help="only these models")
+    models.add_argument("--all", action="store_true", help="every model of the manifest")
+    models.add_argument("--only", nargs="+", metavar="NAME", help="the same as naming them")
     models.add_argument("--verify", action="store_true", help="re-hash every file")
     models.add_argument("--list", action="store_true", help="list the manifest and exit")
     models.add_argument("-q", "--quiet", action="store_true", help="no progress display")

@@ -8,6 +8,7 @@ fetched at run time: the engine loads only what this command put on disk.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -168,16 +169,48 @@ def _assemble_file(
     partial.replace(target)
 
 
+@contextmanager
+def _exclusive(models_dir: Path, progress: bool) -> Iterator[None]:
+    """One assembler at a time per directory: two would write the same files and stamps."""
+    with (models_dir / ".lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if progress:
+                print(f"waiting for another `virtual-tutor models` in {models_dir}", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def assemble(
     models_dir: Path, *, only: set[str] | None = None, verify: bool = False, progress: bool = True
 ) -> ModelPaths:
     """Fetch, join and verify every model of the manifest (or those named in `only`)."""
     manifest = load_manifest()
+    if only is not None:
+        unknown = only - {m["name"] for m in manifest["models"]}
+        if unknown:
+            raise ModelError(f"not in the manifest: {', '.join(sorted(unknown))}")
     models_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(models_dir, progress):
+        _assemble(models_dir, manifest, only, verify, progress)
+    return ModelPaths(models_dir)
+
+
+def _assemble(
+    models_dir: Path,
+    manifest: dict[str, Any],
+    only: set[str] | None,
+    verify: bool,
+    progress: bool,
+) -> None:
     stamp_file = models_dir / ".verified.json"
     stamps: dict[str, Any] = json.loads(stamp_file.read_text()) if stamp_file.is_file() else {}
     for model in manifest["models"]:
-        if only and model["name"] not in only:
+        if only is not None and model["name"] not in only:
             continue
         root = models_dir / model["name"]
         entries = model["files"]
@@ -214,7 +247,6 @@ def assemble(
             finally:
                 opened.close()
                 stamp_file.write_text(json.dumps(stamps, indent=1))
-    return ModelPaths(models_dir)
 
 
 def check(models_dir: Path, names: set[str]) -> list[str]:

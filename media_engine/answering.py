@@ -1,0 +1,145 @@
+"""How the tutor answers one question: what the engine says itself, and what the model is told.
+
+Honesty comes from the engine, not from trusting a small model: every model tried invents
+facts about made-up things, guesses arithmetic, and "remembers" a student's breakfast. So before
+the model is asked, the engine
+
+- computes arithmetic and unit conversions exactly and says the result itself;
+- says itself that it cannot know personal information;
+- asks back about a word no dictionary knows (a made-up term, or a word the speech recognition
+  misheard) instead of letting the model explain it;
+- grounds the model in the course material when the material covers the question, and
+  otherwise, by the tutor's answer policy, either lets it answer from its subject and general
+  school knowledge (saying that it is not from the material) or says it does not know.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from knowledge.index import Passage
+from knowledge.prompt import dont_know, knowledge_context, looks_like_question
+from media_engine.arithmetic import calculate
+from media_engine.tutor import TutorProfile
+
+KnownWord = Callable[[str, str], bool]
+"""Whether a word (and its language) is a real word: a dictionary look-up."""
+
+# Questions about the student or people they know: nothing the tutor can know.
+_PERSONAL_EN = re.compile(
+    r"\b(?:what(?:'s| is| was)|tell me|do you know|who(?:'s| is)|where(?:'s| is| do| did)|"
+    r"when(?:'s| is| did))\b[^?]{0,24}\b(?:my|our)\b[^?]{0,30}"
+    r"\b(?:phone|number|address|password|birthday|email|name|age|house|live|pin|pet|"
+    r"mum|mom|dad|brother|sister|friend|teacher)|"
+    r"\bwhat did i\b|\bhow old am i\b|\bwhat am i (?:thinking|doing|wearing|holding)\b|"
+    r"\bwhere do i live\b|\bwho am i\b",
+    re.IGNORECASE,
+)
+_PERSONAL_ZH = re.compile(
+    r"我(?:的|们的|家)?[^，。？]{0,8}(?:电话|手机号|号码|地址|密码|生日|名字|邮箱|住在哪|几岁|多大)|"
+    r"我[^，。？]{0,6}吃了什么|我在想什么|我是谁|我[^，。？]{0,4}(?:穿|拿)着什么"
+)
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to do with one question."""
+
+    route: str
+    """calculated, personal, unknown_term, material, general, not_covered, chat or ungrounded."""
+    said: str | None = None
+    """A reply the engine says itself; the model is not asked."""
+    context: str | None = None
+    """Put before the student's message in the model's prompt."""
+    passages: list[Passage] = field(default_factory=list)
+    """The material the reply must agree with (the wrong-fact guard checks against it)."""
+    question: str = ""
+
+
+def general_note(tutor: TutorProfile) -> str:
+    """What the model is told when the material has nothing on a question (course_first)."""
+    if tutor.language == "zh":
+        return (
+            "（课程资料里没有这个问题的内容。如果它属于" + tutor.subject + "或学校常识，"
+            "而且你确定答案，就先说“课程资料里没有这个，不过”，再用一两句话正确地回答；"
+            "如果你不确定，或者问的是编造的东西，就诚实地说你不知道。不要编造事实。）"
+        )
+    return (
+        "(The course material does not cover this. If it is about "
+        f"{tutor.subject} or general school knowledge and you are sure of the answer, begin "
+        'with "That\'s not in our course notes, but" and answer it correctly in one or two '
+        "sentences. If you are not sure, or it asks about something made up, say honestly "
+        "that you don't know. Never invent facts.)"
+    )
+
+
+def personal(language: str, subject: str) -> str:
+    if language == "zh":
+        return f"这个我不知道：我看不到你或别人的个人信息。有什么{subject}的问题我可以帮你吗？"
+    return (
+        "I can't know that: I don't have any personal information about you or other people. "
+        f"Is there something about {subject} I can help you with?"
+    )
+
+
+def unknown_term(language: str, term: str) -> str:
+    if language == "zh":
+        return f"我没听说过“{term}”，所以不想乱猜。你能再说一遍，或者换个说法吗？"
+    return (
+        f"I don't know what \"{term}\" is, and I don't want to guess. It may not be a real "
+        "word, or I may have misheard you: could you say it again, or ask another way?"
+    )
+
+
+def is_personal(question: str, language: str) -> bool:
+    pattern = _PERSONAL_ZH if language == "zh" else _PERSONAL_EN
+    return bool(pattern.search(question))
+
+
+def unknown_words(question: str, known: KnownWord, vocabulary: set[str]) -> list[str]:
+    """Words of an English question that no dictionary and no course material knows."""
+    return [
+        w
+        for w in _WORD.findall(question)
+        if w.lower() not in vocabulary and not known(w.lower(), "en")
+    ]
+
+
+def plan(
+    question: str,
+    tutor: TutorProfile,
+    *,
+    relevant: list[Passage] | None,
+    known: KnownWord | None = None,
+    vocabulary: set[str] | None = None,
+) -> Plan:
+    """Decide how to answer `question`. `relevant` is the course material found for it, or
+    None when the tutor has no material (or it could not be searched)."""
+    language = tutor.language
+    calculation = calculate(question)
+    if calculation is not None:
+        return Plan("calculated", said=calculation.spoken)
+    if is_personal(question, language):
+        return Plan("personal", said=personal(language, tutor.subject))
+    if relevant:
+        return Plan(
+            "material",
+            context=knowledge_context(relevant, question),
+            passages=list(relevant),
+            question=question,
+        )
+    if not looks_like_question(question):
+        return Plan("chat", context=knowledge_context([], question) if relevant == [] else None)
+    if known is not None and language != "zh":
+        strange = unknown_words(question, known, vocabulary or set())
+        if strange:
+            return Plan("unknown_term", said=unknown_term(language, strange[0]))
+    if relevant is None:
+        return Plan("ungrounded")
+    if tutor.answer_policy == "course_only":
+        return Plan("not_covered", said=dont_know(language, tutor.subject))
+    return Plan("general", context=general_note(tutor))

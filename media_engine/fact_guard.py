@@ -1,0 +1,160 @@
+"""The wrong-fact guard: a reply grounded in course material must agree with it.
+
+A small model handed the right passage still changes its numbers ("Earth orbits the Sun in 265
+days") and names. Before a clause is shown or spoken, each number and each capitalised name in it
+is looked for in the material, the question and the conversation so far; a clause that states
+one found in none of them contradicts the material. It is replaced by the material's own
+sentence that best answers the question, and the reply ends there: what followed would build on
+the wrong fact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncGenerator, AsyncIterator
+from dataclasses import dataclass, field
+
+from knowledge.index import Passage
+from knowledge.prompt import focus
+from knowledge.text import has_cjk
+
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+_EN_UNITS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
+_EN_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_EN_NUMBER = re.compile(
+    r"\b(?:(?:" + "|".join([*_EN_UNITS, *_EN_SCALES]) + r")(?:[\s-]+(?:and\s+)?|\b))+",
+    re.IGNORECASE,
+)
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6,
+              "七": 7, "八": 8, "九": 9}  # fmt: skip
+_ZH_SCALES = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
+_ZH_NUMBER = re.compile("[零〇一二两三四五六七八九十百千万]{2,}|[三四五六七八九十百千万]")
+# A capitalised word inside a sentence: a name (Mercury, Newton, Jupiter).
+_NAME = re.compile(r"(?<=[a-z,;:] )[A-Z][a-z]{2,}")
+# Words that start capitalised for other reasons.
+_NOT_NAMES = {"I", "The", "This", "That", "It", "In", "On", "And", "But", "So", "Yes", "No"}
+
+
+def _en_value(words: str) -> int:
+    total, current = 0, 0
+    for word in re.split(r"[\s-]+", words.lower()):
+        if word in _EN_UNITS:
+            current += _EN_UNITS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word in _EN_SCALES:
+            total += max(current, 1) * _EN_SCALES[word]
+            current = 0
+    return total + current
+
+
+def _zh_value(text: str) -> int:
+    total, section, digit = 0, 0, 0
+    for ch in text:
+        if ch in _ZH_DIGITS:
+            digit = _ZH_DIGITS[ch]
+        elif ch == "万":
+            total += (section + digit) * 10_000
+            section, digit = 0, 0
+        elif ch in _ZH_SCALES:
+            section += max(digit, 1) * _ZH_SCALES[ch]
+            digit = 0
+    return total + section + digit
+
+
+def numbers(text: str) -> set[str]:
+    """Every number stated in `text`, as digits ("24", "9.8"), whether written in digits, English
+    words or Chinese numerals."""
+    found = {m.group().replace(",", "") for m in _DIGITS.finditer(text)}
+    for m in _EN_NUMBER.finditer(text):
+        words = m.group().strip()
+        # "one of the planets", "the two of them": counting words, rarely a stated fact.
+        if words.lower() not in {"one", "two", "and"}:
+            found.add(str(_en_value(words)))
+    for m in _ZH_NUMBER.finditer(text):
+        found.add(str(_zh_value(m.group())))
+    return found
+
+
+def names(text: str) -> set[str]:
+    return {n for n in _NAME.findall(text) if n not in _NOT_NAMES}
+
+
+@dataclass
+class FactGuard:
+    """Checks clauses of a reply against the material it was grounded in."""
+
+    passages: list[Passage]
+    question: str
+    known_text: str = ""
+    """Everything else the reply may repeat facts from (the conversation so far, the tutor's
+    name and subject)."""
+    corrections: int = 0
+    """Clauses replaced by the material's own sentence."""
+    _numbers: set[str] = field(init=False)
+    _names: set[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        allowed = " ".join([*(p.text for p in self.passages), self.question, self.known_text])
+        self._numbers = numbers(allowed)
+        self._names = {n.lower() for n in re.findall(r"[A-Za-z]+", allowed)}
+
+    def contradicts(self, clause: str) -> bool:
+        """Whether `clause` states a number or a name that the material does not."""
+        if any(n not in self._numbers for n in numbers(clause)):
+            return True
+        return any(n.lower() not in self._names for n in names(clause))
+
+    def correction(self) -> str:
+        """The material's own sentence that best answers the question."""
+        best = self.passages[0]
+        return focus(best.text, self.question).strip()
+
+
+_CLAUSE_END = re.compile(r"[.!?;。！？；，,](?=\s|$)|[。！？；，]")
+
+
+async def clauses(pieces: AsyncIterator[str]) -> AsyncGenerator[str]:
+    """Regroup streamed pieces into clauses (each ending at punctuation), the rest at the end."""
+    buffer = ""
+    try:
+        async for piece in pieces:
+            buffer += piece
+            while (m := _CLAUSE_END.search(buffer)) is not None and m.end() < len(buffer):
+                cut = m.end()
+                # Keep the whitespace after the punctuation with the clause it ends.
+                while cut < len(buffer) and buffer[cut].isspace():
+                    cut += 1
+                yield buffer[:cut]
+                buffer = buffer[cut:]
+        if buffer:
+            yield buffer
+    finally:
+        # Stopping early must stop the model too, not leave it generating for nobody.
+        close = getattr(pieces, "aclose", None)
+        if close is not None:
+            await close()
+
+
+async def guarded(pieces: AsyncIterator[str], guard: FactGuard) -> AsyncGenerator[str]:
+    """`pieces` clause by clause, until a clause contradicts the material: then the material's
+    own sentence instead, and nothing more (`guard.corrections` counts it)."""
+    stream = clauses(pieces)
+    started = False
+    try:
+        async for clause in stream:
+            if guard.contradicts(clause):
+                guard.corrections += 1
+                correction = guard.correction()
+                yield f" {correction}" if started and not has_cjk(correction) else correction
+                return
+            started = True
+            yield clause
+    finally:
+        await stream.aclose()

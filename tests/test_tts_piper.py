@@ -1,0 +1,97 @@
+"""The Piper backend: it speaks English in its one voice and fails like Kokoro on bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.paths import ModelPaths
+from media_engine.audio import OUT_RATE
+from media_engine.tts import GAP_S, TTSError
+from media_engine.tts_piper import PiperTTS, trim_silence
+from tests.voice_helpers import MODELS_DIR, rms, silence, tone
+
+FRAME = OUT_RATE // 100
+
+
+def model_path(name: str, default: str) -> Path:
+    """`ModelPaths.<name>`, or where the installer puts it while core/paths.py lacks it."""
+    path = getattr(ModelPaths(MODELS_DIR), name, None)
+    return path if isinstance(path, Path) else MODELS_DIR / default
+
+
+def loud_frames(pcm: np.ndarray) -> np.ndarray:
+    """Indices of the 10 ms frames within 40 dB of the loudest."""
+    count = len(pcm) // FRAME
+    level = np.sqrt(np.mean(np.square(pcm[: count * FRAME] / 32768.0).reshape(count, FRAME), 1))
+    return np.flatnonzero(level > level.max() / 100)
+
+
+@pytest.fixture(scope="module")
+def piper() -> Iterator[PiperTTS]:
+    pytest.importorskip("piper", reason="piper-tts is not installed")
+    voice = model_path("piper_voice", "piper-joe-us/voice.onnx")
+    config = model_path("piper_config", "piper-joe-us/voice.onnx.json")
+    if not (voice.is_file() and config.is_file()):
+        pytest.skip(f"no Piper voice at {voice}: run `virtual-tutor models`")
+    tts = PiperTTS(voice, config)
+    yield tts
+    asyncio.run(tts.aclose())
+
+
+@pytest.mark.models
+async def test_piper_speaks_a_sentence(piper: PiperTTS) -> None:
+    speech = await piper.synthesize("Plants turn sunlight into food.", voice="joe", language="en")
+    seconds = len(speech.pcm) / OUT_RATE - GAP_S
+    print(f"piper: {seconds:.2f} s of speech")
+    assert speech.pcm.dtype == np.int16
+    assert 1.0 < seconds < 4.0
+    assert 0.04 < rms(speech.pcm / 32768.0) < 0.2  # about Kokoro's loudness
+    assert np.abs(speech.pcm).max() < 32767  # and not clipped
+    # Trimmed: speech starts at once, not after Piper's lead-in silence, and ends at the gap.
+    loud = loud_frames(speech.pcm)
+    assert loud[0] <= 5  # 50 ms
+    assert len(speech.pcm) / FRAME - 1 - loud[-1] <= GAP_S * 100 + 15
+
+
+@pytest.mark.models
+async def test_a_chunk_of_sentences_keeps_their_pauses(piper: PiperTTS) -> None:
+    one = await piper.synthesize("Plants make food.", voice="joe", language="en")
+    two = await piper.synthesize("Plants make food. Animals eat it.", voice="joe", language="en")
+    assert len(two.pcm) > 1.6 * len(one.pcm)
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("text", ["", " * ", " - "])
+async def test_nothing_to_say_is_a_tts_error_like_kokoros(piper: PiperTTS, text: str) -> None:
+    with pytest.raises(TTSError) as info:
+        await piper.synthesize(text, voice="joe", language="en")
+    assert info.value.code == "tts_error"
+
+
+@pytest.mark.models
+@pytest.mark.parametrize(("voice", "language"), [("af_heart", "en"), ("joe", "zh")])
+async def test_a_voice_or_language_it_lacks_is_a_tts_voice_error(
+    piper: PiperTTS, voice: str, language: str
+) -> None:
+    with pytest.raises(TTSError) as info:
+        await piper.synthesize("Hello.", voice=voice, language=language)
+    assert info.value.code == "tts_voice"
+
+
+def test_trimming_keeps_the_sound_and_drops_the_silence_around_it() -> None:
+    sound = tone(0.5, rate=22_050)
+    audio = np.concatenate([silence(0.2, rate=22_050), sound, silence(0.3, rate=22_050)])
+    trimmed = trim_silence(audio, 22_050)
+    assert 0 <= len(trimmed) - len(sound) <= 4 * 221  # a 10 ms frame or two either side
+    # A click in the silence before the first word is not where speech starts.
+    click = silence(0.3, rate=22_050)
+    click[2205:2425] = 0.002
+    trimmed = trim_silence(np.concatenate([click, sound]), 22_050)
+    assert 0 <= len(trimmed) - len(sound) <= 2 * 221
+    assert len(trim_silence(silence(0.2, rate=22_050), 22_050)) == int(0.2 * 22_050)
+    assert len(trim_silence(np.zeros(0, dtype=np.float32), 22_050)) == 0
