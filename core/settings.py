@@ -140,7 +140,7 @@ class Settings:
     default_llm_model: str = field(default="qwen2.5:0.5b", metadata=env("DEFAULT_LLM_MODEL"))
     """Model name asked of Ollama."""
     llm_model: str = field(
-        default="qwen2.5-coder-0.5b",
+        default="qwen2.5-coder-1.5b",
         metadata=env("LLM_MODEL", choices=("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")),
     )
     """The embedded llama.cpp model (Q4_K_M GGUF); `virtual-tutor models` assembles it."""

@@ -47,8 +47,8 @@ def neutralise(text: str) -> str:
 # What of the material goes into the prompt. On a CPU the model reads ~100 tokens a second, so
 # every sentence here is time before the first word: the best few sentences, not whole passages.
 PROMPT_PASSAGES = 2
-PROMPT_SENTENCES = 2
-PROMPT_CHARS = 320
+PROMPT_SENTENCES = 3
+PROMPT_CHARS = 440
 
 
 def focus(text: str, question: str) -> str:

@@ -43,6 +43,21 @@ _PERSONAL_ZH = re.compile(
 )
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
+# A question that leans on the one before: it opens with a connective or points back with a
+# pronoun ("And why?", "What do they give off?", "那为什么呢？", "它有什么用？").
+_FOLLOW_UP_EN = re.compile(
+    r"^\s*(?:and|so|but|then|also|what about)\b|"
+    r"\b(?:it|its|they|them|their|that|this|those|these|he|she|one)\b",
+    re.IGNORECASE,
+)
+_FOLLOW_UP_ZH = re.compile(
+    r"^\s*(?:那|那么|还有|所以|然后)|它|他们|她们|这个|那个|这些|那些"
+)
+
+
+def follows_up(question: str) -> bool:
+    """Whether a question refers back to the conversation rather than standing alone."""
+    return bool(_FOLLOW_UP_ZH.search(question) or _FOLLOW_UP_EN.search(question))
 
 
 @dataclass(frozen=True)
@@ -60,21 +75,27 @@ class Plan:
     question: str = ""
 
 
-def general_note(tutor: TutorProfile) -> str:
-    """What the model is told when the material has nothing on a question (course_first)."""
+def not_covered_rules(tutor: TutorProfile) -> str:
+    """How to answer beyond the course material (course_first); in the system prompt, which
+    stays the same all call long, so each turn adds only a short note (`NOT_COVERED`)."""
     if tutor.language == "zh":
         return (
-            "（课程资料里没有这个问题的内容。如果它属于" + tutor.subject + "或学校常识，"
+            f"如果学生的消息前面有“{NOT_COVERED['zh']}”：如果是{tutor.subject}或学校里学的问题，"
             "而且你确定答案，就先说“课程资料里没有这个，不过”，再用一两句话正确地回答；"
-            "如果你不确定，或者问的是编造的东西，就诚实地说你不知道。不要编造事实。）"
+            f"如果和{tutor.subject}、学习都无关，就用一句友好的话说你是来帮忙学{tutor.subject}的；"
+            "如果你不确定，或者问的是编造的东西或别人的隐私，就诚实地说你不知道。"
         )
     return (
-        "(The course material does not cover this. If it is about "
-        f"{tutor.subject} or general school knowledge and you are sure of the answer, begin "
+        f"When the student's message comes after the note {NOT_COVERED['en']}: if it is a "
+        f"question about {tutor.subject} or schoolwork and you are sure of the answer, begin "
         'with "That\'s not in our course notes, but" and answer it correctly in one or two '
-        "sentences. If you are not sure, or it asks about something made up, say honestly "
-        "that you don't know. Never invent facts.)"
+        f"sentences; if it has nothing to do with {tutor.subject} or school, say in one "
+        f"friendly sentence that you are here to help with {tutor.subject}; if you are not "
+        "sure, or it asks about something made up or private, say honestly that you don't know."
     )
+
+
+NOT_COVERED = {"en": "(Not in the course material.)", "zh": "（课程资料里没有。）"}
 
 
 def personal(language: str, subject: str) -> str:
@@ -142,4 +163,4 @@ def plan(
         return Plan("ungrounded")
     if tutor.answer_policy == "course_only":
         return Plan("not_covered", said=dont_know(language, tutor.subject))
-    return Plan("general", context=general_note(tutor))
+    return Plan("general", context=NOT_COVERED.get(language, NOT_COVERED["en"]))

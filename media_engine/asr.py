@@ -62,16 +62,22 @@ class ASR(abc.ABC):
         return self._in_flight > 0
 
     async def transcribe(
-        self, audio: Samples, *, language: str, partial: bool = False
+        self,
+        audio: Samples,
+        *,
+        language: str,
+        partial: bool = False,
+        hotwords: str | None = None,
     ) -> Transcript | None:
         """Transcribe `audio` spoken in `language` (a code such as "en" or "zh").
 
-        A partial returns None at once when the model is busy.
+        A partial returns None at once when the model is busy. `hotwords` (terms the speaker
+        is likely to use, separated by spaces) go to the backend as a hint.
         """
         if partial and self.busy:
             return None
         loop = asyncio.get_running_loop()
-        job = self._executor.submit(self._timed, audio, language, partial)
+        job = self._executor.submit(self._timed, audio, language, partial, hotwords)
         # Busy until the thread is really done: a cancelled caller does not stop the model.
         self._in_flight += 1
         job.add_done_callback(lambda _: _call_soon(loop, self._job_done))
@@ -87,13 +93,22 @@ class ASR(abc.ABC):
     def _job_done(self) -> None:
         self._in_flight -= 1
 
-    def _timed(self, audio: Samples, language: str, partial: bool) -> tuple[str, float]:
+    def _timed(
+        self, audio: Samples, language: str, partial: bool, hotwords: str | None
+    ) -> tuple[str, float]:
         started = time.perf_counter()
-        return self._transcribe(audio, language, partial), time.perf_counter() - started
+        if hotwords is None:  # a backend that takes no hints needs no `hotwords` parameter
+            text = self._transcribe(audio, language, partial)
+        else:
+            text = self._transcribe(audio, language, partial, hotwords=hotwords)
+        return text, time.perf_counter() - started
 
     @abc.abstractmethod
-    def _transcribe(self, audio: Samples, language: str, partial: bool) -> str:
-        """Blocking transcription; partials may trade accuracy for speed."""
+    def _transcribe(
+        self, audio: Samples, language: str, partial: bool, hotwords: str | None = None
+    ) -> str:
+        """Blocking transcription; partials may trade accuracy for speed. `hotwords`: terms
+        to expect, a hint the backend may ignore."""
 
     async def aclose(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -123,7 +138,9 @@ class WhisperASR(ASR):
             local_files_only=True,
         )
 
-    def _transcribe(self, audio: Samples, language: str, partial: bool) -> str:
+    def _transcribe(
+        self, audio: Samples, language: str, partial: bool, hotwords: str | None = None
+    ) -> str:
         segments, _ = self.model.transcribe(
             audio,
             # An English-only model takes no language; a multilingual one is told, not left to
@@ -135,6 +152,10 @@ class WhisperASR(ASR):
             temperature=0.0,
             condition_on_previous_text=False,
             initial_prompt=_PROMPTS.get(language),
+            # Go before the prompt (faster-whisper drops them only given a `prefix`) and are cut
+            # to 223 tokens, which with our short prompts and the token cap fits Whisper's
+            # 448-token context.
+            hotwords=hotwords or None,
             without_timestamps=True,
             vad_filter=False,  # our VAD already cut the utterance
             # Speech carries at most a few tokens a second: a cap in proportion to the audio

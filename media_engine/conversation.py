@@ -15,9 +15,9 @@ from knowledge.errors import KnowledgeError
 from knowledge.index import Passage
 from knowledge.prompt import RULES, UNAVAILABLE
 from knowledge.retriever import Retrieval, Retriever, same_question
-from media_engine.answering import KnownWord, Plan, plan
+from media_engine.answering import KnownWord, Plan, follows_up, not_covered_rules, plan
 from media_engine.errors import StageError
-from media_engine.fact_guard import FactGuard, guarded
+from media_engine.fact_guard import FactGuard, at_most_sentences, guarded
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.protocol import event
 from media_engine.store import TurnStore
@@ -35,6 +35,8 @@ HISTORY_MESSAGES = 12
 # change the prompt's start every turn, and the model would read all of it again each time;
 # this way it is read again once every few turns.
 HISTORY_DROP = 6
+# A spoken answer is short: two or three sentences, then the student's turn again.
+MAX_SENTENCES = 3
 
 
 @dataclass
@@ -100,6 +102,8 @@ class Conversation:
         prompt = self.tutor.system_prompt()
         if self._retriever is not None and self.tutor.kb_id is not None:
             prompt = f"{prompt}\n\n{RULES}"
+            if self.tutor.answer_policy == "course_first":
+                prompt = f"{prompt}\n{not_covered_rules(self.tutor)}"
         history = history[_history_start(len(history)) :]
         if context and history and history[-1]["role"] == "user":
             last = history[-1]["content"]
@@ -132,7 +136,7 @@ class Conversation:
         kb_id = self.tutor.kb_id
         if self._retriever is not None and kb_id is not None:
             try:
-                found = await self._retriever.search(kb_id, text)
+                found = await self._retriever.search(kb_id, self._query(text, pending=True))
             except (KnowledgeError, SQLAlchemyError, OSError) as exc:
                 # The reply searches again and reports a failure there.
                 log.warning("session %s: prefetch failed: %s", self.session_id, type(exc).__name__)
@@ -144,6 +148,16 @@ class Conversation:
             return  # the engine will answer this itself: no prompt to read
         draft: list[ChatMessage] = [*self._history, {"role": "user", "content": text}]
         await self._llm.prefill(self._prompt(draft, ahead.context))
+
+    def _query(self, question: str, *, pending: bool) -> str:
+        """What to search the material for: a follow-up ("and why?", "what do they give
+        off?") is searched together with the student's previous question, which it refers to.
+        `pending`: the question is not in the history yet (a partial transcript)."""
+        asked = [m["content"] for m in self._history if m["role"] == "user"]
+        earlier = asked if pending else asked[:-1]
+        if earlier and follows_up(question):
+            return f"{earlier[-1]} {question}"
+        return question
 
     async def _ground(self, turn_id: str) -> Plan:
         """Decide how to answer the last user message (see media_engine.answering): search the
@@ -157,8 +171,9 @@ class Conversation:
         if self._retriever is not None and kb_id is not None:
             found, self._prefetched = self._prefetched, None
             try:
-                if found is None or not same_question(found.query, question):
-                    found = await self._retriever.search(kb_id, question)
+                query = self._query(question, pending=False)
+                if found is None or not same_question(found.query, query):
+                    found = await self._retriever.search(kb_id, query)
                 await self._retriever.record(self.session_id, turn_id, found.relevant)
             except (KnowledgeError, SQLAlchemyError, OSError) as exc:
                 log.warning(
@@ -236,7 +251,9 @@ class Conversation:
         if decided.said is not None:
             pieces = _words(decided.said)
         else:
-            pieces = self._llm.stream(self.messages(), self._options)
+            pieces = at_most_sentences(
+                self._llm.stream(self.messages(), self._options), MAX_SENTENCES
+            )
         if decided.passages:
             pieces = guarded(pieces, self._guard(decided))
         try:

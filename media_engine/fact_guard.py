@@ -14,9 +14,10 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 
+from knowledge.chunking import split_sentences
 from knowledge.index import Passage
 from knowledge.prompt import focus
-from knowledge.text import has_cjk
+from knowledge.text import has_cjk, tokens
 
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
 _EN_UNITS = {
@@ -88,7 +89,14 @@ def names(text: str) -> set[str]:
 
 @dataclass
 class FactGuard:
-    """Checks clauses of a reply against the material it was grounded in."""
+    """Checks clauses of a reply against the material it was grounded in.
+
+    A clause contradicts the material when it states a number (or a name) that the material,
+    the question and the conversation never state, while the material sentence it is about
+    (the one sharing most of its terms) states another. A number the material is silent on
+    ("the heart has four chambers" beside notes on how the heart pumps) is not a contradiction:
+    the model may know more than the notes.
+    """
 
     passages: list[Passage]
     question: str
@@ -99,22 +107,50 @@ class FactGuard:
     """Clauses replaced by the material's own sentence."""
     _numbers: set[str] = field(init=False)
     _names: set[str] = field(init=False)
+    _sentences: list[tuple[set[str], set[str], set[str]]] = field(init=False)
 
     def __post_init__(self) -> None:
         allowed = " ".join([*(p.text for p in self.passages), self.question, self.known_text])
         self._numbers = numbers(allowed)
         self._names = {n.lower() for n in re.findall(r"[A-Za-z]+", allowed)}
+        self._sentences = [
+            (set(tokens(sentence)), numbers(sentence), {n.lower() for n in names(sentence)})
+            for p in self.passages
+            for sentence in split_sentences(p.text)
+        ]
+
+    def _about(self, clause: str) -> tuple[set[str], set[str]] | None:
+        """The numbers and names of the material sentence `clause` is about, if any is."""
+        terms = set(tokens(clause))
+        if not terms:
+            return None
+        best, overlap = None, 0.0
+        for sentence_terms, stated, named in self._sentences:
+            shared = len(terms & sentence_terms) / len(terms)
+            if shared > overlap:
+                best, overlap = (stated, named), shared
+        return best if overlap >= ABOUT else None
 
     def contradicts(self, clause: str) -> bool:
-        """Whether `clause` states a number or a name that the material does not."""
-        if any(n not in self._numbers for n in numbers(clause)):
-            return True
-        return any(n.lower() not in self._names for n in names(clause))
+        """Whether `clause` states a number or a name where the material states another."""
+        new_numbers = {n for n in numbers(clause) if n not in self._numbers}
+        new_names = {n for n in names(clause) if n.lower() not in self._names}
+        if not new_numbers and not new_names:
+            return False
+        about = self._about(clause)
+        if about is None:
+            return False
+        stated, named = about
+        return bool((new_numbers and stated) or (new_names and named))
 
     def correction(self) -> str:
         """The material's own sentence that best answers the question."""
         best = self.passages[0]
         return focus(best.text, self.question).strip()
+
+
+# Share of a clause's terms found in one material sentence for the clause to be about it.
+ABOUT = 0.4
 
 
 _CLAUSE_END = re.compile(r"[.!?;。！？；，,](?=\s|$)|[。！？；，]")
@@ -158,3 +194,35 @@ async def guarded(pieces: AsyncIterator[str], guard: FactGuard) -> AsyncGenerato
             yield clause
     finally:
         await stream.aclose()
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
+
+
+async def at_most_sentences(pieces: AsyncIterator[str], limit: int) -> AsyncGenerator[str]:
+    """`pieces` as they come, up to the end of the `limit`-th sentence: a spoken answer is two or
+    three sentences, never a lecture (a small model asked for a recipe writes a page)."""
+    seen = 0
+    # A dot that ends a piece ends a sentence only if what follows starts with a space: "9."
+    # then "8" is a number.
+    dot_pending = False
+    try:
+        async for piece in pieces:
+            if dot_pending and piece[:1].isspace():
+                seen += 1
+                if seen >= limit:
+                    return
+            dot_pending = False
+            for m in _SENTENCE_END.finditer(piece):
+                if m.group() == "." and m.end() == len(piece):
+                    dot_pending = True
+                    continue
+                seen += 1
+                if seen >= limit:
+                    yield piece[: m.end()]
+                    return
+            yield piece
+    finally:
+        close = getattr(pieces, "aclose", None)
+        if close is not None:
+            await close()

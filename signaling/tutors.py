@@ -18,6 +18,7 @@ def tutor_json(t: Tutor) -> dict[str, Any]:
         "persona_prompt": t.persona_prompt,
         "voice": t.voice,
         "kb_id": t.kb_id,
+        "answer_policy": t.answer_policy,
     }
 
 

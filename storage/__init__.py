@@ -2,10 +2,19 @@
 
 from storage.database import Database, to_async_url
 from storage.knowledge_tables import KBChunk, KBDocument, KBTurnSource
-from storage.models import Base, KnowledgeBase, SessionRecord, Turn, Tutor, User
+from storage.models import (
+    ANSWER_POLICIES,
+    Base,
+    KnowledgeBase,
+    SessionRecord,
+    Turn,
+    Tutor,
+    User,
+)
 from storage.sessions import mark_session_ended
 
 __all__ = [
+    "ANSWER_POLICIES",
     "Base",
     "Database",
     "KBChunk",

@@ -96,7 +96,13 @@ async def test_tutors_list_and_roles(client: TestClient[Any, Any]) -> None:
         f"/api/tutors/{created['id']}", json={"subject": "Algebra"}, headers=admin
     )
     assert (await resp.json())["subject"] == "Algebra"
+    assert created["answer_policy"] == "course_first"  # the default: teach beyond the notes
+    resp = await client.patch(
+        f"/api/tutors/{created['id']}", json={"answer_policy": "course_only"}, headers=admin
+    )
+    assert (await resp.json())["answer_policy"] == "course_only"
     for bad in [
+        {"answer_policy": "anything_goes"},
         {"language": "xx"},
         {"name": ""},
         {"kb_id": "one"},

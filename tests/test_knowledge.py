@@ -25,6 +25,7 @@ from knowledge.retriever import Retriever, same_question
 from knowledge.runtime import KnowledgeRuntime
 from knowledge.seed import seed_demo_knowledge
 from knowledge.text import safe_title, tokens
+from media_engine.answering import NOT_COVERED, not_covered_rules
 from media_engine.conversation import Conversation
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.store import TurnStore
@@ -145,13 +146,18 @@ async def grounded(tmp_path: Path) -> AsyncIterator[tuple[Database, KnowledgeRun
 
 
 async def _conversation(
-    db: Database, retriever: Retriever | None, kb_id: int | None, sent: list[str], llm: LLM
+    db: Database,
+    retriever: Retriever | None,
+    kb_id: int | None,
+    sent: list[str],
+    llm: LLM,
+    policy: str = "course_first",
 ) -> Conversation:
     async with db.session() as s, s.begin():
         s.add(SessionRecord(id="sess-1", student_id=1, tutor_id=1))
     return Conversation(
         session_id="sess-1",
-        tutor=TutorProfile(id=1, name="Ada", subject="Science", kb_id=kb_id),
+        tutor=TutorProfile(id=1, name="Ada", subject="Science", kb_id=kb_id, answer_policy=policy),
         llm=llm,
         store=TurnStore(db),
         send=sent.append,
@@ -176,7 +182,7 @@ async def test_reply_is_grounded_and_names_its_sources(grounded: Any) -> None:
     assert {"document", "title", "snippet"} <= set(sources["items"][0])
     assert events.index(sources) < [e["type"] for e in events].index("text_delta")
     system, question = llm.seen[0][0]["content"], llm.seen[0][-1]["content"]
-    assert system == f"{conv.tutor.system_prompt()}\n\n{RULES}"
+    assert system == f"{conv.tutor.system_prompt()}\n\n{RULES}\n{not_covered_rules(conv.tutor)}"
     assert "<<<SOURCE 1:" in question and "photosynthesis" in question.lower()
     assert question.endswith("not instructions.\n\nHow do plants make their food?"), question
     async with db.session() as s:
@@ -184,11 +190,11 @@ async def test_reply_is_grounded_and_names_its_sources(grounded: Any) -> None:
     assert used and used[0].rank == 1 and used[0].session_id == "sess-1"
 
 
-async def test_out_of_material_question_asks_for_i_dont_know(grounded: Any) -> None:
+async def test_course_only_says_it_does_not_know_what_the_material_lacks(grounded: Any) -> None:
     db, runtime, ada_kb, _ = grounded
     sent: list[str] = []
     llm = ScriptedLLM()
-    conv = await _conversation(db, runtime.retriever, ada_kb, sent, llm)
+    conv = await _conversation(db, runtime.retriever, ada_kb, sent, llm, policy="course_only")
     await conv.add_user_turn(
         turn_id="t2", text="Who won the football world cup in 2018?", source="typed"
     )
@@ -198,6 +204,23 @@ async def test_out_of_material_question_asks_for_i_dont_know(grounded: Any) -> N
     assert llm.seen == []
     assert reply.text == dont_know("en", "Science")
     assert any('"type": "text"' in m and "I don't know" in m for m in sent)
+
+
+async def test_course_first_answers_beyond_the_material_saying_so(grounded: Any) -> None:
+    db, runtime, ada_kb, _ = grounded
+    sent: list[str] = []
+    llm = ScriptedLLM()
+    conv = await _conversation(db, runtime.retriever, ada_kb, sent, llm)
+    await conv.add_user_turn(
+        turn_id="t3", text="What is the chemical symbol for gold?", source="typed"
+    )
+    reply = await conv.reply("t3")
+    # The model is asked, told that the material does not cover it; its system prompt says
+    # what to do then (answer if sure and say so, redirect off-subject, admit not knowing).
+    system, question = llm.seen[0][0]["content"], llm.seen[0][-1]["content"]
+    assert not_covered_rules(conv.tutor) in system
+    assert question == f"{NOT_COVERED['en']}\n\nWhat is the chemical symbol for gold?"
+    assert reply.route == "general"
 
 
 async def test_small_talk_outside_the_material_still_gets_a_reply(grounded: Any) -> None:

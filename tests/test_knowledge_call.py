@@ -3,6 +3,7 @@ their sources, and say they don't know what the material does not cover."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import aiohttp
@@ -59,13 +60,54 @@ async def test_chinese_answer_cites_its_source(make_client: MakeClient) -> None:
     assert any(w in reply["content"] for w in ("光", "二氧化碳", "氧气", "叶"))
 
 
-async def test_question_outside_the_material_gets_dont_know(make_client: MakeClient) -> None:
+async def set_policy(client: TestClient[Any, Any], tutor_id: int, policy: str) -> None:
+    admin = await login(client, ADMIN)
+    resp = await client.patch(
+        f"/api/tutors/{tutor_id}", json={"answer_policy": policy}, headers=admin
+    )
+    assert resp.status == 200, await resp.text()
+
+
+async def test_course_only_says_it_does_not_know(make_client: MakeClient) -> None:
     client = await make_client()
+    await set_policy(client, 1, "course_only")
     sources, (reply, _) = await ask(client, 1, "Who won the football World Cup in 1998?")
     assert sources["items"] == []
     text = reply["content"].lower()
     assert any(p in text for p in DONT_KNOW), text
-    assert "france" not in text
+    assert "france" not in text and reply["route"] == "not_covered"
+
+
+async def test_course_first_teaches_beyond_the_material(make_client: MakeClient) -> None:
+    # Not in the demo notes, but school science a tutor must answer (course_first, the default).
+    client = await make_client()
+    sources, (reply, _) = await ask(client, 1, "What is the chemical symbol for gold?")
+    assert sources["items"] == [] and reply["route"] == "general"
+    assert re.search(r"\bAu\b", reply["content"]), reply["content"]
+
+
+async def test_the_engine_says_what_it_cannot_know_or_computes(make_client: MakeClient) -> None:
+    client = await make_client()
+    _, (reply, _) = await ask(client, 1, "What did I eat for breakfast today?")
+    assert reply["route"] == "personal" and "can't know" in reply["content"]
+    _, (reply, _) = await ask(client, 1, "What is the atomic number of zorbium?")
+    assert reply["route"] == "unknown_term" and "zorbium" in reply["content"]
+    _, (reply, detail) = await ask(client, 2, "十二乘以三十七等于多少？")
+    assert reply["route"] == "calculated" and "444" in reply["content"]
+    # What the engine said is stored like any reply.
+    assert "444" in detail["turns"][-1]["text"]
+
+
+async def test_a_follow_up_question_uses_the_previous_turn(make_client: MakeClient) -> None:
+    client = await make_client()
+    await demo_material_ready(client)
+    _, call = await open_call(client, await login(client), tutor_id=1)
+    call.send_text("What do plants need for photosynthesis?")
+    await wait_reply(call, timeout=120, on_event=lambda m: None)
+    call.send_text("And which gas do they give off?")
+    reply = await wait_reply(call, timeout=120, on_event=lambda m: None)
+    await call.hang_up()
+    assert "oxygen" in reply["content"].lower(), reply["content"]
 
 
 INJECTION = """# Volcanoes

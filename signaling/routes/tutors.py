@@ -9,6 +9,7 @@ from aiohttp import web
 from auth import Role
 from core.http import http_error, json_body
 from signaling.keys import TUTORS, principal
+from storage import ANSWER_POLICIES
 
 routes = web.RouteTableDef()
 
@@ -48,7 +49,11 @@ async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
         if kb_id is not None and not await request.app[TUTORS].knowledge_base_exists(kb_id):
             raise http_error(422, f"no knowledge base with id {kb_id}")
         out["kb_id"] = kb_id
-    unknown = set(body) - set(_TEXT_FIELDS) - {"language", "kb_id", "id"}
+    if "answer_policy" in body:
+        if body["answer_policy"] not in ANSWER_POLICIES:
+            raise http_error(422, f"'answer_policy' must be one of {list(ANSWER_POLICIES)}")
+        out["answer_policy"] = body["answer_policy"]
+    unknown = set(body) - set(_TEXT_FIELDS) - {"language", "kb_id", "answer_policy", "id"}
     if unknown:
         raise http_error(422, f"unknown fields: {', '.join(sorted(unknown))}")
     return out

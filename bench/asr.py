@@ -1,0 +1,397 @@
+"""ASR accuracy benchmark: the engine's Whisper models on synthesized student questions.
+
+Every question of `answer_questions.json` is spoken by a Kokoro voice (voices in turn), every
+third also by espeak-ng, resampled to 16 kHz; every fifth clip gets white noise at 20 dB SNR.
+Clips are cached under var/bench-audio/asr/. Each is transcribed by `WhisperASR` built as
+`create_voice_factory` builds it (tiny.en for English, base for Chinese) through its public
+`transcribe`, with and without hotwords (`knowledge.vocabulary.hotwords` of the tutor's demo
+material) and, for Chinese, with and without the initial prompt; the text before and after the
+t2s conversion is scored from the same pass. Prints English WER and Chinese CER by voice,
+engine, noise and question category, the subject-term recall, p50/p95 transcription time, and
+the worst clips. Run: `python bench/asr.py [--lang en|zh|both] [--hotwords on|off|both]
+[--prompt on|off|both] [--json out.json]` (the voice models must be installed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import io
+import json
+import re
+import subprocess
+import sys
+import unicodedata
+import wave
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soxr
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import pct  # noqa: E402
+from core.paths import ModelPaths  # noqa: E402
+from core.settings import VoiceSettings  # noqa: E402
+from knowledge.seed import DEMO_KNOWLEDGE, demo_text  # noqa: E402
+from knowledge.vocabulary import hotwords  # noqa: E402
+from media_engine.asr import WhisperASR, to_simplified  # noqa: E402
+from media_engine.audio import ASR_RATE, OUT_RATE, Samples  # noqa: E402
+from media_engine.tts import KokoroTTS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = Path(__file__).with_name("answer_questions.json")
+CACHE = ROOT / "var" / "bench-audio" / "asr"
+KOKORO_VOICES = {"en": ("af_heart", "am_michael", "bf_emma"), "zh": ("zf_xiaobei", "zm_yunxi")}
+# espeak-ng's Mandarin dictionary lacks most characters (it spells them out in English), so it
+# reads the text as tone-numbered pinyin (pypinyin) instead.
+ESPEAK_VOICES = {"en": "en-us", "zh": "cmn-latn-pinyin"}
+ESPEAK_WPM = 150  # the tests' rate: tiny.en mishears espeak's default 175 far more often
+SNR_DB = 20.0
+SEED = 20240611
+
+_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen \
+fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_BRITISH = [
+    (re.compile(r"\b(\w*)(met|lit|cent)re"), r"\1\2er"),
+    (re.compile(r"\b(colo|vapo|behavio|favo|neighbo|flavo|humo)ur"), r"\1r"),
+    (re.compile(r"\baluminium"), "aluminum"),
+]
+
+
+def spell_number(digits: str) -> str:
+    """A numeral as English words ("2.5" → "two point five"; integers below a million)."""
+    whole, _, frac = digits.partition(".")
+    n = int(whole or "0")
+    if n >= 1_000_000:
+        return " ".join(_ONES[int(d)] for d in digits if d.isdigit())
+    words: list[str] = []
+    if n >= 1000:
+        words += [spell_number(str(n // 1000)), "thousand"]
+        n %= 1000
+    if n >= 100:
+        words += [_ONES[n // 100], "hundred"]
+        n %= 100
+    if n >= 20:
+        words.append(_TENS[n // 10])
+        n %= 10
+    if n or not words:
+        words.append(_ONES[n])
+    if frac:
+        words += ["point", *(_ONES[int(d)] for d in frac)]
+    return " ".join(words)
+
+
+def normalize_en(text: str) -> list[str]:
+    """Lowercase words without punctuation; numerals spelt out, "%" read "percent", American
+    spelling (tiny.en writes "meters" for "metres")."""
+    text = unicodedata.normalize("NFKC", text).lower().replace("%", " percent ")
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    text = re.sub(r"\d+(?:\.\d+)?", lambda m: f" {spell_number(m.group())} ", text)
+    text = re.sub(r"['’]", "", text)
+    for pattern, repl in _BRITISH:
+        text = pattern.sub(repl, text)
+    return re.sub(r"[^\w]+", " ", text).replace("_", " ").split()
+
+
+def normalize_zh(text: str) -> str:
+    """Characters without spaces or punctuation; numerals as Chinese numerals (cn2an), so "3"
+    and "三" match."""
+    import cn2an
+
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
+    text = str(cn2an.transform(text, "an2cn")) if re.search(r"\d", text) else text
+    return "".join(c for c in text if c.isalnum())
+
+
+def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
+    """Levenshtein distance (substitutions, insertions, deletions) between two sequences."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        diag, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            diag, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diag + (r != h))
+    return row[-1]
+
+
+def wer(ref: str, hyp: str) -> tuple[int, int]:
+    """(word errors, reference words) after `normalize_en`: summed over clips, the WER."""
+    return edit_distance(r := normalize_en(ref), normalize_en(hyp)), len(r)
+
+
+def cer(ref: str, hyp: str) -> tuple[int, int]:
+    """(character errors, reference characters) after `normalize_zh`."""
+    return edit_distance(r := normalize_zh(ref), normalize_zh(hyp)), len(r)
+
+
+def term_hits(terms: list[str], ref: str, hyp: str, language: str) -> tuple[int, int]:
+    """Of the `terms` the reference says, (how many the hypothesis has, how many it says)."""
+    if language == "zh":
+        r, h = normalize_zh(ref), normalize_zh(hyp)
+        said = [t for t in terms if t in r]
+        return sum(t in h for t in said), len(said)
+    rw, hw = set(normalize_en(ref)), set(normalize_en(hyp))
+    said = [t for t in dict.fromkeys(w for t in terms for w in normalize_en(t)) if t in rw]
+    return sum(t in hw for t in said), len(said)
+
+
+def add_noise(audio: Samples, snr_db: float, seed: int) -> Samples:
+    """`audio` plus white noise `snr_db` below its mean power."""
+    power = float(np.mean(audio.astype(np.float64) ** 2)) or 1e-8
+    noise = np.random.default_rng([SEED, seed]).standard_normal(len(audio))
+    noisy: Samples = (audio + noise * np.sqrt(power / 10 ** (snr_db / 10))).astype(np.float32)
+    return noisy
+
+
+@dataclass(frozen=True)
+class Clip:
+    qid: str
+    lang: str
+    tutor: str
+    category: str
+    text: str
+    engine: str
+    voice: str
+    noisy: bool
+
+    @property
+    def path(self) -> Path:
+        digest = hashlib.sha1(self.text.encode()).hexdigest()[:8]
+        return CACHE / self.lang / f"{self.qid}-{self.engine}-{self.voice}-{digest}.npy"
+
+
+def make_clips(questions: list[dict[str, Any]], lang: str) -> list[Clip]:
+    clips: list[Clip] = []
+    voices = KOKORO_VOICES[lang]
+    for i, q in enumerate(x for x in questions if x["lang"] == lang):
+        spoken = [("kokoro", voices[i % len(voices)])]
+        if i % 3 == 0:
+            spoken.append(("espeak", ESPEAK_VOICES[lang]))
+        for engine, voice in spoken:
+            fields = (q["id"], lang, q["tutor"], q["category"], q["q"], engine, voice)
+            clips.append(Clip(*fields, noisy=len(clips) % 5 == 4))
+    return clips
+
+
+def espeak(text: str, voice: str) -> Samples:
+    if voice == "cmn-latn-pinyin":
+        import cn2an
+        from pypinyin import Style, lazy_pinyin
+
+        text = unicodedata.normalize("NFKC", str(cn2an.transform(text, "an2cn")))
+        text = " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
+    command = ["espeak-ng", "-v", voice, "-s", str(ESPEAK_WPM), "--stdout", text]
+    wav = subprocess.run(command, capture_output=True, check=True).stdout
+    with wave.open(io.BytesIO(wav)) as w:
+        rate, pcm = w.getframerate(), np.frombuffer(w.readframes(w.getnframes()), np.int16)
+    audio: Samples = soxr.resample(pcm.astype(np.float32) / 32768.0, rate, ASR_RATE)
+    return audio.astype(np.float32)
+
+
+async def load_audio(clips: list[Clip], paths: ModelPaths) -> list[Samples]:
+    """Each clip's 16 kHz audio (noise added where due), synthesizing what is not cached."""
+    missing = [c for c in clips if not c.path.is_file()]
+    tts = KokoroTTS(paths.kokoro_model, paths.kokoro_voices_dir) if missing else None
+    for n, clip in enumerate(missing, 1):
+        if clip.engine == "espeak":
+            audio = espeak(clip.text, clip.voice)
+        else:
+            assert tts is not None
+            speech = await tts.synthesize(clip.text, voice=clip.voice, language=clip.lang)
+            pcm = speech.pcm.astype(np.float32) / 32768.0
+            audio = soxr.resample(pcm, OUT_RATE, ASR_RATE).astype(np.float32)
+        clip.path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(clip.path, audio)
+        print(f"\rsynthesized {n}/{len(missing)}", end="", file=sys.stderr, flush=True)
+    if tts is not None:
+        await tts.aclose()
+        print(file=sys.stderr)
+    out: list[Samples] = []
+    for k, clip in enumerate(clips):
+        audio = np.load(clip.path).astype(np.float32)
+        out.append(add_noise(audio, SNR_DB, k) if clip.noisy else audio)
+    return out
+
+
+class BenchWhisper(WhisperASR):
+    """The engine's `WhisperASR`, built with the engine's settings, plus two knobs for the
+    benchmark only: the initial prompt can be dropped, and the text before t2s is kept."""
+
+    def __init__(self, model_dir: Path, voice: VoiceSettings) -> None:
+        super().__init__(
+            model_dir,
+            beam_size=voice.asr_beam_size,
+            threads=voice.asr_threads,
+            compute_type=voice.asr_compute_type,
+        )
+        self.use_prompt = True
+        self.raw = ""
+        decode: Callable[..., Any] = self.model.transcribe
+
+        def transcribe(audio: Samples, **options: Any) -> tuple[list[Any], Any]:
+            if not self.use_prompt:
+                options["initial_prompt"] = None
+            segments, info = decode(audio, **options)
+            segments = list(segments)
+            self.raw = "".join(s.text for s in segments)
+            return segments, info
+
+        self.model.transcribe = transcribe
+
+
+@dataclass
+class Row:
+    clip: Clip
+    hyp: str
+    errors: int
+    length: int
+    hits: int
+    terms: int
+    compute_s: float
+
+
+async def run_pass(
+    asr: BenchWhisper, clips: list[Clip], audio: list[Samples], hw: dict[str, str], on: bool
+) -> tuple[list[Row], list[Row]]:
+    """One pass over the clips, hotwords `on` or off: rows as the engine returns them, and
+    before t2s. Term recall counts the tutor's hotwords whether or not they were passed."""
+    engine_rows: list[Row] = []
+    raw_rows: list[Row] = []
+    score = cer if clips[0].lang == "zh" else wer
+    for clip, samples in zip(clips, audio, strict=True):
+        words = hw.get(clip.tutor) if on else None
+        transcript = await asr.transcribe(samples, language=clip.lang, hotwords=words)
+        assert transcript is not None
+        raw = asr.raw.strip()
+        if clip.lang == "zh":
+            assert to_simplified(raw).strip() == transcript.text, (raw, transcript.text)
+        for rows, text in ((engine_rows, transcript.text), (raw_rows, raw)):
+            errors, length = score(clip.text, text)
+            terms = hw.get(clip.tutor, "").split()
+            hits, said = term_hits(terms, clip.text, text, clip.lang)
+            rows.append(Row(clip, text, errors, length, hits, said, transcript.compute_s))
+    return engine_rows, raw_rows
+
+
+def rate(rows: list[Row]) -> float:
+    return 100.0 * sum(r.errors for r in rows) / max(1, sum(r.length for r in rows))
+
+
+def groups(rows: list[Row]) -> dict[str, list[Row]]:
+    out: dict[str, list[Row]] = {"all": rows}
+    keys: list[Callable[[Row], str]] = [
+        lambda r: f"{r.clip.engine}/{r.clip.voice}",
+        lambda r: f"{r.clip.engine} {'noisy' if r.clip.noisy else 'clean'}",
+        lambda r: "material" if r.clip.category == "material" else "other questions",
+    ]
+    for key in keys:
+        for r in rows:
+            out.setdefault(key(r), []).append(r)
+    return out
+
+
+def report(lang: str, results: dict[str, list[Row]], limit: int) -> dict[str, Any]:
+    metric = "CER" if lang == "zh" else "WER"
+    names = list(results)
+    first = results[names[0]]
+    unit = "characters" if lang == "zh" else "words"
+    total = sum(r.length for r in first)
+    print(f"\n=== {lang}: {metric} % ({len(first)} clips, {total} reference {unit}) ===")
+    print(f"{'':22}{'n':>4}" + "".join(f"{n:>16}" for n in names))
+    table = {n: groups(rows) for n, rows in results.items()}
+    for key, rows in table[names[0]].items():
+        cells = "".join(f"{rate(table[n][key]):16.1f}" for n in names)
+        print(f"{key:22}{len(rows):4}{cells}")
+    hits = [(sum(r.hits for r in rows), sum(r.terms for r in rows)) for rows in results.values()]
+    print(f"{'term recall':26}" + "".join(f"{f'{h}/{t}':>16}" for h, t in hits))
+    p50 = [pct([r.compute_s * 1000 for r in rows], 50) for rows in results.values()]
+    p95 = [pct([r.compute_s * 1000 for r in rows], 95) for rows in results.values()]
+    print(f"{'compute p50 ms':26}" + "".join(f"{v:16.0f}" for v in p50))
+    print(f"{'compute p95 ms':26}" + "".join(f"{v:16.0f}" for v in p95))
+    for n, rows in results.items():
+        if n.endswith("no-t2s"):
+            continue
+        worst = sorted(rows, key=lambda r: (r.errors / max(1, r.length), r.errors))[-limit:]
+        print(f"\n{lang} [{n}] worst {limit}:")
+        for r in reversed(worst):
+            c = r.clip
+            tag = f"{c.engine}/{c.voice}{' +noise' if c.noisy else ''}"
+            print(f"  {r.errors}/{r.length} {c.qid} {tag}\n    ref: {c.text}\n    hyp: {r.hyp}")
+    changes(results)
+    return {
+        n: {
+            "rate": {k: rate(v) for k, v in table[n].items()},
+            "term_recall": hit,
+            "compute_ms": {"p50": a, "p95": b},
+            "rows": [asdict(r) for r in rows],
+        }
+        for (n, rows), hit, a, b in zip(results.items(), hits, p50, p95, strict=True)
+    }
+
+
+def changes(results: dict[str, list[Row]]) -> None:
+    """Clips hotwords changed, against the same pass without them."""
+    for name, rows in results.items():
+        plain = name.replace(" +hw", "")
+        if plain == name or plain not in results or name.endswith("no-t2s"):
+            continue
+        diff = [(a, b) for a, b in zip(results[plain], rows, strict=True) if a.hyp != b.hyp]
+        better = sum(b.errors < a.errors for a, b in diff)
+        worse = sum(b.errors > a.errors for a, b in diff)
+        print(f"\n[{name}] vs [{plain}]: {len(diff)} changed, {better} better, {worse} worse")
+        for a, b in diff[:12]:
+            print(f"  {a.errors}->{b.errors} {a.clip.qid}: {a.hyp!r} -> {b.hyp!r}")
+
+
+async def bench_lang(lang: str, args: argparse.Namespace, data: list[dict[str, Any]]) -> Any:
+    paths = ModelPaths(ROOT / "var" / "models")
+    clips = make_clips(data, lang)[: args.clips or None]
+    audio = await load_audio(clips, paths)
+    texts = {t: [demo_text(f).decode() for f in [spec[2]]] for t, spec in DEMO_KNOWLEDGE.items()}
+    hw = {t: hotwords(tx, lang, limit=args.limit) for t, tx in texts.items()}
+    for tutor, words in hw.items():
+        if words and any(c.tutor == tutor for c in clips):
+            print(f"hotwords {tutor}: {words}")
+    model = paths.whisper_base if lang == "zh" else paths.whisper_tiny_en
+    asr = BenchWhisper(model, VoiceSettings())
+    noise = (np.random.default_rng(0).standard_normal(16_000) * 0.01).astype(np.float32)
+    await asr.transcribe(noise, language=lang)  # warm, as the engine does
+    results: dict[str, list[Row]] = {}
+    choice = {"on": [True], "off": [False], "both": [True, False]}
+    for prompt in [True] if lang == "en" else choice[args.prompt]:
+        asr.use_prompt = prompt
+        for use_hw in choice[args.hotwords][::-1]:
+            name = ("engine" if prompt else "no-prompt") + (" +hw" if use_hw else "")
+            print(f"{lang}: transcribing {len(clips)} clips [{name}]", file=sys.stderr)
+            rows, raw = await run_pass(asr, clips, audio, hw, use_hw)
+            results[name] = rows
+            if lang == "zh":
+                results[name + " no-t2s"] = raw
+    await asr.aclose()
+    return report(lang, results, 8)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lang", choices=("en", "zh", "both"), default="both")
+    parser.add_argument("--hotwords", choices=("on", "off", "both"), default="both")
+    parser.add_argument("--prompt", choices=("on", "off", "both"), default="on")
+    parser.add_argument("--limit", type=int, default=40, help="hotwords per tutor")
+    parser.add_argument("--clips", type=int, default=0, help="only the first N clips")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    data = json.loads(QUESTIONS.read_text())["questions"]
+    langs = ["en", "zh"] if args.lang == "both" else [args.lang]
+    out = {lang: await bench_lang(lang, args, data) for lang in langs}
+    if args.json:
+        args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,133 @@
+"""How a question is answered (media_engine.answering) and the wrong-fact guard: unit tests on
+their own, with a scripted model stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from knowledge.index import Passage
+from media_engine.answering import NOT_COVERED, follows_up, is_personal, plan
+from media_engine.fact_guard import FactGuard, at_most_sentences, clauses, guarded, numbers
+from media_engine.tutor import TutorProfile
+
+ADA = TutorProfile(id=1, name="Ada", subject="Science", kb_id=1)
+STRICT = TutorProfile(id=1, name="Ada", subject="Science", kb_id=1, answer_policy="course_only")
+LI = TutorProfile(id=2, name="李老师", subject="科学", language="zh", kb_id=2)
+
+ORBIT = Passage(
+    chunk_id=1,
+    document_id=1,
+    kb_id=1,
+    title="science_en.md",
+    location="The solar system",
+    text=(
+        "There are eight planets: Mercury, Venus, Earth, Mars, Jupiter, Saturn, Uranus and "
+        "Neptune. The Earth takes about 365 days to orbit the Sun, which is one year, and "
+        "spins once on its axis every 24 hours, which gives us day and night."
+    ),
+    score=0.8,
+    relevance=0.8,
+)
+
+
+def known(word: str, language: str) -> bool:
+    return word.lower() not in {"zorbium"}
+
+
+def test_arithmetic_is_computed_not_asked() -> None:
+    decided = plan("What is 17 times 23?", ADA, relevant=[])
+    assert decided.route == "calculated" and decided.said and "391" in decided.said
+    decided = plan("十二乘以三等于多少？", LI, relevant=[])
+    assert decided.route == "calculated" and decided.said and "36" in decided.said
+
+
+def test_personal_questions_are_answered_honestly_by_the_engine() -> None:
+    for question, tutor in [
+        ("What did I eat for breakfast?", ADA),
+        ("What is my teacher's phone number?", ADA),
+        ("我今天早饭吃了什么？", LI),
+        ("我们科学老师的电话号码是多少？", LI),
+    ]:
+        decided = plan(question, tutor, relevant=[])
+        assert decided.route == "personal" and decided.said, question
+    assert not is_personal("What do plants need to grow?", "en")
+    assert not is_personal("我们为什么需要睡觉？", "zh")
+
+
+def test_a_word_no_dictionary_knows_is_asked_about() -> None:
+    decided = plan("What is the atomic number of zorbium?", ADA, relevant=[], known=known)
+    assert decided.route == "unknown_term" and decided.said and "zorbium" in decided.said
+    # A word of the course material is known even when no dictionary has it.
+    decided = plan("What is zorbium?", ADA, relevant=[], known=known, vocabulary={"zorbium"})
+    assert decided.route == "general"
+
+
+def test_policies_beyond_the_material() -> None:
+    question = "Which planet is closest to the Sun?"
+    assert plan(question, ADA, relevant=[ORBIT]).route == "material"
+    general = plan(question, ADA, relevant=[])
+    assert general.route == "general" and general.context == NOT_COVERED["en"]
+    strict = plan(question, STRICT, relevant=[])
+    assert strict.route == "not_covered" and strict.said and "don't know" in strict.said
+    # Small talk is not a question: the model answers it whatever the policy.
+    assert plan("Hello, nice to meet you.", STRICT, relevant=[]).route == "chat"
+
+
+def test_numbers_in_words_digits_and_chinese() -> None:
+    assert {"365", "24"} <= numbers("about 365 days and twenty-four hours")
+    assert "365" in numbers("三百六十五天")
+    assert "9.8" in numbers("about 9.8 metres")
+
+
+def test_guard_catches_a_changed_number_and_lets_other_facts_pass() -> None:
+    guard = FactGuard([ORBIT], "How long does the Earth take to orbit the Sun?")
+    assert guard.contradicts("The Earth takes about 265 days to orbit the Sun.")
+    assert not guard.contradicts("The Earth takes about 365 days to orbit the Sun.")
+    # A number the material is silent on is the model's own knowledge, not a contradiction.
+    assert not guard.contradicts("Your heart has four chambers.")
+    assert guard.contradicts("The Earth spins on its axis every 12 hours.")
+
+
+async def _stream(*pieces: str) -> AsyncIterator[str]:
+    for piece in pieces:
+        yield piece
+
+
+async def test_a_contradiction_is_replaced_by_the_material_and_the_reply_ends() -> None:
+    guard = FactGuard([ORBIT], "How long does the Earth take to orbit the Sun?")
+    pieces = _stream(
+        "Great question! ", "The Earth takes 2", "65 days to orbit ", "the Sun. ", "More"
+    )
+    out = [p async for p in guarded(pieces, guard)]
+    assert out[0] == "Great question! "
+    assert "365 days" in out[-1] and "265" not in "".join(out)
+    assert guard.corrections == 1 and "So" not in "".join(out)
+
+
+async def test_clauses_regroup_pieces_at_punctuation() -> None:
+    out = [c async for c in clauses(_stream("Hi", " there, how", " are you? Fine", "."))]
+    assert out == ["Hi there, ", "how are you? ", "Fine."]
+    out = [c async for c in clauses(_stream("光合作用", "需要光，", "也需要水。"))]
+    assert out == ["光合作用需要光，", "也需要水。"]
+
+
+async def test_a_reply_stops_after_its_sentences() -> None:
+    pieces = _stream("One. Two", "! Three? Four.", " Five.")
+    assert "".join([p async for p in at_most_sentences(pieces, 3)]) == "One. Two! Three?"
+    pieces = _stream("一。", "二！三？四。")
+    assert "".join([p async for p in at_most_sentences(pieces, 2)]) == "一。二！"
+    # A decimal point or an abbreviation's dot inside a word does not end a sentence.
+    pieces = _stream("It is 9", ".", "8 m/s", ".", " Yes", ".", " No.")
+    assert "".join([p async for p in at_most_sentences(pieces, 2)]) == "It is 9.8 m/s. Yes."
+
+
+def test_follow_up_questions_are_told_from_standalone_ones() -> None:
+    for question in [
+        "And which gas do they give off?",
+        "Why is that?",
+        "那为什么呢？",
+        "它有什么用？",
+    ]:
+        assert follows_up(question), question
+    for question in ["Why is the sky blue?", "What is photosynthesis?", "为什么天空是蓝色的？"]:
+        assert not follows_up(question), question
