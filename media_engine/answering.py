@@ -50,9 +50,7 @@ _FOLLOW_UP_EN = re.compile(
     r"\b(?:it|its|they|them|their|that|this|those|these|he|she|one)\b",
     re.IGNORECASE,
 )
-_FOLLOW_UP_ZH = re.compile(
-    r"^\s*(?:那|那么|还有|所以|然后)|它|他们|她们|这个|那个|这些|那些"
-)
+_FOLLOW_UP_ZH = re.compile(r"^\s*(?:那|那么|还有|所以|然后)|它|他们|她们|这个|那个|这些|那些")
 
 
 def follows_up(question: str) -> bool:
