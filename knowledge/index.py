@@ -75,6 +75,12 @@ def dense_share(weights: Weights, query: str) -> float:
     return weights.dense_zh * share + weights.dense_en * (1.0 - share)
 
 
+def similarity(cosine: Vectors, floor: float) -> Vectors:
+    """Cosine similarities read from `floor` (none) to 1 (the same text), as 0 to 1."""
+    spread: Vectors = np.clip((cosine - floor) / (1.0 - floor), 0.0, None).astype(np.float32)
+    return spread
+
+
 class KBIndex:
     """Search over one knowledge base. Built and searched off the event loop.
 
@@ -144,9 +150,10 @@ class KBIndex:
         if not self.rows:
             return []
         w_dense = dense_share(weights, query) if cosine is not None else 0.0
+        dense = similarity(cosine, weights.floor) if cosine is not None else None
         scored = []
         for i, row in enumerate(self.rows):
-            cos = max(float(cosine[i]), 0.0) if cosine is not None else 0.0
+            cos = float(dense[i]) if dense is not None else 0.0
             score = (1 - w_dense) * lexical.scores[i] / lexical.top + w_dense * cos
             relevance = (1 - w_dense) * lexical.coverage[i] + w_dense * cos
             scored.append((score, relevance, row))

@@ -5,6 +5,12 @@ off the queue, reporting status (pending → processing → ready | failed) and 
 document's row. Chunks are written in the same transaction that marks the document ready, so a
 half-ingested document is never searchable. Documents left pending by a restart are queued
 again at start.
+
+Every embedding is stored with the name of the model that made it. At start the worker also
+queues, behind any upload, the documents whose passages another model embedded (KB_EMBEDDER
+changed) or none did (KB_EMBEDDINGS was off): their passages are embedded again in place, one
+document per transaction. Until a knowledge base's passages all carry the current model's
+vectors, the retriever searches it by BM25 alone, so two vector spaces are never mixed.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 
 import numpy as np
@@ -33,8 +39,12 @@ log = logging.getLogger(__name__)
 EMBED_BATCH = 8
 """Small batches: a query embedding waits at most one batch behind an ingestion."""
 PROGRESS_EVERY_S = 0.5
+INGEST, EMBED_AGAIN = 0, 1
+"""Jobs of the worker, in the order it takes them: uploads before passages to embed again."""
+JOBS = ("ingestion", "embedding again")
 
 Progress = Callable[[int, int], None]
+Report = Callable[[int], Awaitable[None]]
 
 
 def make_document(kb_id: int, filename: str, content: bytes, *, max_bytes: int) -> KBDocument:
@@ -69,7 +79,7 @@ class Ingestor:
         self._embedder = embedder
         self._settings = settings
         self._executor = executor
-        self._queue: asyncio.Queue[int] = asyncio.Queue()
+        self._queue: asyncio.PriorityQueue[tuple[int, int]] = asyncio.PriorityQueue()
         self._worker: asyncio.Task[None] | None = None
 
     # --- uploads -------------------------------------------------------------------------------
@@ -88,13 +98,14 @@ class Ingestor:
                 )
             s.add(document)
         if enqueue:
-            self._queue.put_nowait(document.id)
+            self._queue.put_nowait((INGEST, document.id))
         return document
 
     # --- the worker ----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Queue what a previous run left unfinished and start the worker."""
+        """Queue what a previous run left unfinished, and the documents whose passages another
+        model embedded, and start the worker."""
         async with self._db.session() as s:
             ids = await s.scalars(
                 select(KBDocument.id)
@@ -102,7 +113,23 @@ class Ingestor:
                 .order_by(KBDocument.id)
             )
             for doc_id in ids:
-                self._queue.put_nowait(doc_id)
+                self._queue.put_nowait((INGEST, doc_id))
+            if self._embedder is not None:
+                stale = list(
+                    await s.scalars(
+                        select(KBChunk.document_id)
+                        .where(KBChunk.embedder.is_distinct_from(self._embedder.name))
+                        .distinct()
+                    )
+                )
+                if stale:
+                    log.info(
+                        "%d documents have passages not embedded by %s: embedding them again",
+                        len(stale),
+                        self._embedder.name,
+                    )
+                for doc_id in stale:
+                    self._queue.put_nowait((EMBED_AGAIN, doc_id))
         self._worker = asyncio.create_task(self._run(), name="knowledge-ingest")
 
     async def aclose(self) -> None:
@@ -117,11 +144,60 @@ class Ingestor:
 
     async def _run(self) -> None:
         while True:
-            doc_id = await self._queue.get()
+            job, doc_id = await self._queue.get()
             try:
-                await self.ingest(doc_id)
+                if job == INGEST:
+                    await self.ingest(doc_id)
+                else:
+                    await self.embed_again(doc_id)
+            except Exception:  # one document's failure must not stop the worker
+                log.exception("document %s: %s failed", doc_id, JOBS[job])
             finally:
                 self._queue.task_done()
+
+    async def embed_again(self, doc_id: int) -> int:
+        """Embed with this model, in place, the passages of one document that another model
+        embedded or none did; returns how many. The document's passages change together."""
+        if self._embedder is None:
+            return 0
+        name = self._embedder.name
+        async with self._db.session() as s:
+            rows = (
+                await s.execute(
+                    select(KBChunk.id, KBChunk.location, KBChunk.text)
+                    .where(KBChunk.document_id == doc_id, KBChunk.embedder.is_distinct_from(name))
+                    .order_by(KBChunk.id)
+                )
+            ).all()
+        if not rows:
+            return 0
+        vectors = await self._embed([(location, text) for _, location, text in rows])
+        async with self._db.session() as s, s.begin():
+            await s.execute(
+                update(KBChunk),
+                [
+                    {"id": chunk_id, "embedding": vector, "embedder": name}
+                    for (chunk_id, _, _), vector in zip(rows, vectors, strict=True)
+                ],
+            )
+        log.info("document %s: %d passages embedded again by %s", doc_id, len(rows), name)
+        return len(rows)
+
+    async def _embed(
+        self, passages: list[tuple[str, str]], report: Report | None = None
+    ) -> list[Vectors]:
+        """The embeddings of (location, text) passages, a small batch at a time."""
+        assert self._embedder is not None
+        embedder = self._embedder
+        loop = asyncio.get_running_loop()
+        vectors: list[Vectors] = []
+        for start in range(0, len(passages), EMBED_BATCH):
+            batch = [f"{where}\n{text}".strip() for where, text in passages[start:][:EMBED_BATCH]]
+            matrix = await loop.run_in_executor(self._executor, embedder.encode, batch)
+            vectors.extend(np.array(row, dtype=np.float32) for row in matrix)
+            if report is not None:
+                await report(len(vectors))
+        return vectors
 
     async def ingest(self, doc_id: int, *, progress: Progress | None = None) -> str:
         """Ingest one stored document now; returns its final status."""
@@ -178,27 +254,25 @@ class Ingestor:
         if not chunks:
             raise DocumentUnreadable("the document has no text")
         await self._set(doc_id, progress=0.1)
-        vectors: list[Vectors | None] = [None] * len(chunks)
         if self._embedder is None:
-            return chunks, vectors
-        embedder = self._embedder
+            return chunks, [None] * len(chunks)
         last = time.monotonic()
-        for start in range(0, len(chunks), EMBED_BATCH):
-            batch = [f"{c.location}\n{c.text}".strip() for c in chunks[start : start + EMBED_BATCH]]
-            matrix = await loop.run_in_executor(self._executor, embedder.encode, batch)
-            for offset, row in enumerate(matrix):
-                vectors[start + offset] = np.array(row, dtype=np.float32)
-            done = min(start + EMBED_BATCH, len(chunks))
+
+        async def report(done: int) -> None:
+            nonlocal last
             if progress is not None:
                 progress(done, len(chunks))
             if time.monotonic() - last > PROGRESS_EVERY_S:
                 last = time.monotonic()
                 await self._set(doc_id, progress=round(0.1 + 0.85 * done / len(chunks), 3))
-        return chunks, vectors
+
+        vectors = await self._embed([(c.location, c.text) for c in chunks], report)
+        return chunks, list(vectors)
 
     async def _store(
         self, doc_id: int, kb_id: int, chunks: list[Chunk], vectors: list[Vectors | None]
     ) -> str:
+        name = self._embedder.name if self._embedder is not None else None
         async with self._db.session() as s, s.begin():
             doc = await s.get(KBDocument, doc_id)
             if doc is None:  # deleted while it was being processed
@@ -212,6 +286,7 @@ class Ingestor:
                     location=c.location[:200],
                     text=c.text,
                     embedding=v,
+                    embedder=name if v is not None else None,
                 )
                 for i, (c, v) in enumerate(zip(chunks, vectors, strict=True))
             )

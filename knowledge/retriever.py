@@ -6,6 +6,8 @@ Embedding and index building run in the retriever's executor, never on the event
 
 BM25 runs in memory on every database. The dense half runs in memory on SQLite; on PostgreSQL
 the embeddings stay in the database and pgvector finds the nearest passages (vector_search).
+Only embeddings made by this retriever's model count: a knowledge base with passages another
+model embedded (until the ingestion worker has embedded them again) is searched by BM25 alone.
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, case, func, null, select
 
-from core.settings import KnowledgeSettings
+from core.settings import KnowledgeSettings, Weights
 from knowledge.embeddings import Embedder
 from knowledge.index import ChunkRow, KBIndex, Passage, dense_share
 from knowledge.text import tokens
@@ -67,23 +69,26 @@ class Retriever:
         self._embedder = embedder
         self.settings = settings
         self._executor = executor
-        self._indexes: dict[int, tuple[tuple[int, int], KBIndex]] = {}
+        self._indexes: dict[int, tuple[tuple[int, int, int], KBIndex]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._vectors: OrderedDict[str, Vectors] = OrderedDict()
+        self._model = embedder.name if embedder is not None else None
         self._in_database: PgVectorSearch | None = None
         if db.engine.dialect.name == "postgresql":
-            self._in_database = PgVectorSearch(db, candidates=settings.candidates)
+            self._in_database = PgVectorSearch(
+                db, candidates=settings.candidates, embedder=self._model
+            )
 
     async def search(self, kb_id: int, query: str, *, k: int | None = None) -> Retrieval:
         """The top passages of knowledge base `kb_id` for `query`."""
         started = time.perf_counter()
         k = k or self.settings.top_k
-        weights = self.settings.weights
+        weights = self.settings.fusion
         index = await self._index(kb_id)
         vector = await self._embed(query) if index.has_vectors else None
         loop = asyncio.get_running_loop()
         if vector is not None and self._in_database is not None and dense_share(weights, query):
-            candidates = await self._search_in_database(index, query, vector, k=k)
+            candidates = await self._search_in_database(index, query, vector, k=k, weights=weights)
         else:
             candidates = await loop.run_in_executor(
                 self._executor, lambda: index.search(query, vector, k=k, weights=weights)
@@ -93,7 +98,7 @@ class Retriever:
         return Retrieval(query=query, candidates=candidates, relevant=relevant, elapsed_ms=elapsed)
 
     async def _search_in_database(
-        self, index: KBIndex, query: str, vector: Vectors, *, k: int
+        self, index: KBIndex, query: str, vector: Vectors, *, k: int, weights: Weights
     ) -> list[Passage]:
         """BM25 here, cosine similarity from pgvector: the nearest passages and BM25's best
         (so every passage that can rank high has its exact similarity), fused as in memory."""
@@ -102,7 +107,6 @@ class Retriever:
         lexical = await loop.run_in_executor(self._executor, index.lexical, query)
         best = index.best_lexical(lexical, self._in_database.candidates)
         found = await self._in_database.similarities(index.kb_id, vector, also=best)
-        weights = self.settings.weights
         return await loop.run_in_executor(
             self._executor,
             lambda: index.fuse(query, lexical, index.cosines_of(found), k=k, weights=weights),
@@ -139,23 +143,25 @@ class Retriever:
             return cached
         embedder = self._embedder
         loop = asyncio.get_running_loop()
-        matrix = await loop.run_in_executor(self._executor, embedder.encode, [query])
+        matrix = await loop.run_in_executor(self._executor, embedder.encode_query, [query])
         vector: Vectors = np.asarray(matrix[0], dtype=np.float32)
         self._vectors[query] = vector
         if len(self._vectors) > QUERY_CACHE:
             self._vectors.popitem(last=False)
         return vector
 
-    async def _signature(self, kb_id: int) -> tuple[int, int]:
+    async def _signature(self, kb_id: int) -> tuple[int, int, int]:
+        """Changes when passages are added or removed, or embedded again by this model."""
+        ours = func.count(case((KBChunk.embedder == self._model, 1)))
         async with self._db.session() as s:
             row = (
                 await s.execute(
-                    select(func.count(KBChunk.id), func.coalesce(func.max(KBChunk.id), 0)).where(
-                        KBChunk.kb_id == kb_id
-                    )
+                    select(
+                        func.count(KBChunk.id), func.coalesce(func.max(KBChunk.id), 0), ours
+                    ).where(KBChunk.kb_id == kb_id)
                 )
             ).one()
-        return int(row[0]), int(row[1])
+        return int(row[0]), int(row[1]), int(row[2])
 
     async def _index(self, kb_id: int) -> KBIndex:
         lock = self._locks.setdefault(kb_id, asyncio.Lock())
@@ -172,14 +178,25 @@ class Retriever:
             )
             self._indexes[kb_id] = (signature, index)
             log.info("knowledge base %s: index of %d passages built", kb_id, len(rows))
+            count, _, ours = signature
+            if self._model is not None and ours < count:
+                log.warning(
+                    "knowledge base %s: %d of %d passages are not embedded by %s (yet): "
+                    "searched by BM25 alone until the ingestion worker has embedded them",
+                    kb_id,
+                    count - ours,
+                    count,
+                    self._model,
+                )
             return index
 
     async def _load(self, kb_id: int) -> tuple[list[ChunkRow], bool]:
-        """The passages of `kb_id`, and whether every one has an embedding. The embeddings
-        themselves are loaded only where dense search runs in memory."""
+        """The passages of `kb_id`, and whether every one has an embedding by this retriever's
+        model. The embeddings themselves are loaded only where dense search runs in memory."""
         in_memory = self._in_database is None
+        ours = and_(KBChunk.embedding.is_not(None), KBChunk.embedder == self._model)
         stored: ColumnElement[Any] = (
-            KBChunk.embedding.expression if in_memory else KBChunk.embedding.is_not(None)
+            case((ours, KBChunk.embedding), else_=null()) if in_memory else ours
         )
         query = (
             select(

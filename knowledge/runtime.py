@@ -7,10 +7,10 @@ import asyncio
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.settings import KnowledgeSettings
-from knowledge.embeddings import Embedder, MiniLMEmbedder
+from knowledge.embeddings import Embedder, make_embedder, setting_of
 from knowledge.ingest import Ingestor
 from knowledge.retriever import Retriever
 from storage import Database
@@ -36,8 +36,12 @@ class KnowledgeRuntime:
         embedder: Embedder | None = None,
         ingest: bool = True,
     ) -> KnowledgeRuntime:
-        """Load the embedding model (off the loop) and start the ingestion worker."""
+        """Load the embedding model (off the loop) and start the ingestion worker. A model
+        given here overrides KB_EMBEDDER, and its tuned threshold and weights apply."""
         settings = settings or KnowledgeSettings()
+        given = setting_of(embedder) if embedder is not None else None
+        if given is not None and given != settings.embedder:
+            settings = replace(settings, embedder=given)
         # One worker: embedding is CPU-bound and the lock inside the model serialises it anyway.
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knowledge")
         try:
@@ -61,12 +65,11 @@ class KnowledgeRuntime:
 
 
 async def _load_embedder(settings: KnowledgeSettings, executor: ThreadPoolExecutor) -> Embedder:
+    """The model KB_EMBEDDER names, loaded and warmed up off the loop."""
     # The model is read from local files only; this keeps any library from reaching a hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     loop = asyncio.get_running_loop()
-    embedder: Embedder = await loop.run_in_executor(
-        executor,
-        lambda: MiniLMEmbedder(settings.model_dir, threads=settings.embed_threads),
-    )
-    await loop.run_in_executor(executor, embedder.encode, ["warm up"])
+    embedder = await loop.run_in_executor(executor, make_embedder, settings)
+    await loop.run_in_executor(executor, embedder.encode_query, ["warm up"])
+    log.info("knowledge bases: dense embeddings by %s", embedder.name)
     return embedder

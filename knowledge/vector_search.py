@@ -34,9 +34,11 @@ def _version(version: str) -> tuple[int, ...]:
 class PgVectorSearch:
     """Cosine similarities from the database, for the retriever to fuse with BM25."""
 
-    def __init__(self, db: Database, *, candidates: int) -> None:
+    def __init__(self, db: Database, *, candidates: int, embedder: str | None = None) -> None:
+        """`embedder`: only embeddings made by the model of this name count (all if None)."""
         self._db = db
         self.candidates = candidates
+        self._embedder = embedder
         self._iterative: bool | None = None
 
     async def similarities(
@@ -46,16 +48,19 @@ class PgVectorSearch:
         `vector`, and of those chunks among `also` (BM25's best) that belong to `kb_id`,
         however far they are."""
         distance = KBChunk.embedding.op("<=>", return_type=Float)(vector)
+        ours = [KBChunk.kb_id == kb_id, KBChunk.embedding.is_not(None)]
+        if self._embedder is not None:
+            ours.append(KBChunk.embedder == self._embedder)
         nearest = (
             select(KBChunk.id, distance.label("distance"))
-            .where(KBChunk.kb_id == kb_id, KBChunk.embedding.is_not(None))
+            .where(*ours)
             .order_by(distance)
             .limit(self.candidates)
         )
         query: Select[int, float] | CompoundSelect[int, float] = nearest
         if also:
             named = select(KBChunk.id, distance.label("distance")).where(
-                KBChunk.kb_id == kb_id, KBChunk.embedding.is_not(None), KBChunk.id.in_(also)
+                *ours, KBChunk.id.in_(also)
             )
             query = union(nearest, named)
         async with self._db.session() as s, s.begin():

@@ -22,7 +22,8 @@ MAX_ZIPF = 4.0
 MIN_LETTERS = 6
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _ZH_WORD = re.compile(rf"[{_CJK}]{{2,}}")
-_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+_LATIN = "A-Za-z\u00c0-\u024f"
+_WORD = re.compile(rf"[{_LATIN}]+(?:['’-][{_LATIN}]+)*")
 
 
 def hotwords(texts: list[str], language: str, *, limit: int = 40) -> str:

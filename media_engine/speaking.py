@@ -18,6 +18,7 @@ from media_engine.conversation import Conversation, Reply, Send
 from media_engine.errors import StageError
 from media_engine.protocol import event
 from media_engine.tts import TTS, sayable
+from media_engine.turn_detector import EndReason
 from media_engine.tutor import TutorProfile, join_words
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,8 @@ class TurnClock:
     """End of speech for a spoken turn (when the silence began), arrival for a typed one."""
     spoken_turn: bool
     speech_s: float = 0.0
+    endpoint: EndReason | None = None
+    """What ended a spoken turn."""
     decided_at: float | None = None
     transcript_at: float | None = None
     asr_compute_s: float | None = None
@@ -51,12 +54,15 @@ class TurnClock:
     first_sent_at: float | None = None
 
     @classmethod
-    def spoken(cls, turn_id: str, *, end_of_speech: float, speech_s: float) -> TurnClock:
+    def spoken(
+        cls, turn_id: str, *, end_of_speech: float, speech_s: float, endpoint: EndReason
+    ) -> TurnClock:
         return cls(
             turn_id=turn_id,
             reference=end_of_speech,
             spoken_turn=True,
             speech_s=speech_s,
+            endpoint=endpoint,
             decided_at=time.monotonic(),
         )
 
@@ -78,10 +84,10 @@ class TurnClock:
         }
         return {k: v for k, v in timings.items() if v is not None}
 
-    def metrics(self) -> dict[str, float]:
+    def metrics(self) -> dict[str, float | str]:
         """The metrics event's fields (see README, "Metrics")."""
         now_mono, now_epoch = time.monotonic(), time.time()
-        fields: dict[str, float | None] = {
+        fields: dict[str, float | str | None] = {
             "llm_first_token_ms": _ms(self.llm_started_at, self.first_token_at),
             "tts_first_audio_ms": _ms(self.first_chunk_at, self.first_audio_at),
             "first_audio_sent_ms": _ms(self.first_audio_at, self.first_sent_at),
@@ -96,6 +102,7 @@ class TurnClock:
                 (now_epoch - (now_mono - self.reference)) * 1000
             )
             fields.update(self.user_timings())
+            fields["endpoint"] = self.endpoint
         return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -113,6 +120,7 @@ class SpokenReply:
         turn_id: str,
         conversation: Conversation,
         tts: TTS,
+        voice: str,
         tutor: TutorProfile,
         outbound: OutboundAudio,
         clock: TurnClock,
@@ -121,6 +129,8 @@ class SpokenReply:
         self.turn_id = turn_id
         self._conversation = conversation
         self._tts = tts
+        # Chosen once, for the whole reply: a voice never changes mid-sentence.
+        self._voice = voice
         self._tutor = tutor
         self._outbound = outbound
         self._clock = clock
@@ -204,7 +214,7 @@ class SpokenReply:
                 # may throw away.
                 await self.chunks[-READ_AHEAD].finished.wait()
             speech = await self._tts.synthesize(
-                text, voice=self._tutor.voice, language=self._tutor.language, first=first
+                text, voice=self._voice, language=self._tutor.language, first=first
             )
             if self._clock.first_audio_at is None:
                 self._clock.first_audio_at = time.monotonic()

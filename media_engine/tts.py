@@ -2,7 +2,10 @@
 
 A backend implements only `_synthesize`, a blocking call returning float audio at its own rate;
 the base runs it on the model's own thread (never on the event loop), converts it for the
-outbound track and turns any failure into a `TTSError` for the turn.
+outbound track and turns any failure into a `TTSError` for the turn. Each engine's audio starts
+with its first word (kokoro-onnx trims the silence before it; `PiperTTS` does its own), since
+the student waits through any silence there. `choose_tts` picks the engine a tutor's voice
+names: "piper:<name>" is a Piper voice, anything else one of Kokoro's.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # A short breath after each chunk, since Kokoro trims the silence a sentence ends with.
 GAP_S = 0.12
+# A tutor's voice "piper:joe" is Piper's voice "joe"; any other name is a Kokoro voice.
+PIPER_PREFIX = "piper:"
 # Markdown a small model sometimes writes despite the prompt; it must not be read aloud.
 _MARKUP = re.compile(r"[*_#`~|<>\[\]{}]")
 _SAYABLE = re.compile(r"\w")
@@ -99,6 +104,10 @@ class TTS(abc.ABC):
         gap = np.zeros(int(GAP_S * OUT_RATE), dtype=np.int16)
         return Speech(pcm=np.concatenate([pcm, gap]))
 
+    async def warm_up(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
+        """Synthesize once in each language it speaks: first inferences allocate and are
+        several times slower."""
+
     def _output_pcm(self, text: str, voice: str, language: str) -> NDArray[np.int16]:
         audio, rate = self._synthesize(text, voice, language)
         return to_output_pcm(audio, rate)
@@ -129,6 +138,10 @@ class KokoroTTS(TTS):
         self._kokoro = Kokoro.from_session(session, str(voices_npz(voices_dir)))
         self._zh = zh.ZHG2P()  # the legacy G2P: the one Kokoro v1.0's Chinese voices learned
         self.voices: frozenset[str] = frozenset(self._kokoro.get_voices())
+
+    async def warm_up(self) -> None:
+        await self.synthesize("Hello.", voice="af_heart", language="en")
+        await self.synthesize("你好。", voice="zf_xiaobei", language="zh")
 
     def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         if voice not in self.voices:
@@ -161,3 +174,14 @@ def voices_npz(voices_dir: Path) -> Path:
     np.savez(partial, **voices)  # type: ignore[arg-type]
     partial.replace(target)
     return target
+
+
+def choose_tts(voice: str, kokoro: TTS, piper: TTS | None) -> tuple[TTS, str]:
+    """The engine that speaks a tutor's `voice`, and the voice's name in that engine.
+
+    Without Piper loaded, a Piper voice goes to Kokoro under its full name, where it fails as any
+    voice that is not installed does (a "tts_voice" error event), not with a crash.
+    """
+    if voice.startswith(PIPER_PREFIX) and piper is not None:
+        return piper, voice.removeprefix(PIPER_PREFIX)
+    return kokoro, voice

@@ -37,13 +37,18 @@ VOLUME = 0.7
 class PiperTTS(TTS):
     """One Piper voice on its own onnxruntime session, shared by every call.
 
-    `voice` is the name tutors choose it by (default: the voice's dataset name, "joe").
+    `voice` is the name tutors choose it by (default: the voice's dataset name, "joe"); a
+    tutor's voice "piper:joe" names it (`media_engine.tts.choose_tts`).
+
+    One intra-op thread by default: on the 2-core machine, busy with the LLM and other calls, a
+    chunk took about half as long on one thread as on two (240 vs 440 ms for five words at a
+    load average of 5), the second thread only contending for a core.
     """
 
     name = "piper"
 
     def __init__(
-        self, model_path: Path, config_path: Path, *, voice: str | None = None, threads: int = 2
+        self, model_path: Path, config_path: Path, *, voice: str | None = None, threads: int = 1
     ) -> None:
         import onnxruntime as rt
         from piper import PiperVoice
@@ -61,6 +66,10 @@ class PiperTTS(TTS):
         self.sample_rate: int = self._voice.config.sample_rate
         self.language: str = str(config.get("language", {}).get("family", "en"))
         self.voices: frozenset[str] = frozenset({voice or str(config.get("dataset", "piper"))})
+
+    async def warm_up(self) -> None:
+        # As a reply's first chunk: on the thread first chunks take.
+        await self.synthesize("Hello.", voice=min(self.voices), language=self.language, first=True)
 
     def _synthesize(self, text: str, voice: str, language: str) -> tuple[Samples, int]:
         if voice not in self.voices:

@@ -1,39 +1,44 @@
 """End-of-turn detection: has the student finished, or only paused mid-sentence?
 
 VAD silence alone cannot tell "What is photosynthesis?" from "The answer is, um" followed by a
-pause. A `TurnDetector` looks at the utterance's audio when the VAD hears a pause and guesses.
+pause. A `TurnDetector` looks at the utterance's audio when the VAD hears a pause and guesses;
+`EndOfTurn` turns its guesses and the silence into the decision that ends the turn.
 
 Usage (the detector is blocking and shared; run it off the event loop)::
 
-    detector: TurnDetector = SmartTurn(ModelPaths(models_dir).smart_turn)  # or VadOnly()
+    detector: TurnDetector = SmartTurn(ModelPaths(models_dir).smart_turn)
     guess = await loop.run_in_executor(executor, detector.predict, utterance)  # 16 kHz mono f32
     if guess.complete:
         ...  # answer now
     else:
-        ...  # keep listening; the silence timer still ends the turn if the student says no more
+        ...  # keep listening; a longer silence still ends the turn if the student says no more
 
 `SmartTurn` runs pipecat's Smart Turn v3.2 model (a Whisper-tiny encoder with a classifier head,
-8 MB ONNX, CPU build), fed exactly as pipecat's `LocalSmartTurnAnalyzerV3` feeds it. `VadOnly` is
-the fallback when that model is not installed: it always says complete, which leaves the
-decision to the pipeline's silence timer, as before.
+8 MB ONNX, CPU build), fed exactly as pipecat's `LocalSmartTurnAnalyzerV3` feeds it. Without a
+detector (`TURN_DETECTOR=vad`) `EndOfTurn` ends turns on silence alone, as before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import onnxruntime as rt
 
 from media_engine.audio import ASR_RATE, Samples
 
+log = logging.getLogger(__name__)
+
 # Smart Turn v3 hears the last 8 s of the turn at 16 kHz.
 WINDOW_S = 8
 WINDOW_SAMPLES = WINDOW_S * ASR_RATE
-# pipecat's decision rule: the model's sigmoid output above one half is "complete".
+# pipecat's decision rule: the model's sigmoid output of one half or more is "complete".
 THRESHOLD = 0.5
 # Whisper's zero-mean unit-variance normalization guards its division with this.
 _NORM_EPS = 1e-7
@@ -46,7 +51,7 @@ class TurnGuess:
     complete: bool
     """The student has finished their turn."""
     probability: float
-    """The model's probability that the turn is complete (1.0 from `VadOnly`)."""
+    """The model's probability that the turn is complete."""
     inference_ms: float
     """Time `predict` took, features included."""
 
@@ -59,15 +64,6 @@ class TurnDetector(Protocol):
     def predict(self, audio: Samples) -> TurnGuess:
         """`audio`: the utterance so far, 16 kHz mono float32 in [-1, 1]."""
         ...
-
-
-class VadOnly:
-    """No model: every pause is the end of the turn, so the VAD's silence timer decides."""
-
-    name = "vad-only"
-
-    def predict(self, audio: Samples) -> TurnGuess:
-        return TurnGuess(complete=True, probability=1.0, inference_ms=0.0)
 
 
 class SmartTurn:
@@ -105,7 +101,7 @@ class SmartTurn:
         (output,) = self._session.run(None, {"input_features": features[np.newaxis]})
         probability = float(np.asarray(output).reshape(-1)[0])
         return TurnGuess(
-            complete=probability > self.threshold,
+            complete=probability >= self.threshold,
             probability=probability,
             inference_ms=(time.perf_counter() - started) * 1000,
         )
@@ -132,3 +128,111 @@ class SmartTurn:
         log_mel = self._features(x, padding=0)
         out: Samples = np.ascontiguousarray(log_mel, dtype=np.float32)
         return out
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A detector's verdict on one pause of a stream, for `VadStream.feed`."""
+
+    pause: int
+    """The pause's number (`SpeechPaused.pause`)."""
+    complete: bool | None
+    """The student is done; None: the detector failed, so silence decides."""
+
+
+class PauseJudge:
+    """One call's end-of-turn judge: runs the shared detector on each pause, never on the event
+    loop nor the VAD's thread (`executor` is its own), and keeps the verdicts until the VAD's
+    next step takes them."""
+
+    def __init__(self, detector: TurnDetector, executor: Executor, label: str) -> None:
+        self._detector = detector
+        self._executor = executor
+        self._label = label
+        self._verdicts: list[Verdict] = []
+
+    async def judge(self, pause: int, audio: Samples) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            guess = await loop.run_in_executor(self._executor, self._detector.predict, audio)
+        except Exception:
+            # A broken detector must not break the call: silence ends the turn instead.
+            log.exception("%s: %s failed", self._label, self._detector.name)
+            self._verdicts.append(Verdict(pause, None))
+            return
+        log.debug(
+            "%s pause %d: complete %.2f (%.0f ms)",
+            self._label,
+            pause,
+            guess.probability,
+            guess.inference_ms,
+        )
+        self._verdicts.append(Verdict(pause, guess.complete))
+
+    def take(self) -> list[Verdict]:
+        """The verdicts that came since the last call."""
+        taken, self._verdicts = self._verdicts, []
+        return taken
+
+
+EndReason = Literal["smart_turn", "silence", "max_pause", "max_utterance"]
+"""Why a turn ended: the detector heard it complete; `end_silence` of silence (no detector, or
+it failed); `max_pause` of silence after a pause it heard as unfinished (or that it did not judge
+in time); or the utterance reached its longest (a forced cut, decided by the VAD itself)."""
+
+
+class EndOfTurn:
+    """When a silence ends the student's turn: the pure rule, driven by the silence and verdicts.
+
+    The VAD counts the silence (in any unit: `VadStream` counts 32 ms windows) and calls
+    `paused` when it hears a pause; whoever runs the detector hands its verdict on that pause
+    to `verdict`. Without a detector, `end_silence` of silence ends every turn, as before. With
+    one, each pause is judged once:
+
+    - complete: the turn ends at once ("smart_turn"), well before `end_silence`;
+    - incomplete: the student is thinking, so only `max_pause` of silence ends it;
+    - not judged yet: `max_pause` too, so a verdict that comes late on a busy machine still
+      decides, and a slow model never cuts a student off;
+    - the detector failed: `end_silence`, as without one.
+
+    Speech after the pause makes the verdict stale (`resumed`): the next pause is judged anew.
+    """
+
+    def __init__(self, *, end_silence: int, max_pause: int, detector: bool) -> None:
+        self.end_silence = end_silence
+        # An unfinished thought never gets less time than plain silence would give it.
+        self.max_pause = max(max_pause, end_silence)
+        self.detector = detector
+        self.pauses = 0
+        """Pauses heard so far; the latest is the one a verdict must be about."""
+        self._paused = False
+        self._complete: bool | None = None
+        self._judged = False
+
+    def paused(self) -> int:
+        """A pause began: returns its number, which its verdict must carry."""
+        self.pauses += 1
+        self._paused, self._complete, self._judged = True, None, False
+        return self.pauses
+
+    def resumed(self) -> None:
+        """Speech again (or a new utterance): any verdict on the last pause is stale."""
+        self._paused, self._complete, self._judged = False, None, False
+
+    def verdict(self, pause: int, complete: bool | None) -> bool:
+        """The detector's verdict on pause number `pause` (None: it failed). False when the
+        verdict is stale: the student spoke again, or the turn ended, since that pause."""
+        if not (self.detector and self._paused and pause == self.pauses):
+            return False
+        self._complete, self._judged = complete, True
+        return True
+
+    def end(self, silence: int) -> EndReason | None:
+        """Why `silence` ends the turn now, or None if the student may go on."""
+        if not (self.detector and self._paused):
+            return "silence" if silence >= self.end_silence else None
+        if self._judged and self._complete is None:  # the detector failed: silence decides
+            return "silence" if silence >= self.end_silence else None
+        if self._complete:
+            return "smart_turn"
+        return "max_pause" if silence >= self.max_pause else None

@@ -2,9 +2,10 @@
 
 One silero-vad onnxruntime session serves every call; each call holds only its own recurrent
 state and the 64 samples of context silero expects before each 512-sample window. `VadStream`
-turns probabilities into events (speech started, a pause worth transcribing speculatively,
-speech resumed, speech ended) and keeps the utterance's audio. Everything here is synchronous
-and meant to run off the event loop.
+turns probabilities into events (speech started, a pause worth transcribing speculatively and
+judging with the end-of-turn detector, speech resumed, speech ended) and keeps the utterance's
+audio; `media_engine.turn_detector.EndOfTurn` decides which silence ends the turn. Everything
+here is synchronous and meant to run off the event loop.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import abc
 import math
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -20,12 +22,13 @@ import onnxruntime as rt
 
 from core.settings import VoiceSettings
 from media_engine.audio import ASR_RATE, Samples
+from media_engine.turn_detector import EndOfTurn, EndReason, Verdict
 
 WINDOW = 512  # samples at 16 kHz: 32 ms, the window silero-vad v5+ is trained on
 CONTEXT = 64  # samples of the previous window silero prepends
 WINDOW_MS = WINDOW * 1000 / ASR_RATE
 PREROLL_MS = 300  # kept before speech start so the ASR hears the first syllable whole
-PAUSE_MS = 250  # silence after which a final transcript is started speculatively
+PAUSE_MS = 250  # silence after which a final transcript is started and the turn judged
 HYSTERESIS = 0.15  # speech continues until the probability falls this far below the threshold
 
 
@@ -101,9 +104,12 @@ class SpeechProgress:
 
 @dataclass(frozen=True)
 class SpeechPaused:
-    """A short silence: the turn may be over, so its transcript can be started now."""
+    """A short silence: the turn may be over, so its transcript can be started now, and (with a
+    detector) the stream awaits a `Verdict` on it."""
 
     audio: Samples
+    pause: int = 0
+    """Which pause of the stream this is; its verdict names it."""
 
 
 @dataclass(frozen=True)
@@ -113,14 +119,19 @@ class SpeechResumed:
 
 @dataclass(frozen=True)
 class SpeechEnded:
-    """The turn is over: end_silence_ms of silence, or max_utterance_s reached."""
+    """The turn is over: the detector heard it complete, enough silence followed it, or it
+    reached max_utterance_s (`reason` says which)."""
 
     audio: Samples
     """The utterance, from a little before speech started."""
     trailing_silence_s: float
     """Silence at its end: when the student stopped is this long before now."""
-    forced: bool = False
-    """True when cut at max_utterance_s rather than ended by silence."""
+    reason: EndReason = "silence"
+
+    @property
+    def forced(self) -> bool:
+        """Cut at max_utterance_s, mid-speech, rather than ended at a pause."""
+        return self.reason == "max_utterance"
 
 
 VadEvent = (
@@ -139,16 +150,28 @@ def _windows(ms: float) -> int:
 
 
 class VadStream:
-    """Turn-taking for one call: feed 16 kHz samples, get events. Not thread-safe: one feeder."""
+    """Turn-taking for one call: feed 16 kHz samples, get events. Not thread-safe: one feeder,
+    which also hands in the detector's verdicts.
 
-    def __init__(self, scorer: SpeechScorer, settings: VoiceSettings) -> None:
+    With `detector` true, each `SpeechPaused` awaits a `Verdict` (see `EndOfTurn`); without,
+    silence alone ends turns.
+    """
+
+    def __init__(
+        self, scorer: SpeechScorer, settings: VoiceSettings, *, detector: bool = False
+    ) -> None:
         self._scorer = scorer
         self._on = settings.vad_threshold
         self._off = max(0.01, settings.vad_threshold - HYSTERESIS)
         self._min_speech = _windows(settings.min_speech_ms)
-        self._end_silence = _windows(settings.end_silence_ms)
+        end_silence = _windows(settings.end_silence_ms)
+        self._turn = EndOfTurn(
+            end_silence=end_silence,
+            max_pause=_windows(settings.max_pause_ms),
+            detector=detector,
+        )
         # Speculation must start before the turn can end, or it buys nothing.
-        self._pause = min(_windows(PAUSE_MS), max(1, self._end_silence - 1))
+        self._pause = min(_windows(PAUSE_MS), max(1, end_silence - 1))
         self._progress = _windows(settings.partial_interval_ms)
         self._max_windows = _windows(settings.max_utterance_s * 1000)
         self._pending = np.zeros(0, dtype=np.float32)
@@ -158,16 +181,25 @@ class VadStream:
         self._silence = 0
         self.speaking = False
 
-    def feed(self, samples: Samples) -> list[VadEvent]:
-        """Score every whole window in `samples` (plus what was left over last time)."""
+    def feed(self, samples: Samples, verdicts: Iterable[Verdict] = ()) -> list[VadEvent]:
+        """Take the detector's `verdicts` that came since the last feed, then score every whole
+        window in `samples` (plus what was left over last time)."""
+        # Verdicts first: one that ends the turn ends it before this feed's silence is counted.
+        events = [e for verdict in verdicts for e in self._judged(verdict)]
         buffered = np.concatenate([self._pending, samples]) if len(self._pending) else samples
-        events: list[VadEvent] = []
         whole = len(buffered) // WINDOW * WINDOW
         for start in range(0, whole, WINDOW):
             window = np.ascontiguousarray(buffered[start : start + WINDOW], dtype=np.float32)
             events.extend(self._step(window, self._scorer.score(window)))
         self._pending = buffered[whole:].copy()
         return events
+
+    def _judged(self, verdict: Verdict) -> list[VadEvent]:
+        """The turn's end if `verdict` decides it now. One on an older pause is ignored."""
+        if not (self.speaking and self._turn.verdict(verdict.pause, verdict.complete)):
+            return []
+        reason = self._turn.end(self._silence)
+        return [] if reason is None else [self._end(reason)]
 
     def _step(self, window: Samples, probability: float) -> list[VadEvent]:
         if self.speaking:
@@ -197,6 +229,7 @@ class VadStream:
         self._preroll.clear()
         self._candidate.clear()
         self._silence = 0
+        self._turn.resumed()
         return [*events, SpeechStarted()]
 
     def _in_speech(self, window: Samples, probability: float) -> list[VadEvent]:
@@ -207,26 +240,28 @@ class VadStream:
         elif probability >= self._on or self._silence < self._pause:
             if self._silence >= self._pause:
                 events.append(SpeechResumed())
+                self._turn.resumed()
             self._silence = 0
         if self._silence == self._pause:
-            events.append(SpeechPaused(self._audio()))
-        if self._silence >= self._end_silence:
-            return [*events, self._end(forced=False)]
+            events.append(SpeechPaused(self._audio(), pause=self._turn.paused()))
+        if self._silence >= self._pause and (reason := self._turn.end(self._silence)):
+            return [*events, self._end(reason)]
         if len(self._utterance) >= self._max_windows:
-            return [*events, self._end(forced=True)]
+            return [*events, self._end("max_utterance")]
         if self._silence == 0 and len(self._utterance) % self._progress == 0:
             events.append(SpeechProgress(self._audio()))
         return events
 
-    def _end(self, *, forced: bool) -> SpeechEnded:
+    def _end(self, reason: EndReason) -> SpeechEnded:
         event = SpeechEnded(
             audio=self._audio(),
             trailing_silence_s=self._silence * WINDOW_MS / 1000,
-            forced=forced,
+            reason=reason,
         )
         self.speaking = False
         self._utterance = []
         self._silence = 0
+        self._turn.resumed()
         return event
 
     def _audio(self) -> Samples:

@@ -1,10 +1,10 @@
 """The voice pipeline of a call: the student's audio in, turns out; replies in, speech out.
 
 `create_voice_factory` loads and warms the shared models once. Each call gets a
-`VoicePipeline`, which listens (resample, VAD, partial and final transcripts, barge-in) and
-speaks (LLM pieces → chunks → TTS → the paced outbound track). Heavy work runs on the models'
-own threads; the event loop only routes events, so one call's turn never stalls another's
-audio.
+`VoicePipeline`, which listens (resample, VAD, end-of-turn detection, partial and final
+transcripts, barge-in) and speaks (LLM pieces → chunks → TTS → the paced outbound track). Heavy
+work runs on the models' own threads; the event loop only routes events, so one call's turn
+never stalls another's audio.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 import av
 import numpy as np
@@ -32,7 +32,9 @@ from media_engine.errors import StageError
 from media_engine.protocol import event
 from media_engine.speaking import SpokenReply, TurnClock
 from media_engine.tasks import TaskSet
-from media_engine.tts import TTS, KokoroTTS
+from media_engine.tts import TTS, KokoroTTS, choose_tts
+from media_engine.tts_piper import PiperTTS
+from media_engine.turn_detector import PauseJudge, SmartTurn, TurnDetector, Verdict
 from media_engine.tutor import TutorProfile, join_words
 from media_engine.vad import (
     SileroVad,
@@ -49,8 +51,6 @@ from media_engine.vad import (
 )
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 
 class CallPort(Protocol):
@@ -79,7 +79,7 @@ class CallPort(Protocol):
 
 @dataclass
 class VoiceModels:
-    """The models every call shares: one VAD, one ASR per model, one TTS."""
+    """The models every call shares: VAD, an ASR per model, TTS engines, turn detector."""
 
     vad: VadModel
     asr_en: ASR
@@ -87,14 +87,19 @@ class VoiceModels:
     asr_multilingual: ASR
     """For every other language (whisper base; Chinese is the one we ship voices for)."""
     tts: TTS
+    """Kokoro: every voice not named "piper:..."."""
+    piper: TTS | None = None
+    """Piper, for the tutors whose voice is "piper:<name>" (English only)."""
+    turn_detector: TurnDetector | None = None
+    """Judges each pause (TURN_DETECTOR=smart_turn); None: silence alone ends turns."""
 
     def asr_for(self, language: str) -> ASR:
         return self.asr_en if language == "en" else self.asr_multilingual
 
     async def aclose(self) -> None:
-        for model in {id(m): m for m in (self.asr_en, self.asr_multilingual)}.values():
+        models = (self.asr_en, self.asr_multilingual, self.tts, self.piper)
+        for model in {id(m): m for m in models if m is not None}.values():
             await model.aclose()
-        await self.tts.aclose()
 
 
 class VoiceFactory:
@@ -105,18 +110,21 @@ class VoiceFactory:
         self.settings = settings
         # The VAD is light but must never wait behind an ASR or TTS job: barge-in depends on it.
         self.vad_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vad")
+        # Nor behind the end-of-turn model (50-150 ms a pause), which gets a thread of its own.
+        self.turn_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="turn")
         self.pacing = PacingStats()
 
     def create(self, call: CallPort) -> VoicePipeline:
         return VoicePipeline(call=call, factory=self)
 
     async def aclose(self) -> None:
-        self.vad_executor.shutdown(wait=False, cancel_futures=True)
+        for executor in (self.vad_executor, self.turn_executor):
+            executor.shutdown(wait=False, cancel_futures=True)
         await self.models.aclose()
 
 
 async def create_voice_factory(settings: Settings) -> VoiceFactory:
-    """Load VAD, ASR and TTS (off the event loop) and warm each up, so no turn pays for it."""
+    """Load every voice model (off the event loop) and warm each up, so no turn pays for it."""
     paths = ModelPaths(settings.models_dir)
     voice = settings.voice
     loop = asyncio.get_running_loop()
@@ -129,13 +137,18 @@ async def create_voice_factory(settings: Settings) -> VoiceFactory:
             compute_type=voice.asr_compute_type,
         )
 
-    vad, asr_en, asr_multi, tts = await asyncio.gather(
+    def smart_turn() -> TurnDetector | None:
+        return SmartTurn(paths.smart_turn) if voice.turn_detector == "smart_turn" else None
+
+    loaded = await asyncio.gather(
         loop.run_in_executor(None, SileroVad),
         loop.run_in_executor(None, whisper, paths.whisper_tiny_en),
         loop.run_in_executor(None, whisper, paths.whisper_base),
         loop.run_in_executor(None, KokoroTTS, paths.kokoro_model, paths.kokoro_voices_dir),
+        loop.run_in_executor(None, PiperTTS, paths.piper_voice, paths.piper_config),
+        loop.run_in_executor(None, smart_turn),
     )
-    models = VoiceModels(vad=vad, asr_en=asr_en, asr_multilingual=asr_multi, tts=tts)
+    models = VoiceModels(*loaded)  # in the fields' order
     await warm_up(models)
     return VoiceFactory(models, voice)
 
@@ -144,20 +157,21 @@ async def warm_up(models: VoiceModels) -> None:
     """Run each model once: first inferences allocate and are several times slower."""
     started = time.perf_counter()
     noise = (np.random.default_rng(0).standard_normal(16_000) * 0.01).astype(np.float32)
+    detector = models.turn_detector
     await asyncio.gather(
         asyncio.to_thread(models.vad.scorer().score, noise[:512]),
         models.asr_en.transcribe(noise, language="en"),
         models.asr_multilingual.transcribe(noise, language="zh"),
-        models.tts.synthesize("Hello.", voice="af_heart", language="en"),
-        models.tts.synthesize("你好。", voice="zf_xiaobei", language="zh"),
+        *(tts.warm_up() for tts in (models.tts, models.piper) if tts is not None),
+        *([asyncio.to_thread(detector.predict, noise)] if detector else []),
     )
     log.info("voice models warm in %.1f s", time.perf_counter() - started)
 
 
 def _vad_step(
-    resampler: InboundResampler, stream: VadStream, frame: av.AudioFrame
+    resampler: InboundResampler, stream: VadStream, frame: av.AudioFrame, verdicts: list[Verdict]
 ) -> list[VadEvent]:
-    return stream.feed(resampler.push(frame))
+    return stream.feed(resampler.push(frame), verdicts)
 
 
 @dataclass
@@ -181,11 +195,11 @@ class VoicePipeline:
         self.call = call
         self.outbound = OutboundAudio(factory.pacing)
         self._factory = factory
-        self._settings = factory.settings
         self._language = call.tutor.language
         self._asr = factory.models.asr_for(self._language)
-        self._tts = factory.models.tts
         self._utterance: _Utterance | None = None
+        detector = factory.models.turn_detector
+        self._judge = detector and PauseJudge(detector, factory.turn_executor, call.session_id)
         self._clocks: dict[str, TurnClock] = {}
         self._tasks = TaskSet(call.session_id, "voice")
         self.asr_calls = 0
@@ -199,7 +213,8 @@ class VoicePipeline:
     async def _listen(self, track: MediaStreamTrack) -> None:
         loop = asyncio.get_running_loop()
         resampler = InboundResampler()
-        stream = VadStream(self._factory.models.vad.scorer(), self._settings)
+        scorer = self._factory.models.vad.scorer()
+        stream = VadStream(scorer, self._factory.settings, detector=self._judge is not None)
         while True:
             try:
                 frame = await track.recv()
@@ -208,8 +223,9 @@ class VoicePipeline:
             if not isinstance(frame, av.AudioFrame):
                 continue
             arrived = time.monotonic()
+            verdicts = self._judge.take() if self._judge else []
             events = await loop.run_in_executor(
-                self._factory.vad_executor, _vad_step, resampler, stream, frame
+                self._factory.vad_executor, _vad_step, resampler, stream, frame, verdicts
             )
             for item in events:
                 self._on_vad(item, arrived)
@@ -232,6 +248,8 @@ class VoicePipeline:
             utterance.speculative = self._tasks.spawn(
                 self._speculate(utterance, item.audio), name="asr"
             )
+            if self._judge:
+                self._tasks.spawn(self._judge.judge(item.pause, item.audio), name="turn")
         elif isinstance(item, SpeechResumed):
             if self._utterance.speculative is not None:
                 self._utterance.speculative.cancel()
@@ -305,6 +323,7 @@ class VoicePipeline:
             utterance.turn_id,
             end_of_speech=arrived - item.trailing_silence_s,
             speech_s=len(item.audio) / ASR_RATE,
+            endpoint=item.reason,
         )
         speculative = utterance.speculative
         if item.forced and speculative is not None:
@@ -352,10 +371,14 @@ class VoicePipeline:
     async def speak_reply(self, turn_id: str) -> None:
         """Generate, synthesize and play the reply to `turn_id`; cancelling it is barge-in."""
         clock = self._clocks.pop(turn_id, None) or TurnClock.typed(turn_id)
+        # The tutor's voice picks the engine once per reply, never in the middle of one.
+        models = self._factory.models
+        tts, voice = choose_tts(self.call.tutor.voice, models.tts, models.piper)
         reply = SpokenReply(
             turn_id=turn_id,
             conversation=self.call.conversation,
-            tts=self._tts,
+            tts=tts,
+            voice=voice,
             tutor=self.call.tutor,
             outbound=self.outbound,
             clock=clock,
@@ -365,11 +388,8 @@ class VoicePipeline:
 
     def _error(self, exc: StageError, turn_id: str) -> None:
         log.warning("session %s turn %s: %s", self.call.session_id, turn_id, exc.code)
-        self.call.send(
-            event(
-                "error", code=exc.code, content=str(exc), turn_id=turn_id, retryable=exc.retryable
-            )
-        )
+        fields = {"code": exc.code, "content": str(exc), "retryable": exc.retryable}
+        self.call.send(event("error", turn_id=turn_id, **fields))
 
     # --- tasks ---------------------------------------------------------------------------------
 

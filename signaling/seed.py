@@ -18,7 +18,7 @@ DEMO_TUTORS = [
         "name": "Ada",
         "subject": "Science",
         "language": "en",
-        "voice": "af_heart",
+        "voice": "piper:joe",
         "persona_prompt": (
             "You are Ada, a patient and encouraging science tutor for school students. "
             "You explain ideas simply, with everyday examples."
@@ -37,7 +37,7 @@ DEMO_TUTORS = [
         "name": "Max",
         "subject": "Maths",
         "language": "en",
-        "voice": "am_michael",
+        "voice": "piper:joe",
         "persona_prompt": (
             "You are Max, a patient and encouraging maths tutor for school students. "
             "You explain methods step by step with small examples. When a student is working "

@@ -7,6 +7,8 @@ retrieval query filters on it directly: passages never cross knowledge bases.
 A chunk's embedding is a float32 vector in Python on every database. SQLite stores it as a
 little-endian float32 BLOB and searches it in memory; PostgreSQL stores it in a pgvector
 `vector(384)` column with an HNSW index and searches it in the database (migration 0003).
+Beside it, `embedder` names the model that made it (migration 0005): vectors of two models are
+never compared, and passages of another model are embedded again (knowledge.ingest).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ STATUSES = ("pending", "processing", "ready", "failed")
 
 Vectors = npt.NDArray[np.float32]
 DIMENSIONS = 384
-"""Width of a passage embedding (all-MiniLM-L6-v2 and multilingual-e5-small alike)."""
+"""Width of a passage embedding (multilingual-e5-small and all-MiniLM-L6-v2 alike)."""
 
 
 def to_blob(vector: Vectors) -> bytes:
@@ -121,6 +123,8 @@ class KBChunk(Base):
     location: Mapped[str] = mapped_column(String(200), default="")
     text: Mapped[str] = mapped_column(Text)
     embedding: Mapped[Vectors | None] = mapped_column(Embedding(DIMENSIONS), nullable=True)
+    embedder: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The model that made `embedding` (an Embedder's `name`); NULL when there is none."""
 
 
 class KBTurnSource(Base):

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from core.paths import ModelPaths
 from core.settings import Settings
-from knowledge.embeddings import Embedder, MiniLMEmbedder
+from knowledge.embeddings import Embedder
 from media_engine.llm.base import LLM
 from signaling.app import create_app
 from signaling.keys import EMBEDDER
@@ -89,8 +89,11 @@ class LoopGuard:
 
 @pytest.fixture(scope="session")
 def real_embedder() -> Embedder:
-    """The knowledge bases' embedding model, loaded once for the whole run."""
-    return MiniLMEmbedder(None, threads=1)
+    """The knowledge bases' embedding model (KB_EMBEDDER, e5 by default), loaded once for the
+    whole run and shared with the knowledge tests."""
+    from tests.test_knowledge_api import shared_embedder
+
+    return shared_embedder()
 
 
 @pytest.fixture

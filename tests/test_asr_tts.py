@@ -1,4 +1,5 @@
-"""The real models: Whisper hears espeak and Kokoro; Kokoro speaks English and Mandarin."""
+"""The real models: Whisper hears espeak, Kokoro and Piper; Kokoro speaks English and Mandarin,
+Piper English; Smart Turn is loaded to judge pauses."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ import soxr
 
 from core.settings import Settings
 from media_engine.audio import ASR_RATE, OUT_RATE, Samples
-from media_engine.tts import TTSError, clean_for_speech, espeak_language, sayable
+from media_engine.tts import TTSError, choose_tts, clean_for_speech, espeak_language, sayable
+from media_engine.tts_piper import PiperTTS
+from media_engine.turn_detector import SmartTurn
 from media_engine.voice import VoiceFactory, VoiceModels, create_voice_factory
 from tests.voice_helpers import MODELS_DIR, espeak, rms
 
@@ -35,6 +38,14 @@ def factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VoiceFactory]:
 @pytest.fixture(scope="module")
 def models(factory: VoiceFactory) -> VoiceModels:
     return factory.models
+
+
+def lead_in_ms(pcm: np.ndarray) -> int:
+    """Milliseconds before the first 10 ms frame within 40 dB of the loudest."""
+    frame = OUT_RATE // 100
+    count = len(pcm) // frame
+    level = np.sqrt(np.mean(np.square(pcm[: count * frame] / 32768.0).reshape(count, frame), 1))
+    return int(np.flatnonzero(level > level.max() / 100)[0]) * 10
 
 
 def pcm_at_16k(pcm: np.ndarray) -> Samples:
@@ -88,10 +99,11 @@ async def test_base_transcribes_mandarin(models: VoiceModels) -> None:
 async def test_kokoro_speaks(models: VoiceModels, voice: str, language: str, text: str) -> None:
     speech = await models.tts.synthesize(text, voice=voice, language=language)
     seconds = len(speech.pcm) / OUT_RATE
-    print(f"kokoro {voice}: {seconds:.2f} s of speech")
+    print(f"kokoro {voice}: {seconds:.2f} s of speech, {lead_in_ms(speech.pcm)} ms lead-in")
     assert speech.pcm.dtype == np.int16
     assert 1.0 < seconds < 6.0
     assert rms(speech.pcm / 32768.0) > 0.02
+    assert lead_in_ms(speech.pcm) <= 60  # kokoro-onnx trims the silence before the first word
 
 
 @pytest.mark.models
@@ -103,6 +115,19 @@ async def test_whisper_understands_kokoro(models: VoiceModels) -> None:
     assert transcript is not None
     words = transcript.text.lower()
     assert "photosynthesis" in words and "leaves" in words and "plants" in words
+
+
+@pytest.mark.models
+async def test_piper_and_smart_turn_are_loaded_beside_kokoro(models: VoiceModels) -> None:
+    assert isinstance(models.piper, PiperTTS) and isinstance(models.turn_detector, SmartTurn)
+    tts, voice = choose_tts("piper:joe", models.tts, models.piper)
+    assert (tts, voice) == (models.piper, "joe")
+    started = time.perf_counter()
+    speech = await tts.synthesize("Photosynthesis is how plants", voice=voice, language="en")
+    print(f"piper, warm: {(time.perf_counter() - started) * 1000:.0f} ms for four words")
+    transcript = await models.asr_for("en").transcribe(pcm_at_16k(speech.pcm), language="en")
+    assert transcript is not None and "plants" in transcript.text.lower()
+    assert lead_in_ms(speech.pcm) <= 30
 
 
 @pytest.mark.models

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from alembic import command
+from alembic.config import Config
 
+import storage
 from auth import Principal, Role, TokenIssuer
 from core.http import error_middleware
-from core.settings import KnowledgeSettings
-from knowledge.embeddings import Embedder, MiniLMEmbedder
+from core.settings import WEIGHTS, KnowledgeSettings, Weights, read_group
+from knowledge.embeddings import E5Embedder, Embedder, make_embedder
+from knowledge.ingest import make_document
 from signaling.app import knowledge_ctx
 from signaling.keys import DB, EMBEDDER, ISSUER, KNOWLEDGE_SETTINGS
 from signaling.routes import knowledge as knowledge_routes
-from storage import Database
+from storage import Database, KBChunk, KnowledgeBase
 
 SECRET = "knowledge-test-secret-" + "k" * 40
 
@@ -23,9 +28,10 @@ _EMBEDDER: list[Embedder] = []
 
 
 def shared_embedder() -> Embedder:
-    """all-MiniLM-L6-v2, loaded on first use and kept for the whole run."""
+    """The embedding model KB_EMBEDDER names (e5 unless the environment says otherwise),
+    loaded on first use and kept for the whole run."""
     if not _EMBEDDER:
-        _EMBEDDER.append(MiniLMEmbedder(threads=2))
+        _EMBEDDER.append(make_embedder(read_group(KnowledgeSettings, os.environ)))
     return _EMBEDDER[0]
 
 
@@ -63,9 +69,11 @@ def auth_header(app: web.Application, role: Role = Role.TEACHER) -> dict[str, st
 import asyncio  # noqa: E402
 import io  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from aiohttp import FormData  # noqa: E402
 from aiohttp.test_utils import TestClient  # noqa: E402
+from sqlalchemy import text as sql  # noqa: E402
 
 from signaling.keys import KNOWLEDGE  # noqa: E402
 
@@ -162,6 +170,37 @@ async def test_upload_ingest_retrieve_english_and_chinese(
     assert "岩浆" in found["items"][0]["text"] and found["items"][0]["relevant"]
     found = await search(kb_client, kb_id, "Who painted the Mona Lisa?")
     assert not any(item["relevant"] for item in found["items"])
+
+
+ZH_TOPICS = """# 光合作用
+植物的叶子里有叶绿素，能吸收阳光，把二氧化碳和水变成葡萄糖，同时放出氧气。
+# 火山
+地下深处的岩浆温度很高，当压力足够大时，岩浆沿着地壳的裂缝冲出地面，形成火山喷发。
+# 声音
+声音是由物体振动产生的，需要空气、水或固体等介质才能传播，在真空中无法传播。
+# 水循环
+太阳照射使海洋里的水蒸发成水蒸气，水蒸气上升遇冷凝结成云，最后以雨或雪的形式降落。
+""".encode()
+
+
+async def test_e5_finds_chinese_passages_by_meaning_alone(
+    aiohttp_client: Any, tmp_path: Path
+) -> None:
+    """Dense side only (BM25 weighs nothing): questions worded unlike their passage."""
+    e5 = shared_embedder() if isinstance(shared_embedder(), E5Embedder) else E5Embedder()
+    dense_only = Weights(dense_en=1.0, dense_zh=1.0, floor=WEIGHTS["e5"].floor)
+    client: Client = await aiohttp_client(knowledge_app(tmp_path, e5, weights=dense_only))
+    kb_id = await new_kb(client)
+    await upload(client, kb_id, "科学.md", ZH_TOPICS)
+    assert (await ingested(client, kb_id))[0]["chunk_count"] == 4
+    for question, topic in [
+        ("树叶怎样制造养分？", "光合作用"),
+        ("山里为什么会冒出滚烫的熔岩？", "火山"),
+        ("为什么太空里听不到响动？", "声音"),
+        ("天上的雨是从哪里来的？", "水循环"),
+    ]:
+        best = (await search(client, kb_id, question))["items"][0]
+        assert best["location"] == topic and best["relevant"], (question, best)
 
 
 async def test_pdf_upload_is_parsed_by_page(kb_client: Client) -> None:
@@ -305,6 +344,33 @@ async def test_ingestion_survives_a_restart(aiohttp_client: Any, tmp_path: Path)
     docs = await ingested(client, kb_id)
     assert [(d["id"], d["status"]) for d in docs] == [(doc.id, "ready")]
     await asyncio.sleep(0)
+
+
+def _migrate(connection: Any, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(Path(storage.__file__).parent / "migrations"))
+    config.attributes["connection"] = connection
+    (command.upgrade if revision == "head" else command.downgrade)(config, revision)
+
+
+async def test_migration_0005_names_the_model_of_each_embedding(tmp_path: Path) -> None:
+    """Embeddings from before 0005 are MiniLM's; going back forgets the others' vectors."""
+    db = Database(f"sqlite:///{tmp_path}/v.db")
+    await db.migrate()
+    v, minilm = np.full(384, 384**-0.5, dtype=np.float32), "all-MiniLM-L6-v2"
+    async with db.session() as s, s.begin():
+        s.add(KnowledgeBase(name="kb"))
+        await s.flush()
+        s.add(make_document(1, "a.txt", b"text", max_bytes=100))
+        await s.flush()
+        for i, name in enumerate((minilm, "multilingual-e5-small-q4")):
+            s.add(KBChunk(kb_id=1, document_id=1, ordinal=i, text="", embedding=v, embedder=name))
+    for revision, column, name in [("0004", "NULL", None), ("head", "embedder", minilm)]:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(_migrate, revision)
+            rows = await conn.execute(sql(f"SELECT embedding IS NOT NULL, {column} FROM kb_chunks"))
+            assert [tuple(r) for r in rows] == [(1, name), (0, None)]
+    await db.close()
 
 
 def _pdf(text: str) -> bytes:

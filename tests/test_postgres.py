@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select, text, update
 
 from core.settings import KnowledgeSettings
 from knowledge.embeddings import Embedder
@@ -48,6 +48,7 @@ with warnings.catch_warnings():
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "bench" / "retrieval_questions.json"
 BEES = b"Bees make honey from the nectar of flowers and store it in wax combs."
+HEAD = "0005"
 
 
 class Postgres:
@@ -134,7 +135,7 @@ async def test_migrations_make_a_vector_column_with_an_hnsw_index(pg_db: Databas
         version = await s.scalar(text("SELECT version_num FROM alembic_version"))
     assert udt == "vector" and declared == "vector(384)"
     assert index is not None and "USING hnsw (embedding vector_cosine_ops)" in index
-    assert version == "0003"
+    assert version == HEAD
 
 
 async def ingest(
@@ -183,6 +184,16 @@ async def test_english_and_chinese_questions_find_their_passage_in_their_base(
         found = await retriever.search(bees, "Why does a volcano erupt? magma 岩浆")
         assert {p.kb_id for p in found.candidates} == {bees}
         assert not found.relevant
+
+        async with pg_db.session() as s, s.begin():  # as if another model had embedded them
+            await s.execute(update(KBChunk).values(embedder="another-model"))
+        found = await retriever.search(science, "Why does a volcano erupt?")
+        assert found.relevant[0].location == "Volcanoes"  # by BM25 alone until embedded again
+        assert not (await retriever._index(science)).has_vectors
+        await runtime.ingestor.aclose()
+        await runtime.ingestor.start()  # as at the next start: it embeds them again
+        await runtime.ingestor.idle()
+        assert (await retriever._index(science)).has_vectors
     finally:
         await runtime.aclose()
 
@@ -203,8 +214,10 @@ async def test_the_database_returns_cosine_similarity_from_its_own_base(
             )
         }
     assert all(isinstance(v, np.ndarray) and v.shape == (384,) for _, v in stored.values())
-    question = real_embedder.encode(["How do bees make honey?"])[0]
-    dense = PgVectorSearch(pg_db, candidates=50)
+    question = real_embedder.encode_query(["How do bees make honey?"])[0]
+    other = PgVectorSearch(pg_db, candidates=50, embedder="another-model")
+    assert await other.similarities(science, question) == {}  # no vector of that model
+    dense = PgVectorSearch(pg_db, candidates=50, embedder=real_embedder.name)
     found = await dense.similarities(science, question)
     # Every chunk of the base and none of the other, each with its true cosine similarity.
     assert set(found) == {c for c, (kb, _) in stored.items() if kb == science}
@@ -310,8 +323,9 @@ async def test_embeddings_stored_as_blobs_are_carried_into_the_vector_column(
             )
         await db.migrate()
         async with db.session() as s:
-            carried = await s.scalar(select(KBChunk.embedding))
+            carried, embedder = (await s.execute(select(KBChunk.embedding, KBChunk.embedder))).one()
             assert carried is not None and np.array_equal(carried, vector)
+            assert embedder == "all-MiniLM-L6-v2"  # the only model before 0005
         async with db.engine.begin() as conn:
             await conn.run_sync(upgrade_to, "0002", down=True)
             blob = await conn.scalar(text("SELECT embedding FROM kb_chunks"))
@@ -354,7 +368,7 @@ async def test_a_role_that_cannot_create_pgvector_is_told_so_at_migrate_time(
         await postgres.admin("CREATE EXTENSION vector", database=name)
         await db.migrate()
         async with db.session() as s:
-            assert await s.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
+            assert await s.scalar(text("SELECT version_num FROM alembic_version")) == HEAD
     finally:
         await db.close()
         await postgres.admin(f"DROP DATABASE {name} WITH (FORCE)", f"DROP ROLE {role}")

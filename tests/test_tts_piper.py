@@ -11,9 +11,9 @@ import pytest
 
 from core.paths import ModelPaths
 from media_engine.audio import OUT_RATE
-from media_engine.tts import GAP_S, TTSError
+from media_engine.tts import GAP_S, TTSError, choose_tts
 from media_engine.tts_piper import PiperTTS, trim_silence
-from tests.voice_helpers import MODELS_DIR, rms, silence, tone
+from tests.voice_helpers import MODELS_DIR, FakeTTS, rms, silence, tone
 
 FRAME = OUT_RATE // 100
 
@@ -95,3 +95,11 @@ def test_trimming_keeps_the_sound_and_drops_the_silence_around_it() -> None:
     assert 0 <= len(trimmed) - len(sound) <= 2 * 221
     assert len(trim_silence(silence(0.2, rate=22_050), 22_050)) == int(0.2 * 22_050)
     assert len(trim_silence(np.zeros(0, dtype=np.float32), 22_050)) == 0
+
+
+def test_a_piper_voice_is_spoken_by_piper_and_any_other_by_kokoro() -> None:
+    kokoro, piper = FakeTTS(), FakeTTS()
+    assert choose_tts("piper:joe", kokoro, piper) == (piper, "joe")
+    assert choose_tts("af_heart", kokoro, piper) == (kokoro, "af_heart")
+    # Without Piper, Kokoro is asked for the voice, and says it is not installed.
+    assert choose_tts("piper:joe", kokoro, None) == (kokoro, "piper:joe")

@@ -1,4 +1,5 @@
-"""Turn-taking on VAD probabilities: scripted first, then silero on real (espeak) speech."""
+"""Turn-taking on VAD probabilities: scripted first (with scripted end-of-turn verdicts), then
+silero on real (espeak) speech."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from core.settings import VoiceSettings
+from core.settings import Settings, SettingsError, VoiceSettings
 from media_engine.audio import Samples
+from media_engine.turn_detector import THRESHOLD, Verdict
 from media_engine.vad import (
     WINDOW,
     SileroVad,
@@ -117,6 +119,119 @@ def test_endless_speech_is_cut() -> None:
     assert len(ends) == 3
     assert all(e.forced and len(e.audio) <= 2.05 * 16_000 for e in ends)
     assert kinds(events).count("SpeechStarted") == 4  # the talk goes on after each cut
+
+
+def run_judged(
+    probabilities: list[float],
+    judged: list[float],
+    *,
+    delay: int = 2,
+    detector: bool = True,
+) -> list[VadEvent]:
+    """Feed one window at a time; each pause is judged `delay` windows after it is heard (the
+    detector at work), with the next of the `judged` probabilities, as the pipeline does."""
+    stream = VadStream(Script(probabilities), SETTINGS, detector=detector)
+    scripted = iter(judged)
+    due: list[tuple[int, Verdict]] = []
+    events: list[VadEvent] = []
+    for i in range(len(probabilities)):
+        ready = [verdict for at, verdict in due if at <= i]
+        due = [(at, verdict) for at, verdict in due if at > i]
+        heard = stream.feed(np.zeros(WINDOW, dtype=np.float32), ready)
+        for item in heard:
+            if isinstance(item, SpeechPaused):
+                due.append((i + delay, Verdict(item.pause, next(scripted) >= THRESHOLD)))
+        events += heard
+    return [e for e in turn_events(events) if not isinstance(e, SpeechProgress)]
+
+
+def the_end(events: Sequence[VadEvent]) -> SpeechEnded:
+    (end,) = [e for e in events if isinstance(e, SpeechEnded)]
+    return end
+
+
+QUESTION = [0.0] * 10 + [0.9] * windows(1000) + [0.0] * windows(2500)
+
+
+def test_a_pause_judged_complete_ends_the_turn_at_once() -> None:
+    events = run_judged(QUESTION, [0.9])
+    assert kinds(events) == ["SpeechStarted", "SpeechPaused", "SpeechEnded"]
+    end = the_end(events)
+    assert end.reason == "smart_turn" and not end.forced
+    # The pause (250 ms) and the detector's two windows: well before 500 ms of silence.
+    assert end.trailing_silence_s == pytest.approx(0.29, abs=0.04)
+
+
+def test_a_pause_judged_unfinished_waits_for_the_longest_pause() -> None:
+    events = run_judged(QUESTION, [0.1])
+    assert kinds(events) == ["SpeechStarted", "SpeechPaused", "SpeechEnded"]
+    end = the_end(events)
+    assert end.reason == "max_pause"
+    assert end.trailing_silence_s == pytest.approx(2.0, abs=0.04)  # VAD_MAX_PAUSE_MS
+
+
+def test_speech_after_an_unfinished_pause_is_the_same_utterance() -> None:
+    # "The answer is, um" ... 1.2 s ... "seven".
+    probabilities = [0.9] * 30 + [0.0] * windows(1200) + [0.9] * 15 + [0.0] * windows(2500)
+    events = run_judged(probabilities, [0.1, 0.9])
+    assert kinds(events) == [
+        "SpeechStarted",
+        "SpeechPaused",
+        "SpeechResumed",
+        "SpeechPaused",
+        "SpeechEnded",
+    ]
+    end = the_end(events)
+    assert end.reason == "smart_turn"
+    assert len(end.audio) >= (30 + windows(1200) + 15) * WINDOW  # both parts, one turn
+
+
+def test_a_verdict_on_a_pause_the_student_spoke_after_is_ignored() -> None:
+    # The first pause's verdict ("complete") comes only once speech has resumed: it must not
+    # end the turn in the middle of the second part.
+    probabilities = [0.9] * 20 + [0.0] * 10 + [0.9] * 30 + [0.0] * windows(2500)
+    events = run_judged(probabilities, [0.9, 0.9], delay=15)
+    assert kinds(events) == [
+        "SpeechStarted",
+        "SpeechPaused",
+        "SpeechResumed",
+        "SpeechPaused",
+        "SpeechEnded",
+    ]
+    end = the_end(events)
+    assert end.reason == "smart_turn" and len(end.audio) >= (20 + 10 + 30) * WINDOW
+
+
+def test_without_a_detector_turns_end_on_silence_as_before() -> None:
+    # TURN_DETECTOR=vad: the same events, at the same windows, as a stream that never heard of
+    # verdicts, and verdicts handed to it change nothing.
+    judged = run_judged(QUESTION, [0.9], detector=False)
+    plain = [e for e in run_script(QUESTION) if not isinstance(e, SpeechProgress)]
+    assert kinds(judged) == kinds(plain) == ["SpeechStarted", "SpeechPaused", "SpeechEnded"]
+    end = the_end(judged)
+    assert end.reason == "silence"
+    assert (
+        end.trailing_silence_s == the_end(plain).trailing_silence_s == pytest.approx(0.5, abs=0.04)
+    )
+    resumed = [0.9] * 20 + [0.0] * windows(300) + [0.9] * 20 + [0.0] * windows(600)
+    assert kinds(run_judged(resumed, [0.9, 0.9], detector=False)) == [
+        "SpeechStarted",
+        "SpeechPaused",
+        "SpeechResumed",
+        "SpeechPaused",
+        "SpeechEnded",
+    ]
+
+
+def test_turn_detection_settings() -> None:
+    assert (VoiceSettings().turn_detector, VoiceSettings().max_pause_ms) == ("smart_turn", 2000)
+    base = {"SECRET_KEY": "k" * 40, "VAR_DIR": "var"}
+    voice = Settings.from_env(
+        {**base, "TURN_DETECTOR": "vad", "VAD_MAX_PAUSE_MS": "3000"}, env_file=None
+    ).voice
+    assert (voice.turn_detector, voice.max_pause_ms) == ("vad", 3000)
+    with pytest.raises(SettingsError, match="TURN_DETECTOR"):
+        Settings.from_env({**base, "TURN_DETECTOR": "guess"}, env_file=None)
 
 
 @pytest.fixture(scope="module")

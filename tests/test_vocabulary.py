@@ -65,6 +65,10 @@ def test_chinese_ignores_latin_and_digits() -> None:
     assert hotwords(["DNA 是 123 遗传物质"], "zh").split() == ["遗传物质"]
 
 
+def test_english_ignores_other_scripts() -> None:
+    assert hotwords(["光合作用 photosynthesis 叶绿体"], "en") == "photosynthesis"
+
+
 def test_other_languages_get_none() -> None:
     assert hotwords(["La photosynthèse se produit dans les chloroplastes."], "fr") == ""
 

@@ -1,4 +1,5 @@
-"""Spoken questions over a real WebRTC loopback call, answered aloud by the real models.
+"""Spoken questions over a real WebRTC loopback call, answered aloud by the real models (the
+English demo tutor in Piper's voice, the Chinese one in Kokoro's).
 
 The student's side is the headless client's own machinery: a WAV played as the microphone,
 the tutor's audio recorded as it arrives. What the tutor said is checked by ear, too: Whisper
@@ -109,6 +110,12 @@ async def test_a_spoken_question_is_answered_aloud(
     assert sounds(heard, language) in sounds(turn.transcript, language), turn.transcript
     assert turn.reply and any(w in turn.reply.lower() for w in relevant), turn.reply
     assert turn.tts == "end" and turn.metrics["total_ms"] > 0
+    # The turn ended at the pause: Smart Turn heard a finished question (a slow verdict would
+    # still be the model's, and "silence" only comes if it failed).
+    if language == "en":
+        assert turn.metrics["endpoint"] == "smart_turn", turn.metrics
+    else:
+        assert turn.metrics["endpoint"] in ("smart_turn", "max_pause"), turn.metrics
     # The server's health counts the frames it paced out for this call.
     health = await (await client.get("/health")).json()
     assert health["engine"]["audio"]["frames"] > 0

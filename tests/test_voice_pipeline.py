@@ -1,4 +1,5 @@
-"""The voice pipeline inside a real Call, on scripted VAD/ASR/LLM/TTS: turns, barge-in, errors.
+"""The voice pipeline inside a real Call, on scripted VAD/turn detector/ASR/LLM/TTS: turns,
+end-of-turn verdicts, barge-in, errors; and a Piper voice speaking a reply for real.
 
 The student's audio is a tone (the scripted VAD hears anything loud as speech) paced in real
 time; the outbound track is pulled the way aiortc's RTP sender pulls it.
@@ -16,10 +17,12 @@ import pytest
 
 from auth.tokens import TokenIssuer
 from core.settings import Settings, VoiceSettings
+from media_engine.audio import Samples
 from media_engine.call import Call
 from media_engine.runtime import EngineRuntime
 from media_engine.store import TurnStore
 from media_engine.tts import TTS
+from media_engine.turn_detector import TurnDetector, TurnGuess
 from media_engine.tutor import TutorProfile
 from media_engine.voice import VoiceFactory, VoiceModels, VoicePipeline
 from storage import Database
@@ -30,9 +33,11 @@ from tests.voice_helpers import (
     FakeTTS,
     Listener,
     LoudnessVad,
+    ScriptedDetector,
     ScriptedLLM,
     ScriptedTrack,
     eventually,
+    load_piper,
     silence,
     tone,
 )
@@ -62,11 +67,25 @@ async def make_rig(loop_guard: list[float]) -> AsyncIterator[Any]:
     rigs: list[Rig] = []
 
     async def make(
-        audio: np.ndarray, *, llm: ScriptedLLM, tts: TTS | None = None, asr: FakeASR | None = None
+        audio: np.ndarray,
+        *,
+        llm: ScriptedLLM,
+        tts: TTS | None = None,
+        asr: FakeASR | None = None,
+        piper: TTS | None = None,
+        detector: TurnDetector | None = None,
+        tutor: TutorProfile | None = None,
     ) -> Rig:
         asr = asr or FakeASR()
         tts = tts or FakeTTS()
-        models = VoiceModels(vad=LoudnessVad(), asr_en=asr, asr_multilingual=asr, tts=tts)
+        models = VoiceModels(
+            vad=LoudnessVad(),
+            asr_en=asr,
+            asr_multilingual=asr,
+            tts=tts,
+            piper=piper,
+            turn_detector=detector,
+        )
         factory = VoiceFactory(models, VOICE)
         store = FakeStore()
         settings = Settings(database_url="sqlite://", secret_key="k" * 40, voice=VOICE)
@@ -78,7 +97,7 @@ async def make_rig(loop_guard: list[float]) -> AsyncIterator[Any]:
             llm=llm,
             voice=factory,
         )
-        tutor = TutorProfile(id=1, name="Ada", subject="biology")
+        tutor = tutor or TutorProfile(id=1, name="Ada", subject="biology")
         call = Call(session_id="s1", tutor=tutor, runtime=runtime, on_closed=_closed)
         channel = FakeChannel()
         call._channel = channel  # type: ignore[assignment]
@@ -137,6 +156,7 @@ async def test_a_spoken_question_is_answered_aloud(make_rig: Any) -> None:
     ):
         assert key in metrics, key
     assert metrics["total_ms"] >= metrics["endpoint_ms"]
+    assert metrics["endpoint"] == "silence"  # no turn detector: silence alone ends turns
     assert rig.asr.finals == 1  # the speculative transcript was reused
     # Once the reply has been heard, the model reads the history the next turn starts with.
     await eventually(lambda: any(len(m) == 3 for m in rig.llm.prefills))
@@ -284,3 +304,87 @@ async def test_course_material_is_searched_once_the_partial_transcript_settles(
     assert searched[0][0] < rig.channel.time_of("vad", state="speech_end")
     # The pause's transcript asks something else ("what is photosynthesis"): searched again.
     assert [text for _, text in searched] == ["what is", "what is photosynthesis"]
+
+
+# --- the end of a turn, judged at the pause --------------------------------------------------
+
+
+async def test_a_pause_judged_complete_ends_the_turn_at_once(make_rig: Any) -> None:
+    detector = ScriptedDetector(0.9, delay=0.05)
+    rig: Rig = await make_rig(question(), llm=ScriptedLLM(ANSWER), detector=detector)
+    end = await rig.channel.wait_for("tts", state="end")
+    (metrics,) = rig.channel.events("metrics", turn_id=end["turn_id"])
+    assert metrics["endpoint"] == "smart_turn"
+    assert len(detector.heard) == 1 and detector.threads == {"turn_0"}
+    # The pause's speculative transcript was the final one.
+    assert rig.asr.finals == 1
+    assert [t["text"] for t in rig.store.of("user")] == ["what is photosynthesis"]
+
+
+async def test_a_student_thinking_aloud_is_one_turn(make_rig: Any) -> None:
+    # "The answer is, um" ... a 1 s pause the detector hears as unfinished ... "seven".
+    audio = np.concatenate([silence(0.3), tone(0.6), silence(1.0), tone(0.4), silence(1.0)])
+    detector = ScriptedDetector(0.1, 0.9)
+    asr = FakeASR("the answer is seven")
+    rig: Rig = await make_rig(audio, llm=ScriptedLLM("Yes!"), asr=asr, detector=detector)
+    end = await rig.channel.wait_for("tts", state="end", timeout=15)
+    assert [e["state"] for e in rig.channel.events("vad")] == ["speech_start", "speech_end"]
+    assert [t["text"] for t in rig.store.of("user")] == ["the answer is seven"]
+    assert len(rig.llm.requests) == 1
+    assert len(detector.heard) == 2 and detector.heard[1] > detector.heard[0] + 1.0
+    (metrics,) = rig.channel.events("metrics", turn_id=end["turn_id"])
+    assert metrics["endpoint"] == "smart_turn"
+
+
+async def test_a_broken_detector_leaves_the_end_to_silence(make_rig: Any) -> None:
+    class Broken:
+        name = "broken"
+
+        def predict(self, audio: Samples) -> TurnGuess:
+            raise RuntimeError("the model fell over")
+
+    rig: Rig = await make_rig(question(), llm=ScriptedLLM(ANSWER), detector=Broken())
+    end = await rig.channel.wait_for("tts", state="end")
+    (metrics,) = rig.channel.events("metrics", turn_id=end["turn_id"])
+    assert metrics["endpoint"] == "silence"
+
+
+# --- a Piper voice ------------------------------------------------------------------------------
+
+
+@pytest.mark.models
+async def test_a_piper_voice_speaks_the_reply(make_rig: Any) -> None:
+    kokoro, piper = FakeTTS(), load_piper()
+    await piper.warm_up()  # as create_voice_factory does
+    tutor = TutorProfile(id=1, name="Ada", subject="biology", voice="piper:joe")
+    rig: Rig = await make_rig(
+        silence(0.5), llm=ScriptedLLM(ANSWER), tts=kokoro, piper=piper, tutor=tutor
+    )
+    turn = rig.call.start_turn("what is photosynthesis", source="typed")
+    await rig.channel.wait_for("tts", state="end", turn_id=turn, timeout=30)
+    assert kokoro.texts == []  # the whole reply in Piper's voice
+    # Several seconds of speech reached the track, and it is not silence.
+    voiced = rig.listener.voiced()
+    assert voiced > 100, voiced
+    levels = [level for _, level in rig.listener.frames if level > 0.001]
+    assert float(np.mean(levels)) > 0.02
+    (stored,) = rig.store.of("assistant")
+    assert stored["text"] == ANSWER and not stored["interrupted"]
+    (metrics,) = rig.channel.events("metrics", turn_id=turn)
+    print(f"piper reply: {metrics}")
+
+
+@pytest.mark.models
+async def test_a_piper_voice_on_a_chinese_tutor_is_a_tts_error(make_rig: Any) -> None:
+    tutor = TutorProfile(id=1, name="李老师", subject="科学", language="zh", voice="piper:joe")
+    rig: Rig = await make_rig(
+        silence(0.5), llm=ScriptedLLM("植物用阳光制造养分。"), piper=load_piper(), tutor=tutor
+    )
+    first = rig.call.start_turn("什么是光合作用", source="typed")
+    error = await rig.channel.wait_for("error", turn_id=first, timeout=20)
+    assert error["code"] == "tts_voice" and "zh" in error["content"]
+    assert not rig.channel.events("tts", state="start")
+    # The call goes on: the next turn fails the same clear way.
+    second = rig.call.start_turn("再说一遍", source="typed")
+    await rig.channel.wait_for("error", turn_id=second, timeout=20)
+    assert rig.listener.voiced() == 0

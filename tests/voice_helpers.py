@@ -1,4 +1,5 @@
-"""Test speech and scripted fakes for the voice pipeline: tracks, VAD, ASR, LLM, TTS, channel."""
+"""Test speech and scripted fakes for the voice pipeline: tracks, VAD, turn detector, ASR, LLM,
+TTS, channel."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import io
 import json
 import shutil
 import subprocess
+import threading
 import time
 import wave
 from collections.abc import AsyncIterator, Callable
@@ -20,10 +22,13 @@ import pytest
 import soxr
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from core.paths import ModelPaths
 from media_engine.asr import ASR
 from media_engine.audio import ASR_RATE, OUT_RATE, Samples
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.tts import TTS, TTSError
+from media_engine.tts_piper import PiperTTS
+from media_engine.turn_detector import THRESHOLD, TurnGuess
 from media_engine.vad import SpeechScorer, VadModel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +52,24 @@ def espeak(text: str, *, voice: str = "en", rate: int = ASR_RATE, wpm: int = 150
         pcm = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
     audio = pcm.astype(np.float32) / 32768.0
     out: Samples = soxr.resample(audio, source_rate, rate).astype(np.float32)
+    return out
+
+
+def load_piper() -> PiperTTS:
+    """The Piper voice "joe", or the test is skipped where it is not installed."""
+    pytest.importorskip("piper", reason="piper-tts is not installed")
+    paths = ModelPaths(MODELS_DIR)
+    if not (paths.piper_voice.is_file() and paths.piper_config.is_file()):
+        pytest.skip(f"no Piper voice at {paths.piper_voice}: run `virtual-tutor models`")
+    return PiperTTS(paths.piper_voice, paths.piper_config)
+
+
+def piper_speech(tts: TTS, text: str) -> Samples:
+    """`text` in Piper's voice (natural English, unlike espeak's) as 16 kHz float32 mono: what
+    the VAD and the turn detector hear. Call it outside a running event loop."""
+    speech = asyncio.run(tts.synthesize(text, voice="joe", language="en"))
+    audio = speech.pcm.astype(np.float32) / 32768.0
+    out: Samples = soxr.resample(audio, OUT_RATE, ASR_RATE).astype(np.float32)
     return out
 
 
@@ -156,6 +179,30 @@ class _Loudness(SpeechScorer):
         return 1.0 if rms(window) > 0.02 else 0.0
 
 
+class ScriptedDetector:
+    """A turn detector that reads its probabilities off a list (the last one forever)."""
+
+    name = "scripted-turn"
+
+    def __init__(self, *probabilities: float, delay: float = 0.0) -> None:
+        self.probabilities = list(probabilities) or [1.0]
+        self.delay = delay
+        self.heard: list[float] = []
+        """Seconds of audio judged, one entry a call."""
+        self.threads: set[str] = set()
+
+    def predict(self, audio: Samples) -> TurnGuess:
+        self.threads.add(threading.current_thread().name)
+        time.sleep(self.delay)  # a model at work, on the detector's own thread
+        probability = self.probabilities[min(len(self.heard), len(self.probabilities) - 1)]
+        self.heard.append(len(audio) / ASR_RATE)
+        return TurnGuess(
+            complete=probability >= THRESHOLD,
+            probability=probability,
+            inference_ms=self.delay * 1000,
+        )
+
+
 class FakeASR(ASR):
     """Says each scripted transcript in turn (the last one forever)."""
 
@@ -168,7 +215,9 @@ class FakeASR(ASR):
         self.finals = 0
         self.partials = 0
 
-    def _transcribe(self, audio: Samples, language: str, partial: bool) -> str:
+    def _transcribe(
+        self, audio: Samples, language: str, partial: bool, hotwords: str | None = None
+    ) -> str:
         time.sleep(self.delay)  # runs on the ASR's own thread, like a real model
         if partial:
             self.partials += 1
