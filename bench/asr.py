@@ -1,15 +1,14 @@
 """ASR accuracy benchmark: the engine's Whisper models on synthesized student questions.
 
-Every question of `answer_questions.json` is spoken by a Kokoro voice (voices in turn), every
-third also by espeak-ng, resampled to 16 kHz; every fifth clip gets white noise at 20 dB SNR.
-Clips are cached under var/bench-audio/asr/. Each is transcribed by `WhisperASR` built as
-`create_voice_factory` builds it (tiny.en for English, base for Chinese) through its public
-`transcribe`, with and without hotwords (`knowledge.vocabulary.hotwords` of the tutor's demo
-material) and, for Chinese, with and without the initial prompt; the text before and after the
-t2s conversion is scored from the same pass. Prints English WER and Chinese CER by voice,
-engine, noise and question category, the subject-term recall, p50/p95 transcription time, and
-the worst clips. Run: `python bench/asr.py [--lang en|zh|both] [--hotwords on|off|both]
-[--prompt on|off|both] [--json out.json]` (the voice models must be installed).
+Each question of `answer_questions.json` is spoken by Kokoro (its voices in turn), every third also
+by espeak-ng, at 16 kHz; every fifth clip gets white noise at 20 dB SNR (cached under
+var/bench-audio/asr/). `WhisperASR`, built as `create_voice_factory` builds it, transcribes each
+through `transcribe`, without and with hotwords (`knowledge.vocabulary` of the tutor's demo
+material) and, for Chinese, with and without the initial prompt; the text before t2s is scored
+too. Prints English WER / Chinese CER by voice, engine, noise and category, subject-term recall,
+p50/p95 compute time and the worst clips. Run: `python bench/asr.py [--lang en|zh|both]
+[--hotwords on|off|both] [--style spaces|list|both] [--prompt on|off|both] [--terms]
+[--json out.json]`; `--terms` asks about each hotword ("Can you explain {term} to me?").
 """
 
 from __future__ import annotations
@@ -29,8 +28,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import cn2an
 import numpy as np
 import soxr
+from pypinyin import Style, lazy_pinyin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -38,7 +39,7 @@ from bench.common import pct  # noqa: E402
 from core.paths import ModelPaths  # noqa: E402
 from core.settings import VoiceSettings  # noqa: E402
 from knowledge.seed import DEMO_KNOWLEDGE, demo_text  # noqa: E402
-from knowledge.vocabulary import hotwords  # noqa: E402
+from knowledge.vocabulary import as_list, hotwords  # noqa: E402
 from media_engine.asr import WhisperASR, to_simplified  # noqa: E402
 from media_engine.audio import ASR_RATE, OUT_RATE, Samples  # noqa: E402
 from media_engine.tts import KokoroTTS  # noqa: E402
@@ -47,12 +48,12 @@ ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = Path(__file__).with_name("answer_questions.json")
 CACHE = ROOT / "var" / "bench-audio" / "asr"
 KOKORO_VOICES = {"en": ("af_heart", "am_michael", "bf_emma"), "zh": ("zf_xiaobei", "zm_yunxi")}
-# espeak-ng's Mandarin dictionary lacks most characters (it spells them out in English), so it
-# reads the text as tone-numbered pinyin (pypinyin) instead.
+# espeak-ng's Mandarin dictionary lacks most characters: it reads tone-numbered pinyin instead.
 ESPEAK_VOICES = {"en": "en-us", "zh": "cmn-latn-pinyin"}
 ESPEAK_WPM = 150  # the tests' rate: tiny.en mishears espeak's default 175 far more often
 SNR_DB = 20.0
 SEED = 20240611
+TERM_QUESTION = {"en": "Can you explain {} to me?", "zh": "请给我讲一讲{}。"}
 
 _ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen \
 fifteen sixteen seventeen eighteen nineteen".split()
@@ -65,26 +66,19 @@ _BRITISH = [
 
 
 def spell_number(digits: str) -> str:
-    """A numeral as English words ("2.5" → "two point five"; integers below a million)."""
+    """A numeral as English words ("2.5" → "two point five"; "1000000" digit by digit)."""
     whole, _, frac = digits.partition(".")
-    n = int(whole or "0")
-    if n >= 1_000_000:
-        return " ".join(_ONES[int(d)] for d in digits if d.isdigit())
-    words: list[str] = []
-    if n >= 1000:
-        words += [spell_number(str(n // 1000)), "thousand"]
-        n %= 1000
-    if n >= 100:
-        words += [_ONES[n // 100], "hundred"]
-        n %= 100
-    if n >= 20:
-        words.append(_TENS[n // 10])
-        n %= 10
-    if n or not words:
-        words.append(_ONES[n])
-    if frac:
-        words += ["point", *(_ONES[int(d)] for d in frac)]
-    return " ".join(words)
+    words = _spell(int(whole or "0")) if len(whole) < 7 else [_ONES[int(d)] for d in whole]
+    return " ".join(words + (["point", *(_ONES[int(d)] for d in frac)] if frac else []))
+
+
+def _spell(n: int) -> list[str]:
+    if n < 20:
+        return [_ONES[n]]
+    if n < 100:
+        return [_TENS[n // 10]] + (_spell(n % 10) if n % 10 else [])
+    size, word = (100, "hundred") if n < 1000 else (1000, "thousand")
+    return _spell(n // size) + [word] + (_spell(n % size) if n % size else [])
 
 
 def normalize_en(text: str) -> list[str]:
@@ -102,8 +96,6 @@ def normalize_en(text: str) -> list[str]:
 def normalize_zh(text: str) -> str:
     """Characters without spaces or punctuation; numerals as Chinese numerals (cn2an), so "3"
     and "三" match."""
-    import cn2an
-
     text = unicodedata.normalize("NFKC", text).lower()
     text = re.sub(r"(?<=\d),(?=\d{3})", "", text)
     text = str(cn2an.transform(text, "an2cn")) if re.search(r"\d", text) else text
@@ -181,9 +173,6 @@ def make_clips(questions: list[dict[str, Any]], lang: str) -> list[Clip]:
 
 def espeak(text: str, voice: str) -> Samples:
     if voice == "cmn-latn-pinyin":
-        import cn2an
-        from pypinyin import Style, lazy_pinyin
-
         text = unicodedata.normalize("NFKC", str(cn2an.transform(text, "an2cn")))
         text = " ".join(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
     command = ["espeak-ng", "-v", voice, "-s", str(ESPEAK_WPM), "--stdout", text]
@@ -194,8 +183,8 @@ def espeak(text: str, voice: str) -> Samples:
     return audio.astype(np.float32)
 
 
-async def load_audio(clips: list[Clip], paths: ModelPaths) -> list[Samples]:
-    """Each clip's 16 kHz audio (noise added where due), synthesizing what is not cached."""
+async def load_audio(clips: list[Clip], paths: ModelPaths) -> list[tuple[Clip, Samples]]:
+    """Each clip with its 16 kHz audio (noise added where due), synthesizing what is not cached."""
     missing = [c for c in clips if not c.path.is_file()]
     tts = KokoroTTS(paths.kokoro_model, paths.kokoro_voices_dir) if missing else None
     for n, clip in enumerate(missing, 1):
@@ -208,14 +197,13 @@ async def load_audio(clips: list[Clip], paths: ModelPaths) -> list[Samples]:
             audio = soxr.resample(pcm, OUT_RATE, ASR_RATE).astype(np.float32)
         clip.path.parent.mkdir(parents=True, exist_ok=True)
         np.save(clip.path, audio)
-        print(f"\rsynthesized {n}/{len(missing)}", end="", file=sys.stderr, flush=True)
+        print(f"\rsynthesized {n}/{len(missing)}", end="" if missing[n:] else "\n", file=sys.stderr)
     if tts is not None:
         await tts.aclose()
-        print(file=sys.stderr)
-    out: list[Samples] = []
+    out: list[tuple[Clip, Samples]] = []
     for k, clip in enumerate(clips):
         audio = np.load(clip.path).astype(np.float32)
-        out.append(add_noise(audio, SNR_DB, k) if clip.noisy else audio)
+        out.append((clip, add_noise(audio, SNR_DB, k) if clip.noisy else audio))
     return out
 
 
@@ -223,13 +211,9 @@ class BenchWhisper(WhisperASR):
     """The engine's `WhisperASR`, built with the engine's settings, plus two knobs for the
     benchmark only: the initial prompt can be dropped, and the text before t2s is kept."""
 
-    def __init__(self, model_dir: Path, voice: VoiceSettings) -> None:
-        super().__init__(
-            model_dir,
-            beam_size=voice.asr_beam_size,
-            threads=voice.asr_threads,
-            compute_type=voice.asr_compute_type,
-        )
+    def __init__(self, model_dir: Path, v: VoiceSettings) -> None:
+        beam, threads, compute = v.asr_beam_size, v.asr_threads, v.asr_compute_type
+        super().__init__(model_dir, beam_size=beam, threads=threads, compute_type=compute)
         self.use_prompt = True
         self.raw = ""
         decode: Callable[..., Any] = self.model.transcribe
@@ -256,37 +240,23 @@ class Row:
     compute_s: float
 
 
+# A pass: its name, the Chinese prompt used or not, the hotwords' style (None: no hotwords).
 Variant = tuple[str, bool, str | None]
-"""A pass: its name, whether the Chinese prompt is used, and the hotwords' `styled` style
-(None: no hotwords)."""
-
-
-def styled(words: str, lang: str, style: str) -> str:
-    """Hotwords as `knowledge.vocabulary` writes them ("spaces"), or as a punctuated list
-    ("list": "Fossil, dioxide, …." / "光合作用、叶绿体、….") that Whisper's output may copy."""
-    if style == "spaces" or not words:
-        return words
-    if lang == "zh":
-        return "、".join(words.split()) + "。"
-    return ", ".join(words.split()).capitalize() + "."
 
 
 async def run_variants(
-    asr: BenchWhisper,
-    clips: list[Clip],
-    audio: list[Samples],
-    hw: dict[str, str],
-    variants: list[Variant],
+    asr: BenchWhisper, clips: list[tuple[Clip, Samples]], hw: dict[str, str], passes: list[Variant]
 ) -> dict[str, list[Row]]:
     """Every clip through every variant in turn (so a busy machine slows them alike): rows as
     the engine returns them, and for Chinese before t2s ("no-t2s"). Term recall counts the
     tutor's hotwords whether or not they were passed."""
     results: dict[str, list[Row]] = {}
-    score = cer if clips[0].lang == "zh" else wer
-    for n, (clip, samples) in enumerate(zip(clips, audio, strict=True), 1):
+    score = cer if clips[0][0].lang == "zh" else wer
+    for n, (clip, samples) in enumerate(clips, 1):
         print(f"\r{clip.lang}: transcribing {n}/{len(clips)}", end="", file=sys.stderr)
-        for variant, asr.use_prompt, style in variants:
-            words = styled(hw.get(clip.tutor, ""), clip.lang, style) if style else None
+        for variant, asr.use_prompt, style in passes:
+            words = hw.get(clip.tutor, "") if style else None  # "spaces": as `hotwords` gives
+            words = as_list(words, clip.lang) if words and style == "list" else words
             transcript = await asr.transcribe(samples, language=clip.lang, hotwords=words or None)
             assert transcript is not None
             texts = {variant: transcript.text}
@@ -294,10 +264,8 @@ async def run_variants(
                 texts[f"{variant} no-t2s"] = raw = asr.raw.strip()
                 assert to_simplified(raw).strip() == transcript.text, (raw, transcript.text)
             for name, text in texts.items():
-                errors, length = score(clip.text, text)
-                terms = hw.get(clip.tutor, "").split()
-                hits, said = term_hits(terms, clip.text, text, clip.lang)
-                row = Row(clip, text, errors, length, hits, said, transcript.compute_s)
+                hits = term_hits(hw.get(clip.tutor, "").split(), clip.text, text, clip.lang)
+                row = Row(clip, text, *score(clip.text, text), *hits, transcript.compute_s)
                 results.setdefault(name, []).append(row)
     print(file=sys.stderr)
     return results
@@ -308,15 +276,16 @@ def rate(rows: list[Row]) -> float:
 
 
 def groups(rows: list[Row]) -> dict[str, list[Row]]:
+    """All rows, then by voice, by engine and noise, and by question category."""
     out: dict[str, list[Row]] = {"all": rows}
-    keys: list[Callable[[Row], str]] = [
-        lambda r: f"{r.clip.engine}/{r.clip.voice}",
-        lambda r: f"{r.clip.engine} {'noisy' if r.clip.noisy else 'clean'}",
-        lambda r: "material" if r.clip.category == "material" else "other questions",
-    ]
-    for key in keys:
-        for r in rows:
-            out.setdefault(key(r), []).append(r)
+    keys = [
+        (f"{c.engine}/{c.voice}", f"{c.engine} {('clean', 'noisy')[c.noisy]}",
+         "material" if c.category == "material" else "other questions")
+        for c in (r.clip for r in rows)
+    ]  # fmt: skip
+    for kind in range(3):
+        for r, key in zip(rows, keys, strict=True):
+            out.setdefault(key[kind], []).append(r)
     return out
 
 
@@ -324,8 +293,8 @@ def report(lang: str, results: dict[str, list[Row]], limit: int) -> dict[str, An
     """Print the tables, the worst clips and what hotwords changed; return the numbers."""
     metric, unit = ("CER", "characters") if lang == "zh" else ("WER", "words")
     first = next(iter(results.values()))
-    total = sum(r.length for r in first)
-    print(f"\n=== {lang}: {metric} % ({len(first)} clips, {total} reference {unit}) ===")
+    count, total = len(first), sum(r.length for r in first)
+    print(f"\n=== {lang}: {metric} % ({count} clips, {total} reference {unit}) ===")
     width = max(12, *(len(n) + 2 for n in results))
     table = {n: groups(rows) for n, rows in results.items()}
     hits = [[sum(r.hits for r in rows), sum(r.terms for r in rows)] for rows in results.values()]
@@ -367,7 +336,7 @@ def changes(results: dict[str, list[Row]]) -> None:
         better = sum(b.errors < a.errors for a, b in diff)
         worse = sum(b.errors > a.errors for a, b in diff)
         print(f"\n[{name}] vs [{plain}]: {len(diff)} changed, {better} better, {worse} worse")
-        for a, b in diff[:12]:
+        for a, b in diff[:10]:
             print(f"  {a.errors}->{b.errors} {a.clip.qid}: {a.hyp!r} -> {b.hyp!r}")
 
 
@@ -387,10 +356,16 @@ def make_variants(lang: str, args: argparse.Namespace) -> list[Variant]:
 
 async def bench_lang(lang: str, args: argparse.Namespace, data: list[dict[str, Any]]) -> Any:
     paths = ModelPaths(ROOT / "var" / "models")
-    clips = make_clips(data, lang)[: args.clips or None]
-    audio = await load_audio(clips, paths)
-    texts = {t: [demo_text(f).decode() for f in [spec[2]]] for t, spec in DEMO_KNOWLEDGE.items()}
+    texts = {t: [demo_text(spec[2]).decode()] for t, spec in DEMO_KNOWLEDGE.items()}
     hw = {t: hotwords(tx, lang, limit=args.limit) for t, tx in texts.items()}
+    if args.terms:  # a question about each subject term instead
+        data = [
+            {"id": f"term-{t}-{i}", "lang": lang, "tutor": t, "category": "term",
+             "q": TERM_QUESTION[lang].format(term)}
+            for t, words in hw.items() for i, term in enumerate(words.split())
+        ]  # fmt: skip
+    clips = make_clips(data, lang)[: args.clips or None]
+    spoken = await load_audio(clips, paths)
     for tutor, words in hw.items():
         if words and any(c.tutor == tutor for c in clips):
             print(f"hotwords {tutor}: {words}")
@@ -398,7 +373,7 @@ async def bench_lang(lang: str, args: argparse.Namespace, data: list[dict[str, A
     asr = BenchWhisper(model, VoiceSettings())
     noise = (np.random.default_rng(0).standard_normal(16_000) * 0.01).astype(np.float32)
     await asr.transcribe(noise, language=lang)  # warm, as the engine does
-    results = await run_variants(asr, clips, audio, hw, make_variants(lang, args))
+    results = await run_variants(asr, spoken, hw, make_variants(lang, args))
     await asr.aclose()
     return report(lang, results, 8)
 
@@ -411,11 +386,11 @@ async def main() -> None:
     parser.add_argument("--style", choices=("spaces", "list", "both"), default="spaces")
     parser.add_argument("--limit", type=int, default=40, help="hotwords per tutor")
     parser.add_argument("--clips", type=int, default=0, help="only the first N clips")
+    parser.add_argument("--terms", action="store_true", help="ask about each hotword instead")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     data = json.loads(QUESTIONS.read_text())["questions"]
-    langs = ["en", "zh"] if args.lang == "both" else [args.lang]
-    out = {lang: await bench_lang(lang, args, data) for lang in langs}
+    out = {x: await bench_lang(x, args, data) for x in ("en", "zh") if args.lang in (x, "both")}
     if args.json:
         args.json.write_text(json.dumps(out, ensure_ascii=False, indent=1))
 

@@ -61,7 +61,14 @@ def focus(text: str, question: str) -> str:
         range(len(sentences)),
         key=lambda i: (-len(asked & set(tokens(sentences[i]))), i),
     )
-    keep = sorted(scored[:PROMPT_SENTENCES])
+    # Only sentences that share a term with the question, beyond the best one: padding with
+    # unrelated sentences adds reading time and lets stray text (even instructions planted
+    # in a document) into the prompt.
+    keep = sorted(
+        i
+        for rank, i in enumerate(scored[:PROMPT_SENTENCES])
+        if rank == 0 or asked & set(tokens(sentences[i]))
+    )
     joiner = "" if has_cjk(text) else " "
     return joiner.join(sentences[i] for i in keep)[:PROMPT_CHARS]
 

@@ -97,3 +97,17 @@ def _jieba_cut() -> Callable[[str], list[str]]:
 
     jieba.setLogLevel(logging.WARNING)  # it logs its dictionary loading at INFO
     return jieba.lcut  # type: ignore[no-any-return]
+
+
+def as_list(words: str, language: str) -> str:
+    """`hotwords` written as a punctuated list ("Fossil, dioxide, magnet." / "蒸发、光合作用。"),
+    the form to give Whisper: it copies the style of what precedes the audio, and a bare run of
+    lowercase words makes it drop capitals and punctuation (English) or put spaces between
+    Chinese words."""
+    items = words.split()
+    if not items:
+        return ""
+    if language == "zh":
+        return "、".join(items) + "。"
+    text = ", ".join(items) + "."
+    return text[0].upper() + text[1:]

@@ -114,6 +114,17 @@ def unknown_term(language: str, term: str) -> str:
     )
 
 
+_FIRST_PERSON = re.compile(
+    r"\b(?:my|i am|i'm|i have|i ate|i live)\b|我(?:叫|是|的|今天|昨天|住)", re.I
+)
+
+
+def told_about_themselves(said_before: str) -> bool:
+    """Whether the student said something about themselves earlier in the call: then a
+    question about it ("what is my name?") is the conversation's to answer."""
+    return bool(_FIRST_PERSON.search(said_before))
+
+
 def is_personal(question: str, language: str) -> bool:
     pattern = _PERSONAL_ZH if language == "zh" else _PERSONAL_EN
     return bool(pattern.search(question))
@@ -135,6 +146,7 @@ def plan(
     relevant: list[Passage] | None,
     known: KnownWord | None = None,
     vocabulary: set[str] | None = None,
+    said_before: str = "",
 ) -> Plan:
     """Decide how to answer `question`. `relevant` is the course material found for it, or
     None when the tutor has no material (or it could not be searched)."""
@@ -142,7 +154,7 @@ def plan(
     calculation = calculate(question)
     if calculation is not None:
         return Plan("calculated", said=calculation.spoken)
-    if is_personal(question, language):
+    if is_personal(question, language) and not told_about_themselves(said_before):
         return Plan("personal", said=personal(language, tutor.subject))
     if relevant:
         return Plan(

@@ -207,8 +207,14 @@ class Conversation:
             question = found.query
             relevant = found.relevant
             vocabulary = {w.lower() for p in found.candidates for w in p.text.split()}
+        earlier = " ".join(m["content"] for m in self._history[:-1] if m["role"] == "user")
         decided = plan(
-            question, self.tutor, relevant=relevant, known=self._known, vocabulary=vocabulary
+            question,
+            self.tutor,
+            relevant=relevant,
+            known=self._known,
+            vocabulary=vocabulary,
+            said_before=earlier,
         )
         self._context = decided.context
         return decided

@@ -153,6 +153,7 @@ class FactGuard:
 ABOUT = 0.4
 
 
+_WORDS = re.compile(r"\S+\s*|\s+")
 _CLAUSE_END = re.compile(r"[.!?;。！？；，,](?=\s|$)|[。！？；，]")
 
 
@@ -191,7 +192,9 @@ async def guarded(pieces: AsyncIterator[str], guard: FactGuard) -> AsyncGenerato
                 yield f" {correction}" if started and not has_cjk(correction) else correction
                 return
             started = True
-            yield clause
+            # Checked whole, sent word by word: the client still sees the reply stream.
+            for word in _WORDS.findall(clause):
+                yield word
     finally:
         await stream.aclose()
 

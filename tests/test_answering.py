@@ -99,7 +99,7 @@ async def test_a_contradiction_is_replaced_by_the_material_and_the_reply_ends() 
         "Great question! ", "The Earth takes 2", "65 days to orbit ", "the Sun. ", "More"
     )
     out = [p async for p in guarded(pieces, guard)]
-    assert out[0] == "Great question! "
+    assert "".join(out).startswith("Great question! ") and len(out) > 2
     assert "365 days" in out[-1] and "265" not in "".join(out)
     assert guard.corrections == 1 and "So" not in "".join(out)
 

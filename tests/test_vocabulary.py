@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from knowledge.seed import demo_text
-from knowledge.vocabulary import hotwords
+from knowledge.vocabulary import as_list, hotwords
 
 SCIENCE = (
     "Photosynthesis happens in the chloroplasts. The chlorophyll in chloroplasts captures "
@@ -79,3 +79,9 @@ def test_demo_material_gives_subject_terms_within_the_limit() -> None:
     assert {"photosynthesis", "friction", "metamorphosis"} <= set(science)
     maths = hotwords([demo_text("maths_zh.md").decode()], "zh", limit=10).split()
     assert len(maths) == 10 and "分母" in maths
+
+
+def test_as_list_punctuates_for_whisper() -> None:
+    assert as_list("fossil magnet Neptune", "en") == "Fossil, magnet, Neptune."
+    assert as_list("蒸发 光合作用", "zh") == "蒸发、光合作用。"
+    assert as_list("", "en") == as_list("  ", "zh") == ""
