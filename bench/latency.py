@@ -1,11 +1,19 @@
 """Latency benchmark: spoken turns through the headless client over loopback.
 
-    python bench/latency.py [--turns 10] [--barge-ins 5] [--tutor 1]
+    python bench/latency.py [--turns 10] [--fresh 10] [--paused 5] [--barge-ins 5] [--tutor 1]
+        [--waterfall bench/latency-waterfall.png] [--json out.json]
 
-Starts `virtual-tutor serve` (default models), speaks questions made with espeak-ng through
-`virtual-tutor call --wav ... --json`, and prints p50/p95 of the client-measured end of speech →
-first reply audio, of each engine stage (from the metrics events), of typed message → first text
-delta, and of the barge-in stop time measured on the client.
+Starts `virtual-tutor serve` (default models) and speaks questions made with espeak-ng through
+`virtual-tutor call --wav ... --json`:
+- fresh calls: each question the first turn of a new call (what a student does most), English
+  to the English demo tutor and Chinese to the Chinese one;
+- one multi-turn call of `--turns` questions;
+- utterances with a thinking pause mid-sentence ("The answer is, um ... seven"): answering
+  before the second half is a false cut-off;
+- typed message → first text delta, and barge-in (speech start → the tutor's silence).
+It prints p50/p95 of the client-measured end of speech → first reply audio and of each engine
+stage (from the metrics events), how many replies prepared ahead were committed or dropped, and
+draws the fresh calls' median stage timeline as a waterfall (PNG).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import STUDENT, Server, running_server, summary  # noqa: E402
+from bench.common import STUDENT, Server, pct, running_server, summary  # noqa: E402
 
 # Questions the demo tutor's course material answers, so every reply is a grounded one.
 QUESTIONS = [
@@ -39,6 +47,25 @@ QUESTIONS = [
     "What is evaporation?",
     "What do producers do in a food chain?",
 ]
+# Chinese questions for the Chinese demo tutor (its material covers them).
+QUESTIONS_ZH = [
+    "什么是光合作用？",
+    "水是怎么循环的？",
+    "为什么东西会往下掉？",
+    "植物制造养分需要什么？",
+    "什么是蒸发？",
+]
+# A thinking pause mid-sentence: the tutor must wait for the second half, whose last word the
+# final transcript must hold.
+PAUSED = [
+    ("The answer is, um,", "seven."),
+    ("I think plants need", "sunlight and water."),
+    ("Can you tell me why", "the sky is blue?"),
+    ("My question is about", "the water cycle."),
+    ("Is it true that", "the moon makes its own light?"),
+]
+PAUSE_S = 1.2
+TIMELINE = ["decided", "transcript", "llm_start", "first_token", "first_audio", "first_sent"]
 STAGES = [
     "endpoint_ms",
     "asr_final_ms",
@@ -49,28 +76,26 @@ STAGES = [
 ]
 
 
+def speak(folder: Path, name: str, text: str, voice: str = "en-us") -> Path:
+    """`text` said by espeak-ng, as a 48 kHz mono WAV (what the client streams)."""
+    raw, wav = folder / f"{name}.raw.wav", folder / f"{name}.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "160", "-w", str(raw), text], check=True)
+    subprocess.run(["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(wav)], check=True)
+    return wav
+
+
 def make_wavs(folder: Path, count: int) -> list[Path]:
-    paths = []
-    for i in range(count):
-        raw, wav = folder / f"q{i}.raw.wav", folder / f"q{i}.wav"
-        subprocess.run(
-            [
-                "espeak-ng",
-                "-v",
-                "en-us",
-                "-s",
-                "160",
-                "-w",
-                str(raw),
-                QUESTIONS[i % len(QUESTIONS)],
-            ],
-            check=True,
-        )
-        subprocess.run(
-            ["sox", str(raw), "-r", "48000", "-c", "1", "-b", "16", str(wav)], check=True
-        )
-        paths.append(wav)
-    return paths
+    return [speak(folder, f"q{i}", QUESTIONS[i % len(QUESTIONS)]) for i in range(count)]
+
+
+def paused_wav(folder: Path, i: int, first: str, second: str) -> Path:
+    """The two halves with PAUSE_S of silence between them."""
+    a, b = speak(folder, f"p{i}a", first), speak(folder, f"p{i}b", second)
+    wav = folder / f"p{i}.wav"
+    padded = folder / f"p{i}.pad.wav"
+    subprocess.run(["sox", str(a), str(padded), "pad", "0", str(PAUSE_S)], check=True)
+    subprocess.run(["sox", str(padded), str(b), str(wav)], check=True)
+    return wav
 
 
 async def client(server: Server, tutor: int, *args: str) -> list[dict[str, Any]]:
@@ -99,43 +124,141 @@ async def client(server: Server, tutor: int, *args: str) -> list[dict[str, Any]]
     return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
 
 
-async def bench(server: Server, args: argparse.Namespace, folder: Path) -> None:
-    wavs = make_wavs(folder, max(args.turns, args.barge_ins))
-    # One warm-up turn: the first call pays for caches the others share.
+def stage_summary(turns: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for stage in STAGES:
+        values = [t["metrics"][stage] for t in turns if stage in t.get("metrics", {})]
+        if values:
+            lines.append(summary(f"  engine: {stage}", values))
+    committed = sum(1 for t in turns if t.get("metrics", {}).get("speculation") == "committed")
+    drops = sum(int(t.get("metrics", {}).get("speculation_drops", 0)) for t in turns)
+    lines.append(f"  answered ahead and committed {committed}/{len(turns)}, dropped {drops}")
+    return lines
+
+
+def latency_line(name: str, turns: list[dict[str, Any]]) -> str:
+    latency = [t["latency_ms"] for t in turns if t.get("latency_ms") is not None]
+    missing = len(turns) - len(latency)
+    return summary(name, latency) + (f"  ({missing} without audio)" if missing else "")
+
+
+async def bench(server: Server, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
+    wavs = make_wavs(folder, max(args.turns, args.barge_ins, args.fresh, 1))
+    results: dict[str, Any] = {}
+    # One warm-up turn: the first call after the server starts pays for caches the others share.
     await client(server, args.tutor, "--wav", str(wavs[0]))
+    print(f"latency benchmark: tutor {args.tutor} (English), 2 (Chinese); default models")
+
+    fresh: list[dict[str, Any]] = []
+    for i in range(args.fresh):
+        zh = i % 2 == 1
+        wav = (
+            speak(folder, f"zh{i}", QUESTIONS_ZH[(i // 2) % len(QUESTIONS_ZH)], "cmn")
+            if zh
+            else wavs[i % len(wavs)]
+        )
+        events = await client(server, 2 if zh else args.tutor, "--wav", str(wav))
+        fresh += [dict(e, language="zh" if zh else "en") for e in events if e["event"] == "turn"]
+    if fresh:
+        print(latency_line("fresh call, 1st turn: end of speech -> 1st audio", fresh))
+        for lang in ("en", "zh"):
+            some = [t for t in fresh if t["language"] == lang]
+            if some:
+                print(latency_line(f"  {lang}", some))
+        print("\n".join(stage_summary(fresh)))
+    results["fresh"] = fresh
+
     events = await client(
         server, args.tutor, *[a for w in wavs[: args.turns] for a in ("--wav", str(w))]
     )
     turns = [e for e in events if e["event"] == "turn"]
-    latency = [t["latency_ms"] for t in turns if t.get("latency_ms") is not None]
-    print(f"latency benchmark: {len(turns)} spoken turns, tutor {args.tutor}, default models")
-    print(summary("client: end of speech -> 1st audio", latency))
-    for stage in STAGES:
-        values = [t["metrics"][stage] for t in turns if stage in t.get("metrics", {})]
-        if values:
-            print(summary(f"engine: {stage}", values))
+    results["multi_turn"] = turns
+    print(latency_line(f"one call, {len(turns)} turns: end of speech -> 1st audio", turns))
+    print("\n".join(stage_summary(turns)))
     heard = sum(
         1
         for t, q in zip(turns, QUESTIONS, strict=False)
         if set(q.lower().strip("?").split()[-1:])
         <= set(t["transcript"].lower().replace("?", "").split())
     )
-    print(f"{'transcripts with the key word':34} {heard}/{len(turns)}")
+    print(f"{'  transcripts with the key word':34} {heard}/{len(turns)}")
+
+    cut_off = 0
+    paused: list[dict[str, Any]] = []
+    for i, (first, second) in enumerate(PAUSED[: args.paused]):
+        events = await client(
+            server, args.tutor, "--wav", str(paused_wav(folder, i, first, second))
+        )
+        turn = next((e for e in events if e["event"] == "turn"), {})
+        last = second.lower().strip("?.").split()[-1]
+        early = last not in turn.get("transcript", "").lower()
+        cut_off += early
+        paused.append(dict(turn, expected=f"{first} {second}", cut_off=early))
+    if paused:
+        print(f"{'thinking pause: answered early':34} {cut_off}/{len(paused)}")
+    results["paused"] = paused
 
     typed = await client(server, args.tutor, *[a for q in QUESTIONS[:5] for a in ("--text", q)])
     first_delta = [e["first_delta_ms"] for e in typed if e["event"] == "reply"]
     print(summary("typed (text-only call) -> 1st delta", first_delta))
+    results["typed_first_delta_ms"] = first_delta
 
-    if args.barge_ins:
-        stops: list[float] = []
-        for wav in wavs[: args.barge_ins]:
-            events = await client(server, args.tutor, "--barge-in", "--wav", str(wav))
-            stops += [
-                e["stop_ms"]
-                for e in events
-                if e["event"] == "barge_in" and e.get("stop_ms") is not None
-            ]
+    stops: list[float] = []
+    for wav in wavs[: args.barge_ins]:
+        events = await client(server, args.tutor, "--barge-in", "--wav", str(wav))
+        stops += [
+            e["stop_ms"]
+            for e in events
+            if e["event"] == "barge_in" and e.get("stop_ms") is not None
+        ]
+    if stops:
         print(summary("barge-in: speech start -> silence", stops))
+    results["barge_in_stop_ms"] = stops
+    if args.waterfall and fresh:
+        waterfall(fresh, Path(args.waterfall))
+        print(f"waterfall: {args.waterfall}")
+    return results
+
+
+def waterfall(turns: list[dict[str, Any]], path: Path) -> None:
+    """The median turn: each stage as a bar from where the one before it ended (ms after the end
+    of speech; work done ahead at a pause starts left of 0), and the client's first sound."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    marks = {
+        name: pct(
+            [
+                t["metrics"]["timeline_ms"][name]
+                for t in turns
+                if name in t.get("metrics", {}).get("timeline_ms", {})
+            ],
+            50,
+        )
+        for name in TIMELINE
+    }
+    heard = pct([t["latency_ms"] for t in turns if t.get("latency_ms") is not None], 50)
+    rows = [
+        ("end of turn decided", 0.0, marks["decided"]),
+        ("final transcript (from the 250 ms pause)", 250.0, marks["transcript"]),
+        ("LLM: plan, search, read, 1st token", marks["llm_start"], marks["first_token"]),
+        ("TTS: 1st chunk synthesized", marks["first_token"], marks["first_audio"]),
+        ("1st frame sent", max(marks["first_audio"], marks["decided"]), marks["first_sent"]),
+        ("network, jitter buffer, playout", marks["first_sent"], heard),
+    ]
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    for y, (_label, start, end) in enumerate(reversed(rows)):
+        ax.barh(y, end - start, left=start, color="#4a7ab5" if end >= start else "#b54a4a")
+        ax.text(max(start, end) + 15, y, f"{end:.0f} ms", va="center", fontsize=8)
+    ax.set_yticks(range(len(rows)), [r[0] for r in reversed(rows)], fontsize=8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.axvline(700, color="#888", linestyle="--", linewidth=0.8)
+    ax.set_xlabel("ms after the student stopped speaking (median fresh-call first turn)")
+    ax.set_title(f"end of speech -> first reply audio heard: p50 {heard:.0f} ms (target 700)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 async def main() -> None:
@@ -143,10 +266,17 @@ async def main() -> None:
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--barge-ins", type=int, default=5)
     parser.add_argument("--tutor", type=int, default=1)
+    parser.add_argument("--fresh", type=int, default=10, help="questions, each in a new call")
+    parser.add_argument("--paused", type=int, default=5, help="utterances with a thinking pause")
+    parser.add_argument("--waterfall", default="bench/latency-waterfall.png")
+    parser.add_argument("--json", help="write every turn's events here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         async with running_server() as server:
-            await bench(server, args, Path(tmp))
+            results = await bench(server, args, Path(tmp))
+    if args.json:
+        text = json.dumps(results, ensure_ascii=False, indent=1)
+        await asyncio.to_thread(Path(args.json).write_text, text)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from knowledge.embeddings import Embedder
 from knowledge.index import ChunkRow, KBIndex, Passage, dense_share
 from knowledge.text import tokens
 from knowledge.vector_search import PgVectorSearch
+from knowledge.vocabulary import hotwords
 from storage import Database
 from storage.knowledge_tables import KBChunk, KBDocument, KBTurnSource, Vectors
 
@@ -70,6 +71,7 @@ class Retriever:
         self.settings = settings
         self._executor = executor
         self._indexes: dict[int, tuple[tuple[int, int, int], KBIndex]] = {}
+        self._vocabularies: dict[tuple[int, str], tuple[KBIndex, str]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._vectors: OrderedDict[str, Vectors] = OrderedDict()
         self._model = embedder.name if embedder is not None else None
@@ -129,6 +131,19 @@ class Retriever:
                 )
                 for rank, p in enumerate(passages, start=1)
             )
+
+    async def vocabulary(self, kb_id: int, language: str) -> str:
+        """The subject terms of knowledge base `kb_id` (knowledge.vocabulary.hotwords), worked
+        out again only when its passages change."""
+        index = await self._index(kb_id)
+        cached = self._vocabularies.get((kb_id, language))
+        if cached is not None and cached[0] is index:
+            return cached[1]
+        texts = [row.text for row in index.rows]
+        loop = asyncio.get_running_loop()
+        words = await loop.run_in_executor(self._executor, hotwords, texts, language)
+        self._vocabularies[(kb_id, language)] = (index, words)
+        return words
 
     def forget(self, kb_id: int) -> None:
         """Drop a cached index (its documents changed in this process)."""

@@ -156,6 +156,9 @@ class WhisperASR(ASR):
             # to 223 tokens, which with our short prompts and the token cap fits Whisper's
             # 448-token context.
             hotwords=hotwords or None,
+            # Given hotwords, Whisper may write them over noise or a cough: a segment it thinks
+            # is not speech is dropped on that alone, however sure it is of its words.
+            **({"no_speech_threshold": 0.4, "log_prob_threshold": None} if hotwords else {}),
             without_timestamps=True,
             vad_filter=False,  # our VAD already cut the utterance
             # Speech carries at most a few tokens a second: a cap in proportion to the audio

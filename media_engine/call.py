@@ -1,17 +1,17 @@
-"""One call: its peer connection, its data channel and its conversation.
+"""One call: its peer connection and its data channel, the transport of its turns.
 
 aiortc reports what happens through callbacks; they are turned, once and here, into events on a
-queue that a single task works through, so the call's logic reads top to bottom.
+queue that a single task works through. What the student says or types goes to the call's
+`Turns` (media_engine.turn), which owns every turn; the call only carries events both ways.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -21,10 +21,12 @@ from media_engine.errors import BadOffer
 from media_engine.llm.base import GenerationOptions
 from media_engine.protocol import ProtocolError, TextIn, event, parse
 from media_engine.tasks import TaskSet
+from media_engine.turn import Turns
 from media_engine.tutor import TutorProfile
 
 if TYPE_CHECKING:
     from media_engine.runtime import EngineRuntime
+    from media_engine.voice import VoicePipeline
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +79,12 @@ class Call:
         self._channel: RTCDataChannel | None = None
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._runner: asyncio.Task[None] | None = None
-        self._reply: asyncio.Task[None] | None = None
         self._tasks = TaskSet(session_id, "call")
         self.conversation = Conversation(
             session_id=session_id,
             tutor=tutor,
             llm=runtime.llm,
             store=runtime.store,
-            send=self.send,
             options=GenerationOptions(
                 max_tokens=self._settings.llm_max_tokens,
                 temperature=self._settings.llm_temperature,
@@ -92,7 +92,8 @@ class Call:
             retriever=runtime.retriever,
             known=runtime.known_word,
         )
-        self.voice: Any = None
+        self.turns = Turns(session_id=session_id, conversation=self.conversation, send=self.send)
+        self.voice: VoicePipeline | None = None
         self._wire()
 
     # --- the edge: aiortc callbacks become events --------------------------------------------
@@ -162,48 +163,7 @@ class Call:
             self.send(event("error", code=exc.code, content=str(exc)))
             return
         if isinstance(message, TextIn):
-            self.start_turn(message.content, source="typed")
-
-    # --- turns ---------------------------------------------------------------------------------
-
-    def start_turn(
-        self,
-        text: str,
-        *,
-        source: str,
-        turn_id: str | None = None,
-        timings: dict[str, float] | None = None,
-    ) -> str:
-        """A user turn: interrupt any reply in progress, store the turn, reply to it."""
-        turn_id = turn_id or uuid.uuid4().hex[:12]
-        self.interrupt()
-        self._reply = self._tasks.spawn(self._respond(turn_id, text, source, timings), name="reply")
-        return turn_id
-
-    def interrupt(self) -> bool:
-        """Cancel the reply in progress, if any (barge-in, a new message, hang-up)."""
-        if self._reply is not None and not self._reply.done():
-            self._reply.cancel()
-            return True
-        return False
-
-    @property
-    def replying(self) -> bool:
-        return self._reply is not None and not self._reply.done()
-
-    async def _respond(
-        self, turn_id: str, text: str, source: str, timings: dict[str, float] | None
-    ) -> None:
-        await self.conversation.add_user_turn(
-            turn_id=turn_id, text=text, source=source, timings=timings
-        )
-        if self.voice is not None:
-            await self.voice.speak_reply(turn_id)
-        else:
-            await self.conversation.reply(turn_id)
-        # While the student reads or listens, the model reads the history the next turn will
-        # start with (the last turn's course material has left it).
-        self._tasks.spawn(self.conversation.prefill(), name="prefill")
+            self.turns.typed(message.content)
 
     # --- output --------------------------------------------------------------------------------
 
@@ -227,7 +187,8 @@ class Call:
             await asyncio.gather(self._runner, return_exceptions=True)
         await self._tasks.cancel_all()
         if self.voice is not None:
-            await self.voice.aclose()
+            await self.voice.aclose()  # no more turns start
+        await self.turns.aclose()  # what was said is stored before the slot goes
         await self._pc.close()
         log.info("session %s: call closed (%s)", self.session_id, reason)
         await self._on_closed(self, reason)

@@ -1,4 +1,12 @@
-"""One call's conversation: the history sent to the LLM and the streaming of each reply."""
+"""One call's conversation: the history the LLM sees, how each question is answered, and
+what is stored.
+
+`answer` turns one question into a stream of typed pieces (the plan and its sources, the
+reply's words, a stage's trouble); the turn that asked (media_engine.turn) decides when to send
+them and what to store. The history changes only through `commit_user` and `commit_reply`, which
+append at once and write to the database in the order they were called, so a message that
+interrupts the reply to another can never come before it, and never loses it.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +14,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -15,18 +24,17 @@ from knowledge.errors import KnowledgeError
 from knowledge.index import Passage
 from knowledge.prompt import RULES, UNAVAILABLE
 from knowledge.retriever import Retrieval, Retriever, same_question
+from knowledge.vocabulary import as_list
 from media_engine.answering import KnownWord, Plan, follows_up, not_covered_rules, plan
 from media_engine.errors import StageError
 from media_engine.fact_guard import FactGuard, at_most_sentences, guarded
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
-from media_engine.protocol import event
 from media_engine.store import TurnStore
 from media_engine.tutor import TutorProfile
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[str], None]
-PieceSink = Callable[[str], Awaitable[None]]
 
 # Turns kept in the prompt: enough for follow-up questions, small enough for a 0.5B model's
 # context and for a fast first token.
@@ -60,8 +68,36 @@ class Reply:
         return out
 
 
+@dataclass(frozen=True)
+class Planned:
+    """How the question will be answered, and the course material found for it (`retrieval_ms`
+    None: no material was searched)."""
+
+    route: str
+    passages: list[Passage] = field(default_factory=list)
+    retrieval_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Words:
+    """The next words of the reply."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """A stage failed: retrieval (the reply goes on without the material) or the LLM (the reply
+    ends with what it had)."""
+
+    error: StageError
+
+
+ReplyPiece = Planned | Words | Trouble
+
+
 class Conversation:
-    """Keeps the history and turns one user message into one streamed reply."""
+    """Keeps the history, answers questions as streams of pieces, and stores the turns."""
 
     def __init__(
         self,
@@ -70,7 +106,6 @@ class Conversation:
         tutor: TutorProfile,
         llm: LLM,
         store: TurnStore,
-        send: Send,
         options: GenerationOptions,
         retriever: Retriever | None = None,
         known: KnownWord | None = None,
@@ -79,24 +114,15 @@ class Conversation:
         self.tutor = tutor
         self._llm = llm
         self._store = store
-        self._send = send
         self._options = options
         self._history: list[ChatMessage] = []
         # Course material: `retriever` searches the tutor's knowledge base (none: no grounding).
         self._retriever = retriever
         self._prefetched: Retrieval | None = None
-        self._context: str | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+        self._last_write: asyncio.Task[None] | None = None
         # A dictionary look-up: a word none knows is asked about, not explained.
         self._known = known
-
-    def messages(self) -> list[ChatMessage]:
-        """The prompt: a system message that stays the same all call long, the history, and
-        this turn's course material just before the student's last message.
-
-        Keeping what changes at the end lets the model reuse its cache of everything before it,
-        which is most of the time to the first token on a CPU.
-        """
-        return self._prompt(self._history, self._context)
 
     def _prompt(self, history: list[ChatMessage], context: str | None) -> list[ChatMessage]:
         prompt = self.tutor.system_prompt()
@@ -120,6 +146,20 @@ class Conversation:
         upcoming = [*self._history, ChatMessage(role="user", content="")]
         await self._llm.prefill(self._prompt(upcoming, None)[:-1])
 
+    async def subject_terms(self) -> str:
+        """The course's subject terms as a hint for the speech recogniser, written as a list
+        (the form Whisper copies best); "" without course material or when it cannot be read.
+        """
+        kb_id = self.tutor.kb_id
+        if self._retriever is None or kb_id is None:
+            return ""
+        try:
+            words = await self._retriever.vocabulary(kb_id, self.tutor.language)
+        except (KnowledgeError, SQLAlchemyError, OSError) as exc:
+            log.warning("session %s: no subject terms: %s", self.session_id, type(exc).__name__)
+            return ""
+        return as_list(words, self.tutor.language)
+
     async def prefetch(self, text: str) -> None:
         """Prepare the reply to `text`, a stable partial transcript, before the turn ends.
 
@@ -136,7 +176,7 @@ class Conversation:
         kb_id = self.tutor.kb_id
         if self._retriever is not None and kb_id is not None:
             try:
-                found = await self._retriever.search(kb_id, self._query(text, pending=True))
+                found = await self._retriever.search(kb_id, _query(text, self._history))
             except (KnowledgeError, SQLAlchemyError, OSError) as exc:
                 # The reply searches again and reports a failure there.
                 log.warning("session %s: prefetch failed: %s", self.session_id, type(exc).__name__)
@@ -149,182 +189,166 @@ class Conversation:
         draft: list[ChatMessage] = [*self._history, {"role": "user", "content": text}]
         await self._llm.prefill(self._prompt(draft, ahead.context))
 
-    def _query(self, question: str, *, pending: bool) -> str:
-        """What to search the material for: a follow-up ("and why?", "what do they give
-        off?") is searched together with the student's previous question, which it refers to.
-        `pending`: the question is not in the history yet (a partial transcript)."""
-        asked = [m["content"] for m in self._history if m["role"] == "user"]
-        earlier = asked if pending else asked[:-1]
-        if earlier and follows_up(question):
-            return f"{earlier[-1]} {question}"
-        return question
+    def history(self) -> list[ChatMessage]:
+        """The conversation so far (a copy)."""
+        return list(self._history)
 
-    async def _ground(self, turn_id: str) -> Plan:
-        """Decide how to answer the last user message (see media_engine.answering): search the
-        course material for it, send its sources, and put what the model needs in the prompt.
-        """
-        self._context = None
-        question = next((m["content"] for m in reversed(self._history) if m["role"] == "user"), "")
+    async def answer(self, question: str, history: list[ChatMessage]) -> AsyncIterator[ReplyPiece]:
+        """Answer `question`, the student's message after `history` (see media_engine.
+        answering): first `Planned` (its sources), then the reply's `Words`, capped at
+        MAX_SENTENCES and checked against the material they draw on. Nothing is sent or stored
+        here: a speculative answer the student talks over is simply dropped."""
+        decided, found, trouble = await self._plan(question, history)
+        if trouble is not None:
+            yield Trouble(trouble)
+        yield Planned(
+            decided.route,
+            passages=found.relevant if found else [],
+            retrieval_ms=found.elapsed_ms if found else None,
+        )
+        pieces: AsyncIterator[str]
+        if decided.said is not None:
+            pieces = _words(decided.said)
+        else:
+            draft: list[ChatMessage] = [*history, {"role": "user", "content": question}]
+            prompt = self._prompt(draft, decided.context)
+            pieces = at_most_sentences(self._llm.stream(prompt, self._options), MAX_SENTENCES)
+        if decided.passages:
+            pieces = guarded(pieces, self._guard(decided, question, history))
+        try:
+            async for piece in pieces:
+                yield Words(piece)
+        except StageError as exc:
+            log.warning("session %s: %s failed: %s", self.session_id, self._llm.name, exc.code)
+            yield Trouble(exc)
+
+    async def _plan(
+        self, question: str, history: list[ChatMessage]
+    ) -> tuple[Plan, Retrieval | None, StageError | None]:
+        """Search the course material for `question` (a prefetched search of the same question
+        is reused) and decide how to answer it."""
         kb_id = self.tutor.kb_id
-        relevant: list[Passage] | None = None
+        found: Retrieval | None = None
         vocabulary: set[str] = set()
         if self._retriever is not None and kb_id is not None:
             found, self._prefetched = self._prefetched, None
             try:
-                query = self._query(question, pending=False)
+                query = _query(question, history)
                 if found is None or not same_question(found.query, query):
                     found = await self._retriever.search(kb_id, query)
-                await self._retriever.record(self.session_id, turn_id, found.relevant)
             except (KnowledgeError, SQLAlchemyError, OSError) as exc:
-                log.warning(
-                    "session %s turn %s: retrieval failed: %s",
-                    self.session_id,
-                    turn_id,
-                    type(exc).__name__,
+                log.warning("session %s: retrieval failed: %s", self.session_id, type(exc).__name__)
+                failed = StageError(
+                    "the course material could not be searched",
+                    code="retrieval_failed",
+                    retryable=True,
                 )
-                self._send(
-                    event(
-                        "error",
-                        code="retrieval_failed",
-                        turn_id=turn_id,
-                        retryable=True,
-                        content="the course material could not be searched",
-                    )
-                )
-                self._context = UNAVAILABLE
-                return Plan("ungrounded", context=UNAVAILABLE)
-            self._send(
-                event(
-                    "sources",
-                    turn_id=turn_id,
-                    items=[p.item() for p in found.relevant],
-                    retrieval_ms=found.elapsed_ms,
-                )
-            )
+                return Plan("ungrounded", context=UNAVAILABLE), None, failed
             # The material is focused on the question it was found for: a prefetched search
             # keeps the words of its partial transcript, so the prompt matches what the model
             # read ahead.
             question = found.query
-            relevant = found.relevant
             vocabulary = {w.lower() for p in found.candidates for w in p.text.split()}
-        earlier = " ".join(m["content"] for m in self._history[:-1] if m["role"] == "user")
+        earlier = " ".join(m["content"] for m in history if m["role"] == "user")
         decided = plan(
             question,
             self.tutor,
-            relevant=relevant,
+            relevant=found.relevant if found else None,
             known=self._known,
             vocabulary=vocabulary,
             said_before=earlier,
         )
-        self._context = decided.context
-        return decided
+        return decided, found, None
 
-    def _guard(self, decided: Plan) -> FactGuard:
-        said_before = " ".join(m["content"] for m in self._history)
+    def _guard(self, decided: Plan, question: str, history: list[ChatMessage]) -> FactGuard:
+        said_before = " ".join([*(m["content"] for m in history), question])
         return FactGuard(
             decided.passages,
             decided.question,
             known_text=f"{self.tutor.name} {self.tutor.subject} {said_before}",
         )
 
-    async def add_user_turn(
+    # --- what is kept ------------------------------------------------------------------------
+
+    def commit_user(
         self, *, turn_id: str, text: str, source: str, timings: dict[str, float] | None = None
-    ) -> None:
+    ) -> asyncio.Task[None]:
+        """The student's message joins the history now and is stored after every earlier
+        write; the returned task (which nothing cancels but `close`) is that write."""
         self._history.append({"role": "user", "content": text})
-        await self._store.add_turn(
-            session_id=self.session_id,
-            turn_id=turn_id,
-            role="user",
-            text=text,
-            source=source,
-            timings=timings,
-        )
-
-    async def reply(
-        self, turn_id: str, *, on_piece: PieceSink | None = None, store: bool = True
-    ) -> Reply:
-        """Stream a reply to the history: text deltas out, then the final text, then storage.
-
-        Cancelling it (barge-in, a new message, hang-up) stores what was generated so far,
-        marked interrupted. A stage failure becomes an error event; the call goes on.
-        With `store=False` (a spoken reply, which ends long after generation) nothing is
-        stored: the caller stores what was actually played with `finish`.
-        """
-        reply = Reply(turn_id=turn_id)
-        decided = await self._ground(turn_id)
-        reply.route = decided.route
-        pieces: AsyncIterator[str]
-        if decided.said is not None:
-            pieces = _words(decided.said)
-        else:
-            pieces = at_most_sentences(
-                self._llm.stream(self.messages(), self._options), MAX_SENTENCES
-            )
-        if decided.passages:
-            pieces = guarded(pieces, self._guard(decided))
-        try:
-            async for piece in pieces:
-                if reply.first_token_at is None:
-                    reply.first_token_at = time.monotonic()
-                reply.text += piece
-                self._send(event("text_delta", role="assistant", content=piece, turn_id=turn_id))
-                if on_piece is not None:
-                    await on_piece(piece)
-        except asyncio.CancelledError:
-            if store:
-                await asyncio.shield(self._finish(reply, interrupted=True))
-            raise
-        except StageError as exc:
-            log.warning(
-                "session %s turn %s: %s failed: %s",
-                self.session_id,
-                turn_id,
-                self._llm.name,
-                exc.code,
-            )
-            self._send(
-                event(
-                    "error",
-                    code=exc.code,
-                    content=str(exc),
-                    turn_id=turn_id,
-                    retryable=exc.retryable,
-                )
-            )
-            return reply
-        reply.finished_at = time.monotonic()
-        if store:
-            # Stored before the final event: a client that has the whole reply can find it kept.
-            await self._finish(reply, interrupted=False)
-        self._send(
-            event(
-                "text",
-                role="assistant",
-                content=reply.text.strip(),
+        return self._write(
+            self._store.add_turn(
+                session_id=self.session_id,
                 turn_id=turn_id,
-                route=reply.route,
+                role="user",
+                text=text,
+                source=source,
+                timings=timings,
             )
         )
-        return reply
 
-    async def finish(self, reply: Reply, *, interrupted: bool, text: str) -> None:
-        """Store a reply as it was delivered: `text` is what the student actually heard."""
-        await self._finish(reply, interrupted=interrupted, text=text)
-
-    async def _finish(self, reply: Reply, *, interrupted: bool, text: str | None = None) -> None:
-        spoken = (reply.text if text is None else text).strip()
-        if not spoken:
-            return
-        self._history.append({"role": "assistant", "content": spoken})
-        await self._store.add_turn(
-            session_id=self.session_id,
-            turn_id=reply.turn_id,
-            role="assistant",
-            text=spoken,
-            source="generated",
-            interrupted=interrupted,
-            timings=reply.timings(),
+    def commit_reply(self, reply: Reply, *, interrupted: bool) -> asyncio.Future[None]:
+        """The tutor's reply as it was delivered (`reply.text`: what the student heard or was
+        shown) joins the history now and is stored after every earlier write."""
+        text = reply.text.strip()
+        if not text:
+            return self._write(_nothing())
+        self._history.append({"role": "assistant", "content": text})
+        return self._write(
+            self._store.add_turn(
+                session_id=self.session_id,
+                turn_id=reply.turn_id,
+                role="assistant",
+                text=text,
+                source="generated",
+                interrupted=interrupted,
+                timings=reply.timings(),
+            )
         )
+
+    def record_sources(self, turn_id: str, passages: list[Passage]) -> None:
+        """Remember which passages a committed turn's reply was given."""
+        if self._retriever is not None and passages:
+            self._write(self._retriever.record(self.session_id, turn_id, passages))
+
+    def _write(self, write: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        previous = self._last_write
+        task = asyncio.create_task(_after(previous, write, self.session_id))
+        self._last_write = task
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        return task
+
+    async def drain(self) -> None:
+        """Wait until everything committed is stored (a call's last step before it ends)."""
+        while self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+
+async def _nothing() -> None:
+    """A write with nothing to write: done once the writes before it are."""
+
+
+async def _after(
+    previous: asyncio.Task[None] | None, write: Coroutine[Any, Any, None], session_id: str
+) -> None:
+    """`write`, once `previous` is done, whatever became of it."""
+    if previous is not None:
+        await asyncio.gather(previous, return_exceptions=True)
+    try:
+        await write
+    except (SQLAlchemyError, OSError):
+        log.exception("session %s: a turn could not be stored", session_id)
+        raise
+
+
+def _query(question: str, history: list[ChatMessage]) -> str:
+    """What to search the material for: a follow-up ("and why?", "what do they give off?") is
+    searched together with the student's previous question, which it refers to."""
+    asked = [m["content"] for m in history if m["role"] == "user"]
+    if asked and follows_up(question):
+        return f"{asked[-1]} {question}"
+    return question
 
 
 def _history_start(count: int) -> int:

@@ -1,8 +1,8 @@
-"""Speaking a reply: LLM pieces → chunks → TTS → the outbound track, and the turn's clock.
+"""Speaking a reply: its words → chunks → TTS → the outbound track, and the turn's clock.
 
-Generation and synthesis run side by side, so later chunks are synthesized while the first
-plays. A `TurnClock` notes when each stage of a turn finished, for the stored timings and the
-`metrics` event (see README, "Metrics").
+The turn feeds the reply's words in as they are generated, so later chunks are synthesized
+while the first plays. A `TurnClock` notes when each stage of a turn finished, for the stored
+timings and the `metrics` event (see README, "Metrics").
 """
 
 from __future__ import annotations
@@ -10,16 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from media_engine.audio import OutboundAudio, SpeechChunk
 from media_engine.chunking import SpeechChunker
-from media_engine.conversation import Conversation, Reply, Send
-from media_engine.errors import StageError
-from media_engine.protocol import event
 from media_engine.tts import TTS, sayable
 from media_engine.turn_detector import EndReason
-from media_engine.tutor import TutorProfile, join_words
+from media_engine.tutor import join_words
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +51,19 @@ class TurnClock:
     first_chunk_at: float | None = None
     first_audio_at: float | None = None
     first_sent_at: float | None = None
+    speculated: bool = False
+    """The reply was prepared at a pause, before the end of the turn was decided."""
+    drops: int = 0
+    """Answers prepared ahead for this utterance and thrown away (the student went on)."""
 
     @classmethod
     def spoken(
-        cls, turn_id: str, *, end_of_speech: float, speech_s: float, endpoint: EndReason
+        cls,
+        turn_id: str,
+        *,
+        end_of_speech: float,
+        speech_s: float,
+        endpoint: EndReason | None = None,
     ) -> TurnClock:
         return cls(
             turn_id=turn_id,
@@ -84,10 +92,37 @@ class TurnClock:
         }
         return {k: v for k, v in timings.items() if v is not None}
 
-    def metrics(self) -> dict[str, float | str]:
+    def settle(self, ended: TurnClock) -> None:
+        """This clock's turn was answered ahead, at a pause; `ended` is the clock of the
+        utterance as it ended, which says when speech stopped and when the end was decided."""
+        self.reference = ended.reference
+        self.speech_s = ended.speech_s
+        self.endpoint = ended.endpoint
+        self.decided_at = ended.decided_at
+        self.speculated = True
+
+    def timeline(self) -> dict[str, float]:
+        """When each stage ended, in ms after the end of speech (negative: before it, as for a
+        reply prepared ahead at a pause), for a waterfall of the turn."""
+        marks = {
+            "decided": self.decided_at,
+            "transcript": self.transcript_at,
+            "llm_start": self.llm_started_at,
+            "first_token": self.first_token_at,
+            "first_chunk": self.first_chunk_at,
+            "first_audio": self.first_audio_at,
+            "first_sent": self.first_sent_at,
+        }
+        return {
+            name: round((at - self.reference) * 1000, 1)
+            for name, at in marks.items()
+            if at is not None
+        }
+
+    def metrics(self) -> dict[str, Any]:
         """The metrics event's fields (see README, "Metrics")."""
         now_mono, now_epoch = time.monotonic(), time.time()
-        fields: dict[str, float | str | None] = {
+        fields: dict[str, Any] = {
             "llm_first_token_ms": _ms(self.llm_started_at, self.first_token_at),
             "tts_first_audio_ms": _ms(self.first_chunk_at, self.first_audio_at),
             "first_audio_sent_ms": _ms(self.first_audio_at, self.first_sent_at),
@@ -98,111 +133,73 @@ class TurnClock:
                 (now_epoch - (now_mono - self.first_sent_at)) * 1000
             )
         if self.spoken_turn:
+            fields["timeline_ms"] = self.timeline()
             fields["end_of_speech_ms_epoch"] = round(
                 (now_epoch - (now_mono - self.reference)) * 1000
             )
             fields.update(self.user_timings())
             fields["endpoint"] = self.endpoint
+            fields["speculation"] = "committed" if self.speculated else "none"
+            fields["speculation_drops"] = self.drops
         return {k: v for k, v in fields.items() if v is not None}
 
 
-class SpokenReply:
-    """One reply spoken aloud: LLM pieces → chunks → TTS → the outbound track.
+class Speaker:
+    """Speaks one reply: `feed` its words as they come, `run` synthesizes and plays them.
 
-    Generation and synthesis run side by side, so later chunks are synthesized while the first
-    plays. Cancelling `run` is barge-in: queued audio is dropped at once and only what was
-    heard is stored, marked interrupted.
+    Nothing is played before `gate` is set: a speculative reply is synthesized while the turn
+    is still being judged, and heard only once it is committed. `clear` is barge-in: queued
+    audio is dropped at once and `played_text` tells what was heard.
     """
 
     def __init__(
         self,
         *,
-        turn_id: str,
-        conversation: Conversation,
         tts: TTS,
         voice: str,
-        tutor: TutorProfile,
+        language: str,
         outbound: OutboundAudio,
         clock: TurnClock,
-        send: Send,
+        gate: asyncio.Event,
+        on_first_sound: Callable[[], None],
     ) -> None:
-        self.turn_id = turn_id
-        self._conversation = conversation
         self._tts = tts
         # Chosen once, for the whole reply: a voice never changes mid-sentence.
         self._voice = voice
-        self._tutor = tutor
+        self._language = language
         self._outbound = outbound
         self._clock = clock
-        self._send = send
-        self._record = Reply(turn_id=turn_id)
+        self._gate = gate
+        self._on_first_sound = on_first_sound
         self._chunker = SpeechChunker()
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
         self._first_audio = asyncio.Event()
         self.chunks: list[SpeechChunk] = []
 
-    async def run(self) -> None:
-        try:
-            failure = await self._produce()
-            if self.chunks:
-                await self.chunks[-1].finished.wait()
-        except asyncio.CancelledError:
-            self._outbound.clear(self.chunks)
-            self._send(event("tts", state="interrupted", turn_id=self.turn_id))
-            self._send(event("metrics", turn_id=self.turn_id, **self._clock.metrics()))
-            await asyncio.shield(self._store(interrupted=True))
-            raise
-        if failure is not None:
-            log.warning("turn %s: %s failed: %s", self.turn_id, self._tts.name, failure.code)
-            self._send(
-                event(
-                    "error",
-                    code=failure.code,
-                    content=str(failure),
-                    turn_id=self.turn_id,
-                    retryable=failure.retryable,
-                )
-            )
-        if self._clock.first_sent_at is not None:
-            self._send(event("tts", state="end", turn_id=self.turn_id))
-            self._send(event("metrics", turn_id=self.turn_id, **self._clock.metrics()))
-        # Shielded: a hang-up right after the last word must not lose the stored reply.
-        await asyncio.shield(self._store(interrupted=failure is not None))
+    @property
+    def name(self) -> str:
+        return self._tts.name
 
-    async def _produce(self) -> StageError | None:
-        """Generate and synthesize the whole reply; a TTS failure stops both and is returned."""
-        failure: StageError | None = None
-        try:
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._generate())
-                group.create_task(self._synthesize())
-        except* StageError as errors:
-            first = errors.exceptions[0]
-            failure = first if isinstance(first, StageError) else StageError(str(first))
-        return failure
+    def feed(self, words: str) -> None:
+        for chunk in self._chunker.push(words):
+            self._texts.put_nowait(chunk)
 
-    async def _generate(self) -> None:
-        self._clock.llm_started_at = time.monotonic()
-        # An LLM failure is reported by the conversation; what was generated is still spoken.
-        reply = await self._conversation.reply(self.turn_id, on_piece=self._on_piece, store=False)
-        self._record.finished_at = reply.finished_at
+    def end(self) -> None:
+        """No more words: what the chunker holds is the last chunk."""
         rest = self._chunker.flush()
         if rest:
             self._texts.put_nowait(rest)
         self._texts.put_nowait(None)
 
-    async def _on_piece(self, piece: str) -> None:
-        if self._record.first_token_at is None:
-            self._record.first_token_at = self._clock.first_token_at = time.monotonic()
-        self._record.text += piece
-        for chunk in self._chunker.push(piece):
-            self._texts.put_nowait(chunk)
+    async def ready(self) -> None:
+        """Wait while the first chunk is being synthesized: nothing is heard until it is, so
+        generation holds (the model stops a few pieces ahead) and synthesis has both cores."""
         if self._clock.first_chunk_at is not None and not self._first_audio.is_set():
-            # Nothing is heard until the first chunk is synthesized: hold generation (the
-            # model stops a few pieces ahead) so the synthesis has both cores to itself.
             await self._first_audio.wait()
 
-    async def _synthesize(self) -> None:
+    async def run(self) -> None:
+        """Synthesize and play every chunk fed, then wait until the last one is played.
+        A TTS failure raises its StageError."""
         while (text := await self._texts.get()) is not None:
             if not sayable(text):
                 continue
@@ -213,29 +210,34 @@ class SpokenReply:
                 # Enough is queued: wait rather than spend shared CPU on audio a barge-in
                 # may throw away.
                 await self.chunks[-READ_AHEAD].finished.wait()
-            speech = await self._tts.synthesize(
-                text, voice=self._voice, language=self._tutor.language, first=first
-            )
+            try:
+                speech = await self._tts.synthesize(
+                    text, voice=self._voice, language=self._language, first=first
+                )
+            finally:
+                self._first_audio.set()  # generation must not wait on a failed synthesis
             if self._clock.first_audio_at is None:
                 self._clock.first_audio_at = time.monotonic()
-            self._first_audio.set()
+            await self._gate.wait()
             chunk = SpeechChunk(pcm=speech.pcm, text=text, on_start=self._chunk_started)
             self.chunks.append(chunk)
             self._outbound.play(chunk)
+        await self.played()
+
+    async def played(self) -> None:
+        """Wait until every chunk queued so far is played (or dropped)."""
+        if self.chunks:
+            await self.chunks[-1].finished.wait()
 
     def _chunk_started(self, chunk: SpeechChunk) -> None:
         if self._clock.first_sent_at is None:
             self._clock.first_sent_at = chunk.started_at
-            self._send(event("tts", state="start", turn_id=self.turn_id))
+            self._on_first_sound()
+
+    def clear(self) -> None:
+        """Stop at once: the next frame sent is silence."""
+        self._outbound.clear(self.chunks)
 
     def played_text(self) -> str:
         """What the student heard, cut at the word where playback stopped."""
-        return join_words(
-            [c.played_text() for c in self.chunks if c.played > 0], self._tutor.language
-        )
-
-    async def _store(self, *, interrupted: bool) -> None:
-        self._record.started_at = self._clock.llm_started_at or self._record.started_at
-        await self._conversation.finish(
-            self._record, interrupted=interrupted, text=self.played_text()
-        )
+        return join_words([c.played_text() for c in self.chunks if c.played > 0], self._language)

@@ -13,31 +13,29 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import av
-import numpy as np
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from core.paths import ModelPaths
 from core.settings import Settings, VoiceSettings
 from knowledge.retriever import same_question
-from media_engine.asr import ASR, Transcript, WhisperASR
+from media_engine.asr import Transcript
 from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, PacingStats, Samples
 from media_engine.conversation import Conversation
 from media_engine.errors import StageError
-from media_engine.protocol import event
-from media_engine.speaking import SpokenReply, TurnClock
+from media_engine.events import Error, Transcription, VadState
+from media_engine.speaking import Speaker, TurnClock
 from media_engine.tasks import TaskSet
-from media_engine.tts import TTS, KokoroTTS, choose_tts
-from media_engine.tts_piper import PiperTTS
-from media_engine.turn_detector import PauseJudge, SmartTurn, TurnDetector, Verdict
+from media_engine.tts import choose_tts
+from media_engine.turn import Turns
+from media_engine.turn_detector import PauseJudge, Verdict
 from media_engine.tutor import TutorProfile, join_words
 from media_engine.vad import (
-    SileroVad,
+    PAUSE_MS,
     SpeechDismissed,
     SpeechEnded,
     SpeechLikely,
@@ -46,9 +44,9 @@ from media_engine.vad import (
     SpeechResumed,
     SpeechStarted,
     VadEvent,
-    VadModel,
     VadStream,
 )
+from media_engine.voice_models import VoiceModels, load_voice_models
 
 log = logging.getLogger(__name__)
 
@@ -59,47 +57,9 @@ class CallPort(Protocol):
     session_id: str
     tutor: TutorProfile
     conversation: Conversation
-
-    @property
-    def replying(self) -> bool: ...
+    turns: Turns
 
     def send(self, message: str) -> None: ...
-
-    def interrupt(self) -> bool: ...
-
-    def start_turn(
-        self,
-        text: str,
-        *,
-        source: str,
-        turn_id: str | None = None,
-        timings: dict[str, float] | None = None,
-    ) -> str: ...
-
-
-@dataclass
-class VoiceModels:
-    """The models every call shares: VAD, an ASR per model, TTS engines, turn detector."""
-
-    vad: VadModel
-    asr_en: ASR
-    """For English tutors (whisper tiny.en)."""
-    asr_multilingual: ASR
-    """For every other language (whisper base; Chinese is the one we ship voices for)."""
-    tts: TTS
-    """Kokoro: every voice not named "piper:..."."""
-    piper: TTS | None = None
-    """Piper, for the tutors whose voice is "piper:<name>" (English only)."""
-    turn_detector: TurnDetector | None = None
-    """Judges each pause (TURN_DETECTOR=smart_turn); None: silence alone ends turns."""
-
-    def asr_for(self, language: str) -> ASR:
-        return self.asr_en if language == "en" else self.asr_multilingual
-
-    async def aclose(self) -> None:
-        models = (self.asr_en, self.asr_multilingual, self.tts, self.piper)
-        for model in {id(m): m for m in models if m is not None}.values():
-            await model.aclose()
 
 
 class VoiceFactory:
@@ -124,48 +84,8 @@ class VoiceFactory:
 
 
 async def create_voice_factory(settings: Settings) -> VoiceFactory:
-    """Load every voice model (off the event loop) and warm each up, so no turn pays for it."""
-    paths = ModelPaths(settings.models_dir)
-    voice = settings.voice
-    loop = asyncio.get_running_loop()
-
-    def whisper(model_dir: Path) -> WhisperASR:
-        return WhisperASR(
-            model_dir,
-            beam_size=voice.asr_beam_size,
-            threads=voice.asr_threads,
-            compute_type=voice.asr_compute_type,
-        )
-
-    def smart_turn() -> TurnDetector | None:
-        return SmartTurn(paths.smart_turn) if voice.turn_detector == "smart_turn" else None
-
-    loaded = await asyncio.gather(
-        loop.run_in_executor(None, SileroVad),
-        loop.run_in_executor(None, whisper, paths.whisper_tiny_en),
-        loop.run_in_executor(None, whisper, paths.whisper_base),
-        loop.run_in_executor(None, KokoroTTS, paths.kokoro_model, paths.kokoro_voices_dir),
-        loop.run_in_executor(None, PiperTTS, paths.piper_voice, paths.piper_config),
-        loop.run_in_executor(None, smart_turn),
-    )
-    models = VoiceModels(*loaded)  # in the fields' order
-    await warm_up(models)
-    return VoiceFactory(models, voice)
-
-
-async def warm_up(models: VoiceModels) -> None:
-    """Run each model once: first inferences allocate and are several times slower."""
-    started = time.perf_counter()
-    noise = (np.random.default_rng(0).standard_normal(16_000) * 0.01).astype(np.float32)
-    detector = models.turn_detector
-    await asyncio.gather(
-        asyncio.to_thread(models.vad.scorer().score, noise[:512]),
-        models.asr_en.transcribe(noise, language="en"),
-        models.asr_multilingual.transcribe(noise, language="zh"),
-        *(tts.warm_up() for tts in (models.tts, models.piper) if tts is not None),
-        *([asyncio.to_thread(detector.predict, noise)] if detector else []),
-    )
-    log.info("voice models warm in %.1f s", time.perf_counter() - started)
+    """The shared voice models, loaded and warm, and the factory of each call's pipeline."""
+    return VoiceFactory(await load_voice_models(settings), settings.voice)
 
 
 def _vad_step(
@@ -189,7 +109,8 @@ class _Utterance:
 
 
 class VoicePipeline:
-    """One call's voice: `start(track)` listens, `speak_reply(turn_id)` answers."""
+    """One call's voice: `start(track)` listens and hands the student's turns to the call's
+    `Turns`; `make_speaker` speaks their replies."""
 
     def __init__(self, *, call: CallPort, factory: VoiceFactory) -> None:
         self.call = call
@@ -200,15 +121,24 @@ class VoicePipeline:
         self._utterance: _Utterance | None = None
         detector = factory.models.turn_detector
         self._judge = detector and PauseJudge(detector, factory.turn_executor, call.session_id)
-        self._clocks: dict[str, TurnClock] = {}
         self._tasks = TaskSet(call.session_id, "voice")
         self.asr_calls = 0
+        # From now on, every reply of the call is spoken.
+        call.turns.make_speaker = self.make_speaker
+        self._hotwords: str | None = None
+        """The course's subject terms, a hint to the recogniser once read (see `start`)."""
 
     # --- listening -----------------------------------------------------------------------------
 
     def start(self, track: MediaStreamTrack) -> None:
         """Listen to the student's audio track until it ends or the call closes."""
+        self._tasks.spawn(self._read_terms(), name="terms")
         self._tasks.spawn(self._listen(track), name="listen")
+
+    async def _read_terms(self) -> None:
+        # Subject terms ("chlorophyll", "光合作用") are what Whisper mishears most; with them as
+        # hotwords the word error rate fell (README, Benchmarks: ASR).
+        self._hotwords = await self.call.conversation.subject_terms() or None
 
     async def _listen(self, track: MediaStreamTrack) -> None:
         loop = asyncio.get_running_loop()
@@ -246,7 +176,7 @@ class VoicePipeline:
         elif isinstance(item, SpeechPaused):
             utterance = self._utterance
             utterance.speculative = self._tasks.spawn(
-                self._speculate(utterance, item.audio), name="asr"
+                self._speculate(utterance, item.audio, arrived), name="asr"
             )
             if self._judge:
                 self._tasks.spawn(self._judge.judge(item.pause, item.audio), name="turn")
@@ -254,16 +184,19 @@ class VoicePipeline:
             if self._utterance.speculative is not None:
                 self._utterance.speculative.cancel()
                 self._utterance.speculative = None
+            self.call.turns.drop_ahead()
         elif isinstance(item, SpeechEnded):
             self._speech_ended(self._utterance, item, arrived)
 
     def _speech_started(self) -> None:
         self._utterance = _Utterance(turn_id=uuid.uuid4().hex[:12])
-        self.call.send(event("vad", state="speech_start", turn_id=self._utterance.turn_id))
-        if self.outbound.speaking or self.call.replying:
+        self.call.send(VadState(turn_id=self._utterance.turn_id, state="speech_start").json())
+        turns = self.call.turns
+        turns.drop_ahead()  # a new utterance: any answer prepared for an old one is stale
+        if self.outbound.speaking or turns.replying:
             # Barge-in: silence first (the next frame), then cancel generation and queued TTS.
             self.outbound.clear()
-            self.call.interrupt()
+            turns.interrupt()
         self.outbound.release()
 
     def _maybe_partial(self, utterance: _Utterance, audio: Samples) -> None:
@@ -274,13 +207,15 @@ class VoicePipeline:
     async def _send_partial(self, utterance: _Utterance, audio: Samples) -> None:
         self.asr_calls += 1
         try:
-            transcript = await self._asr.transcribe(audio, language=self._language, partial=True)
+            transcript = await self._asr.transcribe(
+                audio, language=self._language, partial=True, hotwords=self._hotwords
+            )
         except StageError:
             return  # the final transcript reports failures; a lost partial costs nothing
         if transcript is None or not transcript.text or self._utterance is not utterance:
             return
         self.call.send(
-            event("transcription", partial=True, content=transcript.text, turn_id=utterance.turn_id)
+            Transcription(turn_id=utterance.turn_id, content=transcript.text, partial=True).json()
         )
         self._maybe_prefetch(utterance, transcript.text)
 
@@ -304,21 +239,32 @@ class VoicePipeline:
 
     async def _transcribe(self, audio: Samples) -> Transcript | None:
         self.asr_calls += 1
-        return await self._asr.transcribe(audio, language=self._language)
+        return await self._asr.transcribe(audio, language=self._language, hotwords=self._hotwords)
 
-    async def _speculate(self, utterance: _Utterance, audio: Samples) -> Transcript | None:
-        """The final transcript, started at the first pause in case the turn ends there."""
+    async def _speculate(
+        self, utterance: _Utterance, audio: Samples, paused_at: float
+    ) -> Transcript | None:
+        """The final transcript, started at the first pause in case the turn ends there; while
+        the pause is judged, the reply to it is prepared (planned, generated, its first words
+        synthesized) by a speculative turn, heard only if the turn ends here."""
         transcript = await self._transcribe(audio)
-        if transcript is not None and transcript.text:
-            # What the pause says is the latest word on the question.
-            self._prepare(utterance, transcript.text)
+        if transcript is None or not transcript.text or self._utterance is not utterance:
+            return transcript  # nothing said, or the turn already ended: no time to win
+        clock = TurnClock.spoken(
+            utterance.turn_id,
+            end_of_speech=paused_at - PAUSE_MS / 1000,
+            speech_s=len(audio) / ASR_RATE,
+        )
+        clock.transcribed(transcript.compute_s)
+        text = join_words([utterance.carried, transcript.text], self._language)
+        self.call.turns.speculate(text, clock)
         return transcript
 
     def _speech_ended(self, utterance: _Utterance, item: SpeechEnded, arrived: float) -> None:
         self._utterance = None
         if utterance.partial is not None:
             utterance.partial.cancel()
-        self.call.send(event("vad", state="speech_end", turn_id=utterance.turn_id))
+        self.call.send(VadState(turn_id=utterance.turn_id, state="speech_end").json())
         clock = TurnClock.spoken(
             utterance.turn_id,
             end_of_speech=arrived - item.trailing_silence_s,
@@ -359,37 +305,30 @@ class VoicePipeline:
         if not text:
             log.info("session %s turn %s: no words heard", self.call.session_id, clock.turn_id)
             return
-        self.call.send(event("transcription", partial=False, content=text, turn_id=clock.turn_id))
-        # Only the newest turn can still be waiting for its reply; older clocks are stale.
-        self._clocks = {clock.turn_id: clock}
-        self.call.start_turn(
-            text, source="spoken", turn_id=clock.turn_id, timings=clock.user_timings()
-        )
+        self.call.send(Transcription(turn_id=clock.turn_id, content=text, partial=False).json())
+        self.call.turns.spoken(text, clock)
 
     # --- speaking ------------------------------------------------------------------------------
 
-    async def speak_reply(self, turn_id: str) -> None:
-        """Generate, synthesize and play the reply to `turn_id`; cancelling it is barge-in."""
-        clock = self._clocks.pop(turn_id, None) or TurnClock.typed(turn_id)
-        # The tutor's voice picks the engine once per reply, never in the middle of one.
+    def make_speaker(
+        self, clock: TurnClock, gate: asyncio.Event, on_first_sound: Callable[[], None]
+    ) -> Speaker:
+        """The speaker of one reply, in the tutor's voice (chosen once, for the whole reply)."""
         models = self._factory.models
         tts, voice = choose_tts(self.call.tutor.voice, models.tts, models.piper)
-        reply = SpokenReply(
-            turn_id=turn_id,
-            conversation=self.call.conversation,
+        return Speaker(
             tts=tts,
             voice=voice,
-            tutor=self.call.tutor,
+            language=self._language,
             outbound=self.outbound,
             clock=clock,
-            send=self.call.send,
+            gate=gate,
+            on_first_sound=on_first_sound,
         )
-        await reply.run()
 
     def _error(self, exc: StageError, turn_id: str) -> None:
         log.warning("session %s turn %s: %s", self.call.session_id, turn_id, exc.code)
-        fields = {"code": exc.code, "content": str(exc), "retryable": exc.retryable}
-        self.call.send(event("error", turn_id=turn_id, **fields))
+        self.call.send(Error.of(exc, turn_id).json())
 
     # --- tasks ---------------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ from media_engine.audio import ASR_RATE, OUT_RATE, Samples
 from media_engine.tts import TTSError, choose_tts, clean_for_speech, espeak_language, sayable
 from media_engine.tts_piper import PiperTTS
 from media_engine.turn_detector import SmartTurn
-from media_engine.voice import VoiceFactory, VoiceModels, create_voice_factory
+from media_engine.voice import VoiceFactory, create_voice_factory
+from media_engine.voice_models import VoiceModels
 from tests.voice_helpers import MODELS_DIR, espeak, rms
 
 

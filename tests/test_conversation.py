@@ -5,7 +5,7 @@ from __future__ import annotations
 from media_engine.conversation import HISTORY_MESSAGES, Conversation
 from media_engine.llm.base import GenerationOptions
 from media_engine.tutor import TutorProfile
-from tests.voice_helpers import FakeStore, ScriptedLLM
+from tests.voice_helpers import FakeStore, ScriptedLLM, ask
 
 
 def _conversation(llm: ScriptedLLM) -> Conversation:
@@ -14,7 +14,6 @@ def _conversation(llm: ScriptedLLM) -> Conversation:
         tutor=TutorProfile(id=1, name="Ada", subject="science"),
         llm=llm,
         store=FakeStore(),  # type: ignore[arg-type]
-        send=lambda message: None,
         options=GenerationOptions(),
     )
 
@@ -25,8 +24,7 @@ async def test_each_turn_starts_with_what_the_model_read_after_the_last() -> Non
     await conv.prefill()
     reused = 0
     for n in range(20):
-        await conv.add_user_turn(turn_id=f"t{n}", text=f"Question {n}?", source="typed")
-        await conv.reply(f"t{n}")
+        await ask(conv, f"Question {n}?", turn_id=f"t{n}")
         prompt = llm.requests[-1]
         read = llm.prefills[-1]
         assert prompt[0]["role"] == "system" and len(prompt) <= 1 + HISTORY_MESSAGES
@@ -43,8 +41,7 @@ async def test_the_oldest_turns_leave_the_prompt_a_few_at_a_time() -> None:
     conv = _conversation(llm)
     starts = []
     for n in range(14):
-        await conv.add_user_turn(turn_id=f"t{n}", text=f"Q{n}", source="typed")
-        await conv.reply(f"t{n}")
+        await ask(conv, f"Q{n}", turn_id=f"t{n}")
         starts.append(llm.requests[-1][1]["content"])
     # Six turns fit; then three leave at once, and the start holds for three more turns.
     assert starts[:6] == ["Q0"] * 6

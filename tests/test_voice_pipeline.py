@@ -19,12 +19,14 @@ from auth.tokens import TokenIssuer
 from core.settings import Settings, VoiceSettings
 from media_engine.audio import Samples
 from media_engine.call import Call
+from media_engine.conversation import Conversation
 from media_engine.runtime import EngineRuntime
 from media_engine.store import TurnStore
 from media_engine.tts import TTS
 from media_engine.turn_detector import TurnDetector, TurnGuess
 from media_engine.tutor import TutorProfile
-from media_engine.voice import VoiceFactory, VoiceModels, VoicePipeline
+from media_engine.voice import VoiceFactory, VoicePipeline
+from media_engine.voice_models import VoiceModels
 from storage import Database
 from tests.voice_helpers import (
     FakeASR,
@@ -207,13 +209,13 @@ async def test_a_tts_failure_is_reported_and_the_next_turn_works(make_rig: Any) 
     tts = FakeTTS(fail_on="BROKEN")
     llm = ScriptedLLM("Here is a good start, and then BROKEN words follow.", "All good now.")
     rig: Rig = await make_rig(silence(0.5), llm=llm, tts=tts)
-    first = rig.call.start_turn("hello", source="typed")
+    first = rig.call.turns.typed("hello")
     error = await rig.channel.wait_for("error", turn_id=first)
     assert error["code"] == "tts_error" and error["retryable"] is False
     await rig.channel.wait_for("tts", state="end", turn_id=first)
     (partial,) = rig.store.of("assistant")
     assert partial["text"] == "Here is a good start," and partial["interrupted"]
-    second = rig.call.start_turn("again", source="typed")
+    second = rig.call.turns.typed("again")
     await rig.channel.wait_for("tts", state="end", turn_id=second)
     assert rig.store.of("assistant")[1]["text"] == "All good now."
     metrics = rig.channel.events("metrics", turn_id=second)
@@ -222,10 +224,10 @@ async def test_a_tts_failure_is_reported_and_the_next_turn_works(make_rig: Any) 
 
 async def test_an_llm_failure_is_reported_and_the_call_goes_on(make_rig: Any) -> None:
     rig: Rig = await make_rig(silence(0.5), llm=FailingOnceLLM("Back again."))
-    first = rig.call.start_turn("hello", source="typed")
+    first = rig.call.turns.typed("hello")
     error = await rig.channel.wait_for("error", turn_id=first)
     assert error["code"] == "llm_error"
-    second = rig.call.start_turn("again", source="typed")
+    second = rig.call.turns.typed("again")
     await rig.channel.wait_for("tts", state="end", turn_id=second)
     assert [t["text"] for t in rig.store.of("assistant")] == ["Back again."]
 
@@ -276,7 +278,7 @@ async def test_speech_resumed_before_the_transcript_joins_the_next_turn(make_rig
 async def test_speech_while_the_tutor_is_still_thinking_cancels_the_reply(make_rig: Any) -> None:
     slow = ScriptedLLM("Let me think about that for a while, it is a hard one.", delay=0.5)
     rig: Rig = await make_rig(silence(0.5), llm=slow)
-    typed = rig.call.start_turn("hello", source="typed")
+    typed = rig.call.turns.typed("hello")
     await eventually(lambda: bool(rig.channel.events("text_delta", turn_id=typed)))
     rig.track.then(np.concatenate([tone(0.5), silence(1.0)]))
     await rig.channel.wait_for("tts", state="interrupted", turn_id=typed)
@@ -302,8 +304,26 @@ async def test_course_material_is_searched_once_the_partial_transcript_settles(
     assert len(rig.channel.events("transcription", partial=True)) >= 2
     assert searched and searched[0][1] == "what is"
     assert searched[0][0] < rig.channel.time_of("vad", state="speech_end")
-    # The pause's transcript asks something else ("what is photosynthesis"): searched again.
-    assert [text for _, text in searched] == ["what is", "what is photosynthesis"]
+    # The pause's transcript asks something else ("what is photosynthesis"): the turn answered
+    # ahead at the pause plans it (searching its material) and is the one committed.
+    assert [text for _, text in searched] == ["what is"]
+    assert rig.call.turns.commits == 1
+    (metrics,) = rig.channel.events("metrics")
+    assert metrics["speculation"] == "committed" and metrics["speculation_drops"] == 0
+
+
+async def test_the_course_subject_terms_reach_the_recogniser(make_rig: Any) -> None:
+    terms = "Chlorophyll, photosynthesis, stomata."
+
+    async def subject_terms(self: Any) -> str:
+        return terms
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Conversation, "subject_terms", subject_terms)
+        rig: Rig = await make_rig(question(), llm=ScriptedLLM("Yes."))
+        await rig.channel.wait_for("tts", state="end", timeout=15)
+    assert rig.asr.finals >= 1
+    assert rig.asr.hints and set(rig.asr.hints) == {terms}
 
 
 # --- the end of a turn, judged at the pause --------------------------------------------------
@@ -330,10 +350,16 @@ async def test_a_student_thinking_aloud_is_one_turn(make_rig: Any) -> None:
     end = await rig.channel.wait_for("tts", state="end", timeout=15)
     assert [e["state"] for e in rig.channel.events("vad")] == ["speech_start", "speech_end"]
     assert [t["text"] for t in rig.store.of("user")] == ["the answer is seven"]
-    assert len(rig.llm.requests) == 1
     assert len(detector.heard) == 2 and detector.heard[1] > detector.heard[0] + 1.0
+    # Answered ahead at the first pause, and dropped when the student went on: nothing of
+    # that answer was sent. (The second pause's answer is committed if its transcript came
+    # before the verdict, or the turn is answered afresh: one reply either way.)
+    assert len(rig.llm.requests) == 2
+    assert rig.call.turns.drops == 1
+    assert len(rig.channel.events("text")) == 1
+    assert len(rig.channel.events("text_delta")) == len("Yes!".split())
     (metrics,) = rig.channel.events("metrics", turn_id=end["turn_id"])
-    assert metrics["endpoint"] == "smart_turn"
+    assert metrics["endpoint"] == "smart_turn" and metrics["speculation_drops"] == 1
 
 
 async def test_a_broken_detector_leaves_the_end_to_silence(make_rig: Any) -> None:
@@ -360,7 +386,7 @@ async def test_a_piper_voice_speaks_the_reply(make_rig: Any) -> None:
     rig: Rig = await make_rig(
         silence(0.5), llm=ScriptedLLM(ANSWER), tts=kokoro, piper=piper, tutor=tutor
     )
-    turn = rig.call.start_turn("what is photosynthesis", source="typed")
+    turn = rig.call.turns.typed("what is photosynthesis")
     await rig.channel.wait_for("tts", state="end", turn_id=turn, timeout=30)
     assert kokoro.texts == []  # the whole reply in Piper's voice
     # Several seconds of speech reached the track, and it is not silence.
@@ -380,11 +406,11 @@ async def test_a_piper_voice_on_a_chinese_tutor_is_a_tts_error(make_rig: Any) ->
     rig: Rig = await make_rig(
         silence(0.5), llm=ScriptedLLM("植物用阳光制造养分。"), piper=load_piper(), tutor=tutor
     )
-    first = rig.call.start_turn("什么是光合作用", source="typed")
+    first = rig.call.turns.typed("什么是光合作用")
     error = await rig.channel.wait_for("error", turn_id=first, timeout=20)
     assert error["code"] == "tts_voice" and "zh" in error["content"]
     assert not rig.channel.events("tts", state="start")
     # The call goes on: the next turn fails the same clear way.
-    second = rig.call.start_turn("再说一遍", source="typed")
+    second = rig.call.turns.typed("再说一遍")
     await rig.channel.wait_for("error", turn_id=second, timeout=20)
     assert rig.listener.voiced() == 0

@@ -25,9 +25,11 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from core.paths import ModelPaths
 from media_engine.asr import ASR
 from media_engine.audio import ASR_RATE, OUT_RATE, Samples
+from media_engine.conversation import Conversation, Reply
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.tts import TTS, TTSError
 from media_engine.tts_piper import PiperTTS
+from media_engine.turn import Turns
 from media_engine.turn_detector import THRESHOLD, TurnGuess
 from media_engine.vad import SpeechScorer, VadModel
 
@@ -214,11 +216,14 @@ class FakeASR(ASR):
         self.delay = delay
         self.finals = 0
         self.partials = 0
+        self.hints: list[str | None] = []
+        """The hotwords of each transcription, in order."""
 
     def _transcribe(
         self, audio: Samples, language: str, partial: bool, hotwords: str | None = None
     ) -> str:
         time.sleep(self.delay)  # runs on the ASR's own thread, like a real model
+        self.hints.append(hotwords)
         if partial:
             self.partials += 1
             return "what is"
@@ -339,3 +344,21 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+async def ask(
+    conversation: Conversation, text: str, *, turn_id: str, sent: list[str] | None = None
+) -> Reply:
+    """A typed question answered as a call answers it (media_engine.turn), to the end, with
+    everything stored; the events go to `sent`."""
+    turns = Turns(
+        session_id=conversation.session_id,
+        conversation=conversation,
+        send=sent.append if sent is not None else (lambda message: None),
+    )
+    turns.typed(text, turn_id=turn_id)
+    turn = turns.current
+    assert turn is not None
+    await turn.task
+    await conversation.drain()
+    return turn.reply
