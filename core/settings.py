@@ -59,6 +59,10 @@ class VoiceSettings:
     max_pause_ms: int = field(default=2000, metadata=env("VAD_MAX_PAUSE_MS", low=0))
     """With "smart_turn": the silence that ends a turn the model heard as unfinished (a student
     thinking); never less than `end_silence_ms`."""
+    answer_pause_ms: int = field(default=700, metadata=env("VAD_ANSWER_PAUSE_MS", low=0))
+    """With "smart_turn", after the tutor asked a question: a short reply (under a second of
+    speech, "Photosynthesis.") the model hears as unfinished ends after this much silence, not
+    `max_pause_ms`: one-word answers are what the model is least sure of."""
     max_utterance_s: float = field(default=20.0, metadata=env("MAX_UTTERANCE_SECONDS", low=1))
     """A turn longer than this is cut, so endless speech cannot grow buffers."""
     asr_beam_size: int = field(default=1, metadata=env("ASR_BEAM_SIZE", low=1, high=10))
@@ -72,6 +76,9 @@ class VoiceSettings:
     """CTranslate2 compute type."""
     partial_interval_ms: int = field(default=500, metadata=env("PARTIAL_INTERVAL_MS", low=100))
     """How often a partial transcript is attempted while the student speaks."""
+    jitter_packets: int = field(default=1, metadata=env("AUDIO_JITTER_PACKETS", low=1, high=8))
+    """Inbound audio packets (20 ms each) held before decoding (media_engine.jitter): 1 hears
+    the student soonest; raise it (aiortc's default is 4) for students on lossy networks."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from media_engine.conversation import Conversation
 from media_engine.errors import BadOffer
+from media_engine.jitter import set_jitter_packets
 from media_engine.llm.base import GenerationOptions
 from media_engine.protocol import ProtocolError, TextIn, event, parse
 from media_engine.tasks import TaskSet
@@ -124,6 +125,7 @@ class Call:
         if self._runtime.voice is not None:
             for transceiver in self._pc.getTransceivers():
                 if transceiver.kind == "audio":
+                    set_jitter_packets(transceiver.receiver, self._settings.voice.jitter_packets)
                     self.voice = self._runtime.voice.create(self)
                     self._pc.addTrack(self.voice.outbound)
                     break

@@ -189,6 +189,12 @@ class Conversation:
         draft: list[ChatMessage] = [*self._history, {"role": "user", "content": text}]
         await self._llm.prefill(self._prompt(draft, ahead.context))
 
+    def asked_question(self) -> bool:
+        """Whether the tutor's last words (what the student heard) asked a question."""
+        if not self._history or self._history[-1]["role"] != "assistant":
+            return False
+        return self._history[-1]["content"].rstrip(" \"'”’)）").endswith(("?", "？"))
+
     def history(self) -> list[ChatMessage]:
         """The conversation so far (a copy)."""
         return list(self._history)

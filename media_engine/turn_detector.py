@@ -190,7 +190,9 @@ class EndOfTurn:
     one, each pause is judged once:
 
     - complete: the turn ends at once ("smart_turn"), well before `end_silence`;
-    - incomplete: the student is thinking, so only `max_pause` of silence ends it;
+    - incomplete: the student is thinking, so only `max_pause` of silence ends it; but when
+      the tutor asked a question (`expect_answer`) and what was said is short, `answer_pause`
+      does: a one-word answer is what the model is least sure of;
     - not judged yet: `max_pause` too, so a verdict that comes late on a busy machine still
       decides, and a slow model never cuts a student off;
     - the detector failed: `end_silence`, as without one.
@@ -198,21 +200,29 @@ class EndOfTurn:
     Speech after the pause makes the verdict stale (`resumed`): the next pause is judged anew.
     """
 
-    def __init__(self, *, end_silence: int, max_pause: int, detector: bool) -> None:
+    def __init__(
+        self, *, end_silence: int, max_pause: int, detector: bool, answer_pause: int | None = None
+    ) -> None:
         self.end_silence = end_silence
         # An unfinished thought never gets less time than plain silence would give it.
         self.max_pause = max(max_pause, end_silence)
+        self.answer_pause = min(self.max_pause, max(answer_pause or self.max_pause, end_silence))
         self.detector = detector
+        self.expect_answer = False
+        """The tutor's last words asked the student something."""
+        self._short = False
         self.pauses = 0
         """Pauses heard so far; the latest is the one a verdict must be about."""
         self._paused = False
         self._complete: bool | None = None
         self._judged = False
 
-    def paused(self) -> int:
-        """A pause began: returns its number, which its verdict must carry."""
+    def paused(self, *, short: bool = False) -> int:
+        """A pause began after `short` speech (or not): returns its number, which its verdict
+        must carry."""
         self.pauses += 1
         self._paused, self._complete, self._judged = True, None, False
+        self._short = short
         return self.pauses
 
     def resumed(self) -> None:
@@ -235,4 +245,5 @@ class EndOfTurn:
             return "silence" if silence >= self.end_silence else None
         if self._complete:
             return "smart_turn"
-        return "max_pause" if silence >= self.max_pause else None
+        longest = self.answer_pause if self.expect_answer and self._short else self.max_pause
+        return "max_pause" if silence >= longest else None

@@ -30,6 +30,7 @@ WINDOW_MS = WINDOW * 1000 / ASR_RATE
 PREROLL_MS = 300  # kept before speech start so the ASR hears the first syllable whole
 PAUSE_MS = 250  # silence after which a final transcript is started and the turn judged
 HYSTERESIS = 0.15  # speech continues until the probability falls this far below the threshold
+SHORT_ANSWER_MS = 1000  # speech up to this long, after the tutor's question, is a short answer
 
 
 class SpeechScorer(abc.ABC):
@@ -169,6 +170,7 @@ class VadStream:
             end_silence=end_silence,
             max_pause=_windows(settings.max_pause_ms),
             detector=detector,
+            answer_pause=_windows(settings.answer_pause_ms),
         )
         # Speculation must start before the turn can end, or it buys nothing.
         self._pause = min(_windows(PAUSE_MS), max(1, end_silence - 1))
@@ -179,7 +181,17 @@ class VadStream:
         self._candidate: list[Samples] = []
         self._utterance: list[Samples] = []
         self._silence = 0
+        self._lead = 0  # windows of the utterance before its speech started (pre-roll)
         self.speaking = False
+
+    @property
+    def expect_answer(self) -> bool:
+        return self._turn.expect_answer
+
+    @expect_answer.setter
+    def expect_answer(self, value: bool) -> None:
+        """The tutor asked a question: a short reply it hears as unfinished ends sooner."""
+        self._turn.expect_answer = value
 
     def feed(self, samples: Samples, verdicts: Iterable[Verdict] = ()) -> list[VadEvent]:
         """Take the detector's `verdicts` that came since the last feed, then score every whole
@@ -226,6 +238,7 @@ class VadStream:
             return events
         self.speaking = True
         self._utterance = [*self._preroll, *self._candidate]
+        self._lead = len(self._preroll)
         self._preroll.clear()
         self._candidate.clear()
         self._silence = 0
@@ -243,7 +256,9 @@ class VadStream:
                 self._turn.resumed()
             self._silence = 0
         if self._silence == self._pause:
-            events.append(SpeechPaused(self._audio(), pause=self._turn.paused()))
+            speech = len(self._utterance) - self._lead - self._silence
+            pause = self._turn.paused(short=speech <= _windows(SHORT_ANSWER_MS))
+            events.append(SpeechPaused(self._audio(), pause=pause))
         if self._silence >= self._pause and (reason := self._turn.end(self._silence)):
             return [*events, self._end(reason)]
         if len(self._utterance) >= self._max_windows:

@@ -125,6 +125,7 @@ class VoicePipeline:
         self.asr_calls = 0
         # From now on, every reply of the call is spoken.
         call.turns.make_speaker = self.make_speaker
+        self._stream: VadStream | None = None
         self._hotwords: str | None = None
         """The course's subject terms, a hint to the recogniser once read (see `start`)."""
 
@@ -145,6 +146,7 @@ class VoicePipeline:
         resampler = InboundResampler()
         scorer = self._factory.models.vad.scorer()
         stream = VadStream(scorer, self._factory.settings, detector=self._judge is not None)
+        self._stream = stream
         while True:
             try:
                 frame = await track.recv()
@@ -198,6 +200,9 @@ class VoicePipeline:
             self.outbound.clear()
             turns.interrupt()
         self.outbound.release()
+        if self._stream is not None:
+            # An answer to the tutor's question may be one word the turn model is unsure of.
+            self._stream.expect_answer = self.call.conversation.asked_question()
 
     def _maybe_partial(self, utterance: _Utterance, audio: Samples) -> None:
         if self._asr.busy or (utterance.partial is not None and not utterance.partial.done()):

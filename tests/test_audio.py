@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import av
 import numpy as np
@@ -180,3 +181,25 @@ async def test_hold_hushes_at_once_and_release_carries_on() -> None:
     assert rms((await track.recv()).to_ndarray()[0]) > 0
     assert chunk.played == 6 * FRAME_SAMPLES
     track.stop()
+
+
+async def test_the_inbound_jitter_buffer_holds_one_packet_not_four() -> None:
+    from aiortc import RTCPeerConnection
+    from aiortc.rtp import RtpPacket
+
+    from media_engine.jitter import set_jitter_packets
+
+    def packets_until_first_frame(buffer: Any) -> int:
+        for n in range(1, 16):
+            packet = RtpPacket(payload_type=111, sequence_number=n, timestamp=960 * n)
+            packet._data = b"\x00"  # type: ignore[attr-defined]
+            if buffer.add(packet)[1] is not None:
+                return n
+        return -1
+
+    pc = RTCPeerConnection()
+    receiver = pc.addTransceiver("audio").receiver
+    assert packets_until_first_frame(receiver._RTCRtpReceiver__jitter_buffer) == 5  # 80 ms held
+    set_jitter_packets(receiver, 1)
+    assert packets_until_first_frame(receiver._RTCRtpReceiver__jitter_buffer) == 2  # 20 ms
+    await pc.close()

@@ -116,6 +116,21 @@ def test_speech_after_the_pause_makes_its_verdict_stale() -> None:
     assert turn.verdict(second, True) and turn.end(3) == "smart_turn"
 
 
+def test_after_a_question_a_short_reply_heard_as_unfinished_waits_less() -> None:
+    turn = EndOfTurn(end_silence=5, max_pause=20, detector=True, answer_pause=8)
+    turn.expect_answer = True
+    pause = turn.paused(short=True)
+    turn.verdict(pause, False)
+    assert first_end(turn, 3) == (8, "max_pause")
+    long_reply = turn.paused(short=False)
+    turn.verdict(long_reply, False)
+    assert first_end(turn, 3) == (20, "max_pause")
+    turn.expect_answer = False
+    short = turn.paused(short=True)
+    turn.verdict(short, False)
+    assert first_end(turn, 3) == (20, "max_pause")
+
+
 def test_the_longest_pause_is_never_shorter_than_plain_silence() -> None:
     turn = EndOfTurn(end_silence=10, max_pause=4, detector=True)
     pause = turn.paused()

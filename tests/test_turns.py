@@ -209,3 +209,15 @@ async def test_closing_stores_what_was_delivered_and_stops_every_task() -> None:
         ["assistant"] if rig.store.of("assistant") else []
     )
     assert np.all([t["session_id"] == "s1" for t in rig.store.turns])
+
+
+async def test_the_tutor_asking_a_question_is_known_to_the_listener() -> None:
+    rig = Rig(ScriptedLLM("Good. What do plants need to make food?", "Well done."))
+    assert not rig.conversation.asked_question()
+    for text, asked in (("photosynthesis", True), ("sunlight", False)):
+        rig.turns.typed(text)
+        current = rig.turns.current
+        assert current is not None
+        await current.task
+        assert rig.conversation.asked_question() is asked
+    await rig.aclose()

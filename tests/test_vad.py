@@ -127,10 +127,12 @@ def run_judged(
     *,
     delay: int = 2,
     detector: bool = True,
+    expect_answer: bool = False,
 ) -> list[VadEvent]:
     """Feed one window at a time; each pause is judged `delay` windows after it is heard (the
     detector at work), with the next of the `judged` probabilities, as the pipeline does."""
     stream = VadStream(Script(probabilities), SETTINGS, detector=detector)
+    stream.expect_answer = expect_answer
     scripted = iter(judged)
     due: list[tuple[int, Verdict]] = []
     events: list[VadEvent] = []
@@ -168,6 +170,20 @@ def test_a_pause_judged_unfinished_waits_for_the_longest_pause() -> None:
     end = the_end(events)
     assert end.reason == "max_pause"
     assert end.trailing_silence_s == pytest.approx(2.0, abs=0.04)  # VAD_MAX_PAUSE_MS
+
+
+def test_a_short_answer_to_the_tutors_question_is_not_left_waiting() -> None:
+    # "Photosynthesis." (0.8 s) after the tutor asked a question: the turn model often hears a
+    # one-word reply as unfinished, so it ends after VAD_ANSWER_PAUSE_MS, not the longest pause.
+    word = [0.0] * 10 + [0.9] * windows(800) + [0.0] * windows(2500)
+    end = the_end(run_judged(word, [0.1], expect_answer=True))
+    assert end.reason == "max_pause"
+    assert end.trailing_silence_s == pytest.approx(0.7, abs=0.04)
+    # Not after a question, or a longer utterance: the student may be thinking, so it waits.
+    assert the_end(run_judged(word, [0.1])).trailing_silence_s == pytest.approx(2.0, abs=0.04)
+    sentence = [0.0] * 10 + [0.9] * windows(1500) + [0.0] * windows(2500)
+    longer = the_end(run_judged(sentence, [0.1], expect_answer=True))
+    assert longer.trailing_silence_s == pytest.approx(2.0, abs=0.04)
 
 
 def test_speech_after_an_unfinished_pause_is_the_same_utterance() -> None:

@@ -18,6 +18,7 @@ import aiohttp
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
+from media_engine.jitter import set_jitter_packets
 from virtual_tutor.voice_client import Listener, Microphone
 
 
@@ -94,6 +95,10 @@ class CallConnection:
         self.pc = RTCPeerConnection()
         if microphone is not None:
             self.pc.addTrack(microphone)
+            for transceiver in self.pc.getTransceivers():
+                # Like a browser's adaptive jitter buffer on a clean network (20-40 ms), not
+                # aiortc's fixed 80 ms: the latency we report is the tutor's, not this client's.
+                set_jitter_packets(transceiver.receiver, 1)
         if on_track is not None:
             self.pc.on("track", on_track)
         self.channel: RTCDataChannel = self.pc.createDataChannel("chat")
