@@ -101,8 +101,7 @@ class Turn:
         if self._passages:
             self._conversation.record_sources(self.turn_id, self._passages)
         held, self._held = self._held, []
-        for item in held:
-            self._send(item.json())
+        self._send_all(held)
         self._gate.set()
         return stored
 
@@ -127,17 +126,16 @@ class Turn:
         self.task.cancel()
         if self.speaker is not None:
             ended = [
-                TtsState(turn_id=self.turn_id, state="interrupted").json(),
-                Metrics(turn_id=self.turn_id, values=self.clock.metrics()).json(),
+                TtsState(turn_id=self.turn_id, state="interrupted"),
+                Metrics(turn_id=self.turn_id, values=self.clock.metrics()),
             ]
             # Told once what was heard is kept, like the end of a reply.
-            stored.add_done_callback(lambda _: [self._send(item) for item in ended])
+            stored.add_done_callback(lambda _: self._send_all(ended))
         return True
 
-    @property
-    def active(self) -> bool:
-        """Speculating or replying (a committed turn whose reply has not ended)."""
-        return self.state in (TurnState.SPECULATIVE, TurnState.COMMITTED)
+    def _send_all(self, events: list[OutEvent]) -> None:
+        for item in events:
+            self._send(item.json())
 
     # --- the reply -----------------------------------------------------------------------------
 
@@ -205,7 +203,7 @@ class Turn:
     def _stage_failed(self, exc: StageError) -> None:
         """The one way a failed stage is told: a log line and an `error` event; the call goes
         on, and what was delivered is kept."""
-        log.warning("turn %s: %s", self.turn_id, exc.code)
+        log.warning("session %s turn %s: %s", self._conversation.session_id, self.turn_id, exc.code)
         self._emit(Error.of(exc, self.turn_id))
 
     def _first_sound(self) -> None:
