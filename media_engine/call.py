@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import SessionDescription
 
 from media_engine.conversation import Conversation
-from media_engine.errors import BadOffer
+from media_engine.errors import BadOffer, StageError
 from media_engine.llm.base import GenerationOptions
 from media_engine.protocol import ProtocolError, TextIn, event, parse
 from media_engine.tasks import TaskSet
@@ -78,7 +79,11 @@ class Call:
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._runner: asyncio.Task[None] | None = None
         self._reply: asyncio.Task[None] | None = None
-        self._tasks = TaskSet(session_id, "call")
+        self._tasks = TaskSet(session_id, "call", on_failure=self.task_failed)
+        # The last user turn being stored: each waits for the one before, and none is cancelled
+        # by what comes after it (a new message interrupts a reply, never a store).
+        self._storing: asyncio.Task[None] | None = None
+        self._failed = False
         self.conversation = Conversation(
             session_id=session_id,
             tutor=tutor,
@@ -114,8 +119,14 @@ class Call:
     async def accept(self, offer_sdp: str) -> str:
         """Apply the client's offer and return the answer SDP (ICE candidates included)."""
         try:
+            # aiortc's parser asserts on some malformed lines: parsed here first, where any
+            # failure is the offer's.
+            SessionDescription.parse(offer_sdp)
+        except Exception as exc:
+            raise BadOffer("the SDP offer cannot be parsed") from exc
+        try:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, AssertionError) as exc:
             raise BadOffer(f"the SDP offer is malformed: {exc}") from exc
         # getTransceivers() lists media only; a data channel shows as the SCTP transport.
         if not self._pc.getTransceivers() and self._pc.sctp is None:
@@ -135,6 +146,12 @@ class Call:
     # --- the call's one loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
+        try:
+            await self._work()
+        except Exception as exc:  # a bug: the call ends, said and logged, rather than hangs
+            self.task_failed(asyncio.current_task(), exc)
+
+    async def _work(self) -> None:
         while True:
             item = await self._events.get()
             if isinstance(item, _Channel):
@@ -154,6 +171,29 @@ class Call:
                         self.close("failed" if item.state == "failed" else "hangup"), name="close"
                     )
                     return
+
+    def task_failed(self, task: asyncio.Task[Any] | None, exc: BaseException) -> None:
+        """A task of this call raised: a stage's failure costs its turn (it was logged and
+        reported), anything else ends the call with `internal_error`."""
+        if isinstance(exc, StageError) or self.closed.is_set() or self._failed:
+            return
+        self._failed = True
+        name = task.get_name() if task is not None else "?"
+        log.error(
+            "session %s: ending the call after an unexpected error in %s",
+            self.session_id,
+            name,
+            exc_info=exc,
+        )
+        self.send(
+            event(
+                "error",
+                code="internal_error",
+                retryable=False,
+                content="the call hit an internal error and has ended",
+            )
+        )
+        self._tasks.spawn(self.close("internal_error"), name="close")
 
     def _on_message(self, raw: str | bytes) -> None:
         try:
@@ -177,8 +217,33 @@ class Call:
         """A user turn: interrupt any reply in progress, store the turn, reply to it."""
         turn_id = turn_id or uuid.uuid4().hex[:12]
         self.interrupt()
-        self._reply = self._tasks.spawn(self._respond(turn_id, text, source, timings), name="reply")
+        self._storing = asyncio.create_task(
+            self._store_user_turn(self._storing, turn_id, text, source, timings),
+            name=f"call-store-{self.session_id}",
+        )
+        self._storing.add_done_callback(self._stored)
+        self._reply = self._tasks.spawn(self._respond(turn_id, self._storing), name="reply")
         return turn_id
+
+    async def _store_user_turn(
+        self,
+        before: asyncio.Task[None] | None,
+        turn_id: str,
+        text: str,
+        source: str,
+        timings: dict[str, float] | None,
+    ) -> None:
+        if before is not None:
+            await asyncio.gather(before, return_exceptions=True)
+        await self.conversation.add_user_turn(
+            turn_id=turn_id, text=text, source=source, timings=timings
+        )
+
+    def _stored(self, task: asyncio.Task[None]) -> None:
+        if task is self._storing:
+            self._storing = None
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self.task_failed(task, exc)
 
     def interrupt(self) -> bool:
         """Cancel the reply in progress, if any (barge-in, a new message, hang-up)."""
@@ -191,12 +256,9 @@ class Call:
     def replying(self) -> bool:
         return self._reply is not None and not self._reply.done()
 
-    async def _respond(
-        self, turn_id: str, text: str, source: str, timings: dict[str, float] | None
-    ) -> None:
-        await self.conversation.add_user_turn(
-            turn_id=turn_id, text=text, source=source, timings=timings
-        )
+    async def _respond(self, turn_id: str, stored: asyncio.Task[None]) -> None:
+        # Shielded: cancelling this reply (barge-in, a new message) leaves the storing alone.
+        await asyncio.shield(stored)
         if self.voice is not None:
             await self.voice.speak_reply(turn_id)
         else:
@@ -225,6 +287,9 @@ class Call:
         if self._runner is not None and self._runner is not current:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
+        if self._storing is not None:
+            # What the student said is kept: the last user turns finish storing first.
+            await asyncio.gather(asyncio.shield(self._storing), return_exceptions=True)
         await self._tasks.cancel_all()
         if self.voice is not None:
             await self.voice.aclose()

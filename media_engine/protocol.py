@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core.jsontext import JsonTooDeep, loads
+
 MAX_TEXT_CHARS = 4000
 
 
@@ -30,8 +32,10 @@ def parse(raw: str | bytes, *, max_bytes: int) -> TextIn:
     if size > max_bytes:
         raise ProtocolError("message_too_large", f"messages are limited to {max_bytes} bytes")
     try:
-        message = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        message = loads(raw)
+    except JsonTooDeep as exc:
+        raise ProtocolError("bad_message", str(exc)) from exc
+    except ValueError as exc:
         raise ProtocolError("bad_message", "messages must be JSON objects") from exc
     if not isinstance(message, dict):
         raise ProtocolError("bad_message", "messages must be JSON objects")
