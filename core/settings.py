@@ -202,6 +202,17 @@ class Settings:
     """Where `virtual-tutor models` assembles the model files (default: VAR_DIR/models)."""
     load_voice_models: bool = field(default=True, metadata=env("LOAD_VOICE_MODELS"))
     """Load VAD/ASR/TTS at start; off for a text-only engine."""
+    login_free_failures: int = field(default=5, metadata=env("LOGIN_FREE_FAILURES", low=1))
+    """Failed logins (per account, per client address) before each further one backs off."""
+    login_account_backoff_max_seconds: float = field(
+        default=30.0, metadata=env("LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS", low=0)
+    )
+    """The longest an account's logins wait after failures: short, so that nobody can lock
+    a real student out by failing on purpose."""
+    login_address_backoff_max_seconds: float = field(
+        default=900.0, metadata=env("LOGIN_ADDRESS_BACKOFF_MAX_SECONDS", low=0)
+    )
+    """The longest a client address's logins wait after failures."""
     max_message_bytes: int = field(default=16_384, metadata=env("MAX_MESSAGE_BYTES", low=64))
     """Largest data-channel message accepted."""
     max_sdp_bytes: int = field(default=65_536, metadata=env("MAX_SDP_BYTES", low=1024))
