@@ -121,6 +121,28 @@ def _cors_headers(response: web.StreamResponse, origin: str) -> None:
     response.headers["Access-Control-Max-Age"] = "600"
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def base_url(
+    request: web.Request, *, public_url: str | None, allowed_hosts: tuple[str, ...]
+) -> str:
+    """Where clients reach this process: PUBLIC_URL, else the URL the request came to, but only
+    when its Host is one of `allowed_hosts` or loopback; a forged Host never reaches a client."""
+    if public_url:
+        return public_url.rstrip("/")
+    host = (request.url.host or "").lower().strip("[]").rstrip(".")
+    allowed = {h.lower() for h in allowed_hosts} | set(LOOPBACK_HOSTS)
+    if host not in allowed and "*" not in allowed:
+        log.warning("refused a request for Host %r: not in ALLOWED_HOSTS", host[:100])
+        raise http_error(
+            400,
+            "this server is not reached under that host name; set PUBLIC_URL or ALLOWED_HOSTS",
+            code="untrusted_host",
+        )
+    return str(request.url.origin())
+
+
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 """For responses no browser should render as a page: JSON, SDP."""
 

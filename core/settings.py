@@ -156,6 +156,9 @@ class Settings:
     """Base URL of a separate engine; unset runs the engine in-process."""
     public_url: str | None = field(default=None, metadata=env("PUBLIC_URL"))
     """The URL clients reach this process at (for engine_url); defaults to http://HOST:PORT."""
+    allowed_hosts: tuple[str, ...] = field(default=(), metadata=env("ALLOWED_HOSTS"))
+    """Without PUBLIC_URL, the Host names a request may come to for its URL to be handed to
+    clients as their engine_url (comma-separated; "*" for any). Loopback names always are."""
     max_sessions: int = field(default=10, metadata=env("MAX_SESSIONS", low=1))
     """Calls one engine serves at once."""
     session_timeout_seconds: int = field(

@@ -20,6 +20,7 @@ from auth import AuthError
 from auth.tokens import bearer
 from core import __version__
 from core.http import (
+    base_url,
     cors_middleware,
     error_middleware,
     http_error,
@@ -82,9 +83,12 @@ async def create_session(request: web.Request) -> web.Response:
             raise http_error(422, f"'{name}' must be an integer id")
         ids[name] = value
     try:
-        base_url = request.app[ENGINE_SETTINGS].public_url or str(request.url.origin())
+        settings = request.app[ENGINE_SETTINGS]
+        here = base_url(
+            request, public_url=settings.public_url, allowed_hosts=settings.allowed_hosts
+        )
         grant = await request.app[MANAGER].create_session(
-            tutor_id=ids["tutor_id"], student_id=ids["student_id"], base_url=base_url
+            tutor_id=ids["tutor_id"], student_id=ids["student_id"], base_url=here
         )
     except EngineError as exc:
         raise engine_http_error(exc) from None
