@@ -161,6 +161,8 @@ class Settings:
     clients as their engine_url (comma-separated; "*" for any). Loopback names always are."""
     max_sessions: int = field(default=10, metadata=env("MAX_SESSIONS", low=1))
     """Calls one engine serves at once."""
+    max_sessions_per_user: int = field(default=2, metadata=env("MAX_SESSIONS_PER_USER", low=1))
+    """Sessions one student may have open on an engine at once."""
     session_timeout_seconds: int = field(
         default=3600, metadata=env("SESSION_TIMEOUT_SECONDS", low=1)
     )

@@ -18,7 +18,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from media_engine.conversation import Conversation
-from media_engine.errors import BadOffer, StageError
+from media_engine.errors import BadOffer, StageError, UnsupportedOffer
 from media_engine.llm.base import GenerationOptions
 from media_engine.protocol import ProtocolError, TextIn, event, parse
 from media_engine.tasks import TaskSet
@@ -129,8 +129,11 @@ class Call:
         except (ValueError, TypeError, KeyError, IndexError, AssertionError) as exc:
             raise BadOffer(f"the SDP offer is malformed: {exc}") from exc
         # getTransceivers() lists media only; a data channel shows as the SCTP transport.
-        if not self._pc.getTransceivers() and self._pc.sctp is None:
+        kinds = {t.kind for t in self._pc.getTransceivers()}
+        if not kinds and self._pc.sctp is None:
             raise BadOffer("the offer has neither audio nor a data channel")
+        if kinds and "audio" not in kinds:
+            raise UnsupportedOffer("the offer's media has no audio: a tutor call is audio")
         if self._runtime.voice is not None:
             for transceiver in self._pc.getTransceivers():
                 if transceiver.kind == "audio":

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from auth.tokens import CallGrant
 from media_engine.call import Call
-from media_engine.errors import CallExists, CallNotFound, CapacityError
+from media_engine.errors import CallExists, CallNotFound, CapacityError, TooManySessions
 from media_engine.runtime import EngineRuntime
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,11 @@ class CallManager:
             raise CapacityError("the engine is shutting down")
         if len(self._slots) >= self._settings.max_sessions:
             raise CapacityError(f"all {self._settings.max_sessions} call slots are in use")
+        per_user = self._settings.max_sessions_per_user
+        if sum(slot.student_id == student_id for slot in self._slots.values()) >= per_user:
+            raise TooManySessions(
+                f"you already have {per_user} open sessions; end one to open another"
+            )
         tutor = await self._rt.store.tutor(tutor_id)
         if tutor is None:
             raise CallNotFound(f"no tutor with id {tutor_id}")
