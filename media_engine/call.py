@@ -202,7 +202,7 @@ class Call:
         try:
             message = parse(raw, max_bytes=self._settings.max_message_bytes)
         except ProtocolError as exc:
-            self.send(event("error", code=exc.code, content=str(exc)))
+            self.send(event("error", code=exc.code, content=str(exc), retryable=False))
             return
         if isinstance(message, TextIn):
             self.start_turn(message.content, source="typed")

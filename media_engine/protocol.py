@@ -53,5 +53,8 @@ def parse(raw: str | bytes, *, max_bytes: int) -> TextIn:
 
 
 def event(kind: str, **fields: Any) -> str:
-    """Serialise one outbound event."""
+    """Serialise one outbound event. An error event always says whether trying the same thing
+    again can help (`retryable`, False unless its sender says otherwise)."""
+    if kind == "error":
+        fields.setdefault("retryable", False)
     return json.dumps({"type": kind, **fields}, ensure_ascii=False)

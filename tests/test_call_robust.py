@@ -10,6 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from core.jsontext import JsonTooDeep, depth, loads
+from media_engine.protocol import event
 from tests.calls import eventually, in_use, next_event, open_call, plain_tutor, wait_reply
 from tests.conftest import login
 
@@ -23,6 +24,12 @@ def test_loads_refuses_deep_nesting_without_recursing() -> None:
     assert loads(json.dumps({"a": "[" * 5000})) == {"a": "[" * 5000}
     assert depth('[[1], {"x": "]]]]"}]') == 2
     assert loads(b'{"a": [[1]]}') == {"a": [[1]]}
+
+
+def test_every_error_event_says_whether_to_retry() -> None:
+    assert json.loads(event("error", code="x", content="y"))["retryable"] is False
+    assert json.loads(event("error", code="x", content="y", retryable=True))["retryable"] is True
+    assert "retryable" not in json.loads(event("text", content="hi"))
 
 
 async def session_turns(
@@ -41,7 +48,7 @@ async def test_deeply_nested_message_gets_an_error_and_the_call_goes_on(
     for raw in ["[" * 5000, '{"type":' * 1500, "[" * 5000 + "]" * 5000]:
         call.channel.send(raw)
         err = await next_event(call, "error", timeout=20)
-        assert err["code"] == "bad_message"
+        assert err["code"] == "bad_message" and err["retryable"] is False
     call.send_text("Say hi.")
     reply = await wait_reply(call, timeout=120, on_event=lambda m: None)
     assert reply["content"]
