@@ -177,6 +177,7 @@ async def serve_engine(
     app[RUNTIME] = runtime
     app[MANAGER] = manager
     try:
+        await manager.end_orphans()
         yield manager
     finally:
         await manager.close_all("shutdown")

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHAT_LABEL = "chat"
+BYE_FLUSH_STEPS = 25  # at most half a second for the `bye` event to leave
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,19 @@ class Call:
 
     # --- teardown ------------------------------------------------------------------------------
 
+    async def _say_bye(self, reason: str) -> None:
+        """Tell the client why the call ends (shutdown, timeout, ...), and give the message a
+        moment to leave before the connection closes under it."""
+        channel = self._channel
+        if channel is None or channel.readyState != "open":
+            return
+        channel.send(event("bye", reason=reason))
+        for _ in range(BYE_FLUSH_STEPS):
+            await asyncio.sleep(0.02)
+            if channel.bufferedAmount == 0:
+                break
+        await asyncio.sleep(0.05)  # from SCTP's queue onto the wire
+
     async def close(self, reason: str) -> None:
         """Stop every task, close the peer connection and release the slot."""
         if self.closed.is_set():
@@ -296,6 +310,7 @@ class Call:
         await self._tasks.cancel_all()
         if self.voice is not None:
             await self.voice.aclose()
+        await self._say_bye(reason)
         await self._pc.close()
         log.info("session %s: call closed (%s)", self.session_id, reason)
         await self._on_closed(self, reason)
