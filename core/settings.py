@@ -171,6 +171,11 @@ class Settings:
         default=30.0, metadata=env("CONNECT_TIMEOUT_SECONDS", low=1)
     )
     """A call that does not connect within this time is closed and its slot released."""
+    call_idle_timeout_seconds: float = field(
+        default=5.0, metadata=env("CALL_IDLE_TIMEOUT_SECONDS", low=1)
+    )
+    """A connected call that receives neither audio nor a data-channel message (clients send
+    a `ping` every 1.5 s) for this long has lost its client: it is ended, its slot released."""
     enable_llm: bool = field(default=True, metadata=env("ENABLE_LLM"))
     """False makes every reply an explicit error event."""
     ollama_base_url: str | None = field(default=None, metadata=env("OLLAMA_BASE_URL"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class Call:
         # by what comes after it (a new message interrupts a reply, never a store).
         self._storing: asyncio.Task[None] | None = None
         self._failed = False
+        self._heard_at = time.monotonic()
         self.conversation = Conversation(
             session_id=session_id,
             tutor=tutor,
@@ -113,7 +115,11 @@ class Call:
         )
 
     def _wire_channel(self, channel: RTCDataChannel) -> None:
-        channel.on("message", lambda raw: self._events.put_nowait(_Message(raw)))
+        channel.on("message", self._on_channel_message)
+
+    def _on_channel_message(self, raw: str | bytes) -> None:
+        self._heard_at = time.monotonic()  # here, at the edge: however busy the loop is
+        self._events.put_nowait(_Message(raw))
 
     # --- negotiation ---------------------------------------------------------------------------
 
@@ -168,13 +174,40 @@ class Call:
                 if item.track.kind == "audio" and self.voice is not None:
                     self.voice.start(item.track)
             elif isinstance(item, _State):
-                if item.state == "connected":
+                if item.state == "connected" and not self.connected.is_set():
                     self.connected.set()
+                    self._heard_at = time.monotonic()
+                    self._tasks.spawn(self._watch_client(), name="liveness")
                 elif item.state in {"failed", "closed"}:
                     self._tasks.spawn(
                         self.close("failed" if item.state == "failed" else "hangup"), name="close"
                     )
                     return
+
+    async def _watch_client(self) -> None:
+        """End the call when the client has gone silent: no audio packet and no data-channel
+        message (clients send a `ping` every 1.5 s) for CALL_IDLE_TIMEOUT_SECONDS. ICE's own
+        consent checks take half a minute to notice a client that vanished."""
+        timeout = self._settings.call_idle_timeout_seconds
+        packets = 0
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = time.monotonic()
+            received = await self._rtp_packets_received()
+            if received > packets:
+                packets, self._heard_at = received, now
+            if now - self._heard_at > timeout:
+                log.info("session %s: nothing from the client for %.0f s", self.session_id, timeout)
+                self._tasks.spawn(self.close("vanished"), name="close")
+                return
+
+    async def _rtp_packets_received(self) -> int:
+        total = 0
+        for receiver in self._pc.getReceivers():
+            for stats in (await receiver.getStats()).values():
+                if stats.type == "inbound-rtp":
+                    total += stats.packetsReceived
+        return total
 
     def task_failed(self, task: asyncio.Task[Any] | None, exc: BaseException) -> None:
         """A task of this call raised: a stage's failure costs its turn (it was logged and

@@ -26,7 +26,12 @@ class TextIn:
     content: str
 
 
-def parse(raw: str | bytes, *, max_bytes: int) -> TextIn:
+@dataclass(frozen=True)
+class Ping:
+    """A client's heartbeat: it is still there (see Call's idle timeout)."""
+
+
+def parse(raw: str | bytes, *, max_bytes: int) -> TextIn | Ping:
     """Parse one inbound message, or raise ProtocolError saying what is wrong with it."""
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > max_bytes:
@@ -40,6 +45,8 @@ def parse(raw: str | bytes, *, max_bytes: int) -> TextIn:
     if not isinstance(message, dict):
         raise ProtocolError("bad_message", "messages must be JSON objects")
     kind = message.get("type")
+    if kind == "ping":
+        return Ping()
     if kind == "text":
         content = message.get("content")
         if not isinstance(content, str) or not content.strip():
