@@ -125,16 +125,13 @@ class Call:
 
     async def accept(self, offer_sdp: str) -> str:
         """Apply the client's offer and return the answer SDP (ICE candidates included)."""
+        # aiortc reports a malformed offer in many ways (assertions, AttributeError on a
+        # missing line, ...); whatever it raises while reading or answering one is the offer's.
         try:
-            # aiortc's parser asserts on some malformed lines: parsed here first, where any
-            # failure is the offer's.
             SessionDescription.parse(offer_sdp)
-        except Exception as exc:
-            raise BadOffer("the SDP offer cannot be parsed") from exc
-        try:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        except (ValueError, TypeError, KeyError, IndexError, AssertionError) as exc:
-            raise BadOffer(f"the SDP offer is malformed: {exc}") from exc
+        except Exception as exc:
+            raise _bad_offer("read", exc) from exc
         # getTransceivers() lists media only; a data channel shows as the SCTP transport.
         kinds = {t.kind for t in self._pc.getTransceivers()}
         if not kinds and self._pc.sctp is None:
@@ -147,8 +144,10 @@ class Call:
                     self.voice = self._runtime.voice.create(self)
                     self._pc.addTrack(self.voice.outbound)
                     break
-        answer = await self._pc.createAnswer()
-        await self._pc.setLocalDescription(answer)
+        try:
+            await self._pc.setLocalDescription(await self._pc.createAnswer())
+        except Exception as exc:
+            raise _bad_offer("answered", exc) from exc
         self._runner = asyncio.create_task(self._run(), name=f"call-{self.session_id}")
         self._tasks.spawn(self.conversation.prefill(), name="prefill")
         return self._pc.localDescription.sdp
@@ -347,3 +346,9 @@ class Call:
         await self._pc.close()
         log.info("session %s: call closed (%s)", self.session_id, reason)
         await self._on_closed(self, reason)
+
+
+def _bad_offer(step: str, exc: Exception) -> BadOffer:
+    log.info("refused an SDP offer that cannot be %s: %s", step, type(exc).__name__)
+    detail = str(exc)[:200] if isinstance(exc, ValueError) else type(exc).__name__
+    return BadOffer(f"the SDP offer cannot be {step}: {detail}")

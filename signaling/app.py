@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from yarl import URL
@@ -33,6 +34,7 @@ from signaling.keys import (
     THROTTLE,
     TUTORS,
 )
+from signaling.openapi import describe
 from signaling.routes import auth as auth_routes
 from signaling.routes import knowledge as knowledge_routes
 from signaling.routes import sessions as session_routes
@@ -47,6 +49,7 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 SEEDED = web.AppKey("seeded", list[SeededAccount])
+OPENAPI = web.AppKey("openapi", dict[str, Any])
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -102,6 +105,10 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
+
+
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
 
@@ -143,6 +150,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
     app.add_routes(session_routes.routes)
     app.add_routes(knowledge_routes.routes)
     app.router.add_get("/health", health)
+    app[OPENAPI] = describe(with_engine=settings.in_process_engine)
+    app.router.add_get("/api/openapi.json", openapi)
     if settings.in_process_engine:
         app.add_routes(engine_api.routes)
     if (WEB_DIR / "index.html").is_file():
