@@ -59,7 +59,9 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         question = read_wav(make_question(Path(tmp)))
-        async with running_server(MAX_SESSIONS=str(args.calls)) as server:
+        async with running_server(
+            MAX_SESSIONS=str(args.calls), MAX_SESSIONS_PER_USER=str(args.calls)
+        ) as server:
             async with aiohttp.ClientSession() as http:
                 api = Api(http, server.url)
                 await api.login(*STUDENT)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from aiohttp import web
+
+from core.jsontext import JsonTooDeep, loads
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +121,48 @@ def _cors_headers(response: web.StreamResponse, origin: str) -> None:
     response.headers["Access-Control-Max-Age"] = "600"
 
 
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def base_url(
+    request: web.Request, *, public_url: str | None, allowed_hosts: tuple[str, ...]
+) -> str:
+    """Where clients reach this process: PUBLIC_URL, else the URL the request came to, but only
+    when its Host is one of `allowed_hosts` or loopback; a forged Host never reaches a client."""
+    if public_url:
+        return public_url.rstrip("/")
+    host = (request.url.host or "").lower().strip("[]").rstrip(".")
+    allowed = {h.lower() for h in allowed_hosts} | set(LOOPBACK_HOSTS)
+    if host not in allowed and "*" not in allowed:
+        log.warning("refused a request for Host %r: not in ALLOWED_HOSTS", host[:100])
+        raise http_error(
+            400,
+            "this server is not reached under that host name; set PUBLIC_URL or ALLOWED_HOSTS",
+            code="untrusted_host",
+        )
+    return str(request.url.origin())
+
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+"""For responses no browser should render as a page: JSON, SDP."""
+
+
+def security_headers(csp: str = API_CSP) -> Callable[[web.Request, web.StreamResponse], Any]:
+    """An `on_response_prepare` hook: the same security headers on every response, errors and
+    static files included, and a `Server` header that names no versions."""
+
+    async def hook(request: web.Request, response: web.StreamResponse) -> None:
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", csp)
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["X-Frame-Options"] = "DENY"
+        headers["Referrer-Policy"] = "no-referrer"
+        headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        headers["Server"] = "virtual-tutor"
+
+    return hook
+
+
 async def read_body(request: web.Request, max_bytes: int, *, what: str = "request body") -> bytes:
     """The request's body, or a 413 as soon as it is known to pass `max_bytes` (a declared
     length is refused before reading; an undeclared one is read one byte past the limit)."""
@@ -133,19 +178,41 @@ async def json_body(request: web.Request, *, max_bytes: int = 65_536) -> dict[st
     """The request's JSON object, or a 4xx that says what is wrong."""
     raw = await read_body(request, max_bytes)
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        body = loads(raw)
+    except JsonTooDeep as exc:
+        raise http_error(400, str(exc)) from None
+    except ValueError:
         raise http_error(400, "request body must be JSON") from None
     if not isinstance(body, dict):
         raise http_error(400, "request body must be a JSON object")
     return body
 
 
-def require_int(body: Mapping[str, Any], name: str) -> int:
+DB_ID_MAX = 2**63 - 1
+"""Row ids are signed 64-bit integers in every database this project runs on."""
+
+_PATH_ID = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def is_db_id(value: object) -> TypeGuard[int]:
+    """Whether `value` is an int that can be a row id (1..2^63-1); bools are not ids."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= DB_ID_MAX
+
+
+def require_id(body: Mapping[str, Any], name: str) -> int:
+    """`body[name]` as a row id, or a 422 saying what an id is."""
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise http_error(422, f"'{name}' must be an integer")
+    if not is_db_id(value):
+        raise http_error(422, f"'{name}' must be an integer id from 1 to {DB_ID_MAX}")
     return value
+
+
+def path_id(request: web.Request, name: str, *, what: str = "resource") -> int:
+    """The path's `{name}` as a row id; anything else names nothing there is (404)."""
+    raw = request.match_info[name]
+    if _PATH_ID.fullmatch(raw) is None or int(raw) > DB_ID_MAX:
+        raise http_error(404, f"no such {what}")
+    return int(raw)
 
 
 def require_str(body: Mapping[str, Any], name: str, *, max_len: int = 10_000) -> str:

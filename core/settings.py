@@ -163,8 +163,13 @@ class Settings:
     """Base URL of a separate engine; unset runs the engine in-process."""
     public_url: str | None = field(default=None, metadata=env("PUBLIC_URL"))
     """The URL clients reach this process at (for engine_url); defaults to http://HOST:PORT."""
+    allowed_hosts: tuple[str, ...] = field(default=(), metadata=env("ALLOWED_HOSTS"))
+    """Without PUBLIC_URL, the Host names a request may come to for its URL to be handed to
+    clients as their engine_url (comma-separated; "*" for any). Loopback names always are."""
     max_sessions: int = field(default=10, metadata=env("MAX_SESSIONS", low=1))
     """Calls one engine serves at once."""
+    max_sessions_per_user: int = field(default=2, metadata=env("MAX_SESSIONS_PER_USER", low=1))
+    """Sessions one student may have open on an engine at once."""
     session_timeout_seconds: int = field(
         default=3600, metadata=env("SESSION_TIMEOUT_SECONDS", low=1)
     )
@@ -173,6 +178,11 @@ class Settings:
         default=30.0, metadata=env("CONNECT_TIMEOUT_SECONDS", low=1)
     )
     """A call that does not connect within this time is closed and its slot released."""
+    call_idle_timeout_seconds: float = field(
+        default=5.0, metadata=env("CALL_IDLE_TIMEOUT_SECONDS", low=1)
+    )
+    """A connected call that receives neither audio nor a data-channel message (clients send
+    a `ping` every 1.5 s) for this long has lost its client: it is ended, its slot released."""
     enable_llm: bool = field(default=True, metadata=env("ENABLE_LLM"))
     """False makes every reply an explicit error event."""
     ollama_base_url: str | None = field(default=None, metadata=env("OLLAMA_BASE_URL"))
@@ -209,6 +219,17 @@ class Settings:
     """Where `virtual-tutor models` assembles the model files (default: VAR_DIR/models)."""
     load_voice_models: bool = field(default=True, metadata=env("LOAD_VOICE_MODELS"))
     """Load VAD/ASR/TTS at start; off for a text-only engine."""
+    login_free_failures: int = field(default=5, metadata=env("LOGIN_FREE_FAILURES", low=1))
+    """Failed logins (per account, per client address) before each further one backs off."""
+    login_account_backoff_max_seconds: float = field(
+        default=30.0, metadata=env("LOGIN_ACCOUNT_BACKOFF_MAX_SECONDS", low=0)
+    )
+    """The longest an account's logins wait after failures: short, so that nobody can lock
+    a real student out by failing on purpose."""
+    login_address_backoff_max_seconds: float = field(
+        default=900.0, metadata=env("LOGIN_ADDRESS_BACKOFF_MAX_SECONDS", low=0)
+    )
+    """The longest a client address's logins wait after failures."""
     max_message_bytes: int = field(default=16_384, metadata=env("MAX_MESSAGE_BYTES", low=64))
     """Largest data-channel message accepted."""
     max_sdp_bytes: int = field(default=65_536, metadata=env("MAX_SDP_BYTES", low=1024))

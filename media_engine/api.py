@@ -19,7 +19,16 @@ from aiohttp import web
 from auth import AuthError
 from auth.tokens import bearer
 from core import __version__
-from core.http import cors_middleware, error_middleware, http_error, json_body, read_body
+from core.http import (
+    base_url,
+    cors_middleware,
+    error_middleware,
+    http_error,
+    is_db_id,
+    json_body,
+    read_body,
+    security_headers,
+)
 from core.settings import Settings
 from knowledge.retriever import Retriever
 from knowledge.runtime import KnowledgeRuntime
@@ -63,20 +72,23 @@ def _call_owner(request: web.Request, *, allow_expired: bool = False) -> str:
 async def create_session(request: web.Request) -> web.Response:
     _service(request)
     body = await json_body(request)
-    ids = {}
+    ids: dict[str, int] = {}
     # Older API servers also send the tutor's `kb_id`; the engine reads the tutor's own, but a
     # malformed one is still refused so a broken client shows up.
     for name in ("tutor_id", "student_id", "kb_id"):
         value = body.get(name)
         if name == "kb_id" and value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise http_error(422, f"'{name}' must be an integer")
+        if not is_db_id(value):
+            raise http_error(422, f"'{name}' must be an integer id")
         ids[name] = value
     try:
-        base_url = request.app[ENGINE_SETTINGS].public_url or str(request.url.origin())
+        settings = request.app[ENGINE_SETTINGS]
+        here = base_url(
+            request, public_url=settings.public_url, allowed_hosts=settings.allowed_hosts
+        )
         grant = await request.app[MANAGER].create_session(
-            tutor_id=ids["tutor_id"], student_id=ids["student_id"], base_url=base_url
+            tutor_id=ids["tutor_id"], student_id=ids["student_id"], base_url=here
         )
     except EngineError as exc:
         raise engine_http_error(exc) from None
@@ -165,6 +177,7 @@ async def serve_engine(
     app[RUNTIME] = runtime
     app[MANAGER] = manager
     try:
+        await manager.end_orphans()
         yield manager
     finally:
         await manager.close_all("shutdown")
@@ -197,6 +210,7 @@ def create_engine_app(settings: Settings, *, llm: LLM | None = None) -> web.Appl
         client_max_size=max(settings.max_sdp_bytes, 65_536) * 2,
     )
     app[ENGINE_SETTINGS] = settings
+    app.on_response_prepare.append(security_headers())
     if llm is not None:
         app[SHARED_LLM] = llm
     app.cleanup_ctx.append(engine_ctx)

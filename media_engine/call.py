@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.sdp import SessionDescription
 
 from media_engine.conversation import Conversation
-from media_engine.errors import BadOffer
+from media_engine.errors import BadOffer, StageError, UnsupportedOffer
 from media_engine.jitter import set_jitter_packets
 from media_engine.llm.base import GenerationOptions
 from media_engine.protocol import ProtocolError, TextIn, event, parse
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHAT_LABEL = "chat"
+BYE_FLUSH_STEPS = 25  # at most half a second for the `bye` event to leave
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,9 @@ class Call:
         self._channel: RTCDataChannel | None = None
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._runner: asyncio.Task[None] | None = None
-        self._tasks = TaskSet(session_id, "call")
+        self._tasks = TaskSet(session_id, "call", on_failure=self.task_failed)
+        self._failed = False
+        self._heard_at = time.monotonic()
         self.conversation = Conversation(
             session_id=session_id,
             tutor=tutor,
@@ -93,7 +98,12 @@ class Call:
             retriever=runtime.retriever,
             known=runtime.known_word,
         )
-        self.turns = Turns(session_id=session_id, conversation=self.conversation, send=self.send)
+        self.turns = Turns(
+            session_id=session_id,
+            conversation=self.conversation,
+            send=self.send,
+            on_failure=self.task_failed,
+        )
         self.voice: VoicePipeline | None = None
         self._wire()
 
@@ -109,19 +119,29 @@ class Call:
         )
 
     def _wire_channel(self, channel: RTCDataChannel) -> None:
-        channel.on("message", lambda raw: self._events.put_nowait(_Message(raw)))
+        channel.on("message", self._on_channel_message)
+
+    def _on_channel_message(self, raw: str | bytes) -> None:
+        self._heard_at = time.monotonic()  # here, at the edge: however busy the loop is
+        self._events.put_nowait(_Message(raw))
 
     # --- negotiation ---------------------------------------------------------------------------
 
     async def accept(self, offer_sdp: str) -> str:
         """Apply the client's offer and return the answer SDP (ICE candidates included)."""
+        # aiortc reports a malformed offer in many ways (assertions, AttributeError on a
+        # missing line, ...); whatever it raises while reading or answering one is the offer's.
         try:
+            SessionDescription.parse(offer_sdp)
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
-            raise BadOffer(f"the SDP offer is malformed: {exc}") from exc
+        except Exception as exc:
+            raise _bad_offer("read", exc) from exc
         # getTransceivers() lists media only; a data channel shows as the SCTP transport.
-        if not self._pc.getTransceivers() and self._pc.sctp is None:
+        kinds = {t.kind for t in self._pc.getTransceivers()}
+        if not kinds and self._pc.sctp is None:
             raise BadOffer("the offer has neither audio nor a data channel")
+        if kinds and "audio" not in kinds:
+            raise UnsupportedOffer("the offer's media has no audio: a tutor call is audio")
         if self._runtime.voice is not None:
             for transceiver in self._pc.getTransceivers():
                 if transceiver.kind == "audio":
@@ -129,8 +149,10 @@ class Call:
                     self.voice = self._runtime.voice.create(self)
                     self._pc.addTrack(self.voice.outbound)
                     break
-        answer = await self._pc.createAnswer()
-        await self._pc.setLocalDescription(answer)
+        try:
+            await self._pc.setLocalDescription(await self._pc.createAnswer())
+        except Exception as exc:
+            raise _bad_offer("answered", exc) from exc
         self._runner = asyncio.create_task(self._run(), name=f"call-{self.session_id}")
         self._tasks.spawn(self.conversation.prefill(), name="prefill")
         return self._pc.localDescription.sdp
@@ -138,6 +160,12 @@ class Call:
     # --- the call's one loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
+        try:
+            await self._work()
+        except Exception as exc:  # a bug: the call ends, said and logged, rather than hangs
+            self.task_failed(asyncio.current_task(), exc)
+
+    async def _work(self) -> None:
         while True:
             item = await self._events.get()
             if isinstance(item, _Channel):
@@ -150,19 +178,69 @@ class Call:
                 if item.track.kind == "audio" and self.voice is not None:
                     self.voice.start(item.track)
             elif isinstance(item, _State):
-                if item.state == "connected":
+                if item.state == "connected" and not self.connected.is_set():
                     self.connected.set()
+                    self._heard_at = time.monotonic()
+                    self._tasks.spawn(self._watch_client(), name="liveness")
                 elif item.state in {"failed", "closed"}:
                     self._tasks.spawn(
                         self.close("failed" if item.state == "failed" else "hangup"), name="close"
                     )
                     return
 
+    async def _watch_client(self) -> None:
+        """End the call when the client has gone silent: no audio packet and no data-channel
+        message (clients send a `ping` every 1.5 s) for CALL_IDLE_TIMEOUT_SECONDS. ICE's own
+        consent checks take half a minute to notice a client that vanished."""
+        timeout = self._settings.call_idle_timeout_seconds
+        packets = 0
+        while True:
+            await asyncio.sleep(min(1.0, timeout / 4))
+            now = time.monotonic()
+            received = await self._rtp_packets_received()
+            if received > packets:
+                packets, self._heard_at = received, now
+            if now - self._heard_at > timeout:
+                log.info("session %s: nothing from the client for %.0f s", self.session_id, timeout)
+                self._tasks.spawn(self.close("vanished"), name="close")
+                return
+
+    async def _rtp_packets_received(self) -> int:
+        total = 0
+        for receiver in self._pc.getReceivers():
+            for stats in (await receiver.getStats()).values():
+                if stats.type == "inbound-rtp":
+                    total += stats.packetsReceived
+        return total
+
+    def task_failed(self, task: asyncio.Task[Any] | None, exc: BaseException) -> None:
+        """A task of this call raised: a stage's failure costs its turn (it was logged and
+        reported), anything else ends the call with `internal_error`."""
+        if isinstance(exc, StageError) or self.closed.is_set() or self._failed:
+            return
+        self._failed = True
+        name = task.get_name() if task is not None else "?"
+        log.error(
+            "session %s: ending the call after an unexpected error in %s",
+            self.session_id,
+            name,
+            exc_info=exc,
+        )
+        self.send(
+            event(
+                "error",
+                code="internal_error",
+                retryable=False,
+                content="the call hit an internal error and has ended",
+            )
+        )
+        self._tasks.spawn(self.close("internal_error"), name="close")
+
     def _on_message(self, raw: str | bytes) -> None:
         try:
             message = parse(raw, max_bytes=self._settings.max_message_bytes)
         except ProtocolError as exc:
-            self.send(event("error", code=exc.code, content=str(exc)))
+            self.send(event("error", code=exc.code, content=str(exc), retryable=False))
             return
         if isinstance(message, TextIn):
             self.turns.typed(message.content)
@@ -176,6 +254,19 @@ class Call:
             channel.send(message)
 
     # --- teardown ------------------------------------------------------------------------------
+
+    async def _say_bye(self, reason: str) -> None:
+        """Tell the client why the call ends (shutdown, timeout, ...), and give the message a
+        moment to leave before the connection closes under it."""
+        channel = self._channel
+        if channel is None or channel.readyState != "open":
+            return
+        channel.send(event("bye", reason=reason))
+        for _ in range(BYE_FLUSH_STEPS):
+            await asyncio.sleep(0.02)
+            if channel.bufferedAmount == 0:
+                break
+        await asyncio.sleep(0.05)  # from SCTP's queue onto the wire
 
     async def close(self, reason: str) -> None:
         """Stop every task, close the peer connection and release the slot."""
@@ -191,6 +282,13 @@ class Call:
         if self.voice is not None:
             await self.voice.aclose()  # no more turns start
         await self.turns.aclose()  # what was said is stored before the slot goes
+        await self._say_bye(reason)
         await self._pc.close()
         log.info("session %s: call closed (%s)", self.session_id, reason)
         await self._on_closed(self, reason)
+
+
+def _bad_offer(step: str, exc: Exception) -> BadOffer:
+    log.info("refused an SDP offer that cannot be %s: %s", step, type(exc).__name__)
+    detail = str(exc)[:200] if isinstance(exc, ValueError) else type(exc).__name__
+    return BadOffer(f"the SDP offer cannot be {step}: {detail}")

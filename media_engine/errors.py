@@ -36,6 +36,13 @@ class CapacityError(EngineError):
     http_headers = {"Retry-After": "5"}
 
 
+class TooManySessions(EngineError):
+    """The student already has as many open sessions as one student may; end one first."""
+
+    code = "too_many_sessions"
+    http_status = 429
+
+
 class CallNotFound(EngineError):
     """No such call on this engine (never created, or already ended)."""
 
@@ -55,6 +62,13 @@ class BadOffer(EngineError):
 
     code = "bad_offer"
     http_status = 400
+
+
+class UnsupportedOffer(BadOffer):
+    """A well-formed offer the engine cannot serve (media without audio)."""
+
+    code = "unsupported_offer"
+    http_status = 422
 
 
 class StageError(EngineError):

@@ -13,9 +13,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
+from yarl import URL
+
 from auth.tokens import CallGrant
+from core.http import LOOPBACK_HOSTS
 from media_engine.call import Call
-from media_engine.errors import CallExists, CallNotFound, CapacityError
+from media_engine.errors import CallExists, CallNotFound, CapacityError, TooManySessions
 from media_engine.runtime import EngineRuntime
 
 log = logging.getLogger(__name__)
@@ -76,6 +79,11 @@ class CallManager:
             raise CapacityError("the engine is shutting down")
         if len(self._slots) >= self._settings.max_sessions:
             raise CapacityError(f"all {self._settings.max_sessions} call slots are in use")
+        per_user = self._settings.max_sessions_per_user
+        if sum(slot.student_id == student_id for slot in self._slots.values()) >= per_user:
+            raise TooManySessions(
+                f"you already have {per_user} open sessions; end one to open another"
+            )
         tutor = await self._rt.store.tutor(tutor_id)
         if tutor is None:
             raise CallNotFound(f"no tutor with id {tutor_id}")
@@ -171,6 +179,29 @@ class CallManager:
     async def _end_from_watchdog(self, slot: _Slot, reason: str) -> None:
         slot.watchdog = None  # the watchdog is ending itself; nobody must cancel it now
         await self.end(slot.session_id, reason)
+
+    async def end_orphans(self) -> int:
+        """At start: end the sessions this engine owned that are still active (it stopped
+        without closing them) with `engine_restart`; return how many."""
+        ended = 0
+        for session_id, url in await self._rt.store.active_sessions():
+            if session_id not in self._slots and self._owns(url):
+                await self._rt.store.end_session(session_id, "engine_restart")
+                ended += 1
+        if ended:
+            log.info("ended %d sessions left active by the engine's last run", ended)
+        return ended
+
+    def _owns(self, url: str) -> bool:
+        """Whether a session's engine URL is one this engine hands out: PUBLIC_URL when set,
+        else a URL on an allowed (or loopback) host and this port."""
+        s = self._settings
+        if s.public_url:
+            return url.rstrip("/") == s.public_url.rstrip("/")
+        parsed = URL(url)
+        host = (parsed.host or "").lower()
+        hosts = {h.lower() for h in s.allowed_hosts} | set(LOOPBACK_HOSTS)
+        return ("*" in hosts or host in hosts) and (s.port == 0 or parsed.port == s.port)
 
     async def close_all(self, reason: str = "shutdown") -> None:
         """Close every call (server shutdown)."""

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from core.jsontext import JsonTooDeep, loads
+
 MAX_TEXT_CHARS = 4000
 
 
@@ -24,18 +26,27 @@ class TextIn:
     content: str
 
 
-def parse(raw: str | bytes, *, max_bytes: int) -> TextIn:
+@dataclass(frozen=True)
+class Ping:
+    """A client's heartbeat: it is still there (see Call's idle timeout)."""
+
+
+def parse(raw: str | bytes, *, max_bytes: int) -> TextIn | Ping:
     """Parse one inbound message, or raise ProtocolError saying what is wrong with it."""
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > max_bytes:
         raise ProtocolError("message_too_large", f"messages are limited to {max_bytes} bytes")
     try:
-        message = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        message = loads(raw)
+    except JsonTooDeep as exc:
+        raise ProtocolError("bad_message", str(exc)) from exc
+    except ValueError as exc:
         raise ProtocolError("bad_message", "messages must be JSON objects") from exc
     if not isinstance(message, dict):
         raise ProtocolError("bad_message", "messages must be JSON objects")
     kind = message.get("type")
+    if kind == "ping":
+        return Ping()
     if kind == "text":
         content = message.get("content")
         if not isinstance(content, str) or not content.strip():
@@ -49,5 +60,8 @@ def parse(raw: str | bytes, *, max_bytes: int) -> TextIn:
 
 
 def event(kind: str, **fields: Any) -> str:
-    """Serialise one outbound event."""
+    """Serialise one outbound event. An error event always says whether trying the same thing
+    again can help (`retryable`, False unless its sender says otherwise)."""
+    if kind == "error":
+        fields.setdefault("retryable", False)
     return json.dumps({"type": kind, **fields}, ensure_ascii=False)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import select
+
 from media_engine.tutor import TutorProfile
 from storage import Database, SessionRecord, Turn, Tutor, mark_session_ended
 
@@ -74,3 +76,13 @@ class TurnStore:
     async def end_session(self, session_id: str, reason: str) -> None:
         """Mark the session ended, once: the first reason recorded wins."""
         await mark_session_ended(self._db, session_id, reason)
+
+    async def active_sessions(self) -> list[tuple[str, str]]:
+        """(session id, engine URL) of every session still marked active."""
+        async with self._db.session() as s:
+            rows = await s.execute(
+                select(SessionRecord.id, SessionRecord.engine).where(
+                    SessionRecord.status == "active"
+                )
+            )
+            return [(sid, engine or "") for sid, engine in rows]

@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+OnFailure = Callable[[asyncio.Task[Any], BaseException], None]
+
 
 class TaskSet:
     """The tasks started by one owner (a call, its voice pipeline)."""
 
-    def __init__(self, session_id: str, owner: str) -> None:
+    def __init__(self, session_id: str, owner: str, *, on_failure: OnFailure | None = None) -> None:
         self._session_id = session_id
         self._owner = owner
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Told of every task that fails, after the failure is logged (a call ends itself).
+        self._on_failure = on_failure
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
         task = asyncio.create_task(coro, name=f"{self._owner}-{name}-{self._session_id}")
@@ -29,14 +33,20 @@ class TaskSet:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error(
-                "session %s: %s task %s failed",
-                self._session_id,
-                self._owner,
-                task.get_name(),
-                exc_info=task.exception(),
-            )
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        log.error(
+            "session %s: %s task %s failed",
+            self._session_id,
+            self._owner,
+            task.get_name(),
+            exc_info=exc,
+        )
+        if self._on_failure is not None:
+            self._on_failure(task, exc)
 
     def __iter__(self) -> Any:
         return iter(list(self._tasks))

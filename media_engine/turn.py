@@ -33,7 +33,7 @@ from media_engine.events import (
     TtsState,
 )
 from media_engine.speaking import Speaker, TurnClock
-from media_engine.tasks import TaskSet
+from media_engine.tasks import OnFailure, TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -254,11 +254,13 @@ class Turns:
         conversation: Conversation,
         send: Send,
         make_speaker: MakeSpeaker | None = None,
+        on_failure: OnFailure | None = None,
     ) -> None:
         self._session_id = session_id
         self._conversation = conversation
         self._send = send
-        self._tasks = TaskSet(session_id, "turns")
+        # A turn that raises something other than a stage's error is a bug: the call ends.
+        self._tasks = TaskSet(session_id, "turns", on_failure=on_failure)
         self.make_speaker = make_speaker
         """Set when the call has audio: every reply is then spoken."""
         self.current: Turn | None = None

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -60,6 +60,8 @@ class CallPort(Protocol):
     turns: Turns
 
     def send(self, message: str) -> None: ...
+
+    def task_failed(self, task: asyncio.Task[Any] | None, exc: BaseException) -> None: ...
 
 
 class VoiceFactory:
@@ -121,7 +123,7 @@ class VoicePipeline:
         self._utterance: _Utterance | None = None
         detector = factory.models.turn_detector
         self._judge = detector and PauseJudge(detector, factory.turn_executor, call.session_id)
-        self._tasks = TaskSet(call.session_id, "voice")
+        self._tasks = TaskSet(call.session_id, "voice", on_failure=call.task_failed)
         self.asr_calls = 0
         # From now on, every reply of the call is spoken.
         call.turns.make_speaker = self.make_speaker

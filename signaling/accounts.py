@@ -12,7 +12,14 @@ from storage import Database, User
 
 
 class InvalidCredentials(Exception):
-    """Unknown email or wrong password; deliberately not saying which."""
+    """Unknown email or wrong password; the client is deliberately not told which.
+
+    `user_id` is the account's id when the email exists (for the log), None when it does not.
+    """
+
+    def __init__(self, user_id: int | None) -> None:
+        super().__init__("invalid credentials")
+        self.user_id = user_id
 
 
 class AccountService:
@@ -31,7 +38,7 @@ class AccountService:
             verify_password, user.password_hash if user else None, password
         )
         if not matches or user is None:
-            raise InvalidCredentials(email)
+            raise InvalidCredentials(user.id if user else None)
         token = self._issuer.access_token(
             Principal(user.id, user.email, Role(user.role)), ttl_s=self._ttl_s
         )

@@ -7,12 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from auth import TokenIssuer
 from core import __version__
-from core.http import cors_middleware, error_middleware
+from core.http import cors_middleware, error_middleware, security_headers
 from core.settings import Settings
 from knowledge.runtime import KnowledgeRuntime
 from media_engine import api as engine_api
@@ -29,14 +31,17 @@ from signaling.keys import (
     KNOWLEDGE_SETTINGS,
     SESSIONS,
     SETTINGS,
+    THROTTLE,
     TUTORS,
 )
+from signaling.openapi import describe
 from signaling.routes import auth as auth_routes
 from signaling.routes import knowledge as knowledge_routes
 from signaling.routes import sessions as session_routes
 from signaling.routes import tutors as tutor_routes
 from signaling.seed import SeededAccount, seed
 from signaling.sessions import SessionService
+from signaling.throttle import LoginThrottle
 from signaling.tutors import TutorService
 from storage import Database
 
@@ -44,6 +49,7 @@ log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 SEEDED = web.AppKey("seeded", list[SeededAccount])
+OPENAPI = web.AppKey("openapi", dict[str, Any])
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -99,8 +105,25 @@ async def health(request: web.Request) -> web.Response:
     )
 
 
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[OPENAPI])
+
+
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+
+def web_client_csp(settings: Settings) -> str:
+    """The web client's policy: its own scripts and styles only (it has no inline ones), and
+    requests to this server and, when separate, the engine."""
+    connect = "'self'"
+    if settings.engine_url:
+        connect += " " + str(URL(settings.engine_url).origin())
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"media-src 'self' blob:; connect-src {connect}; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application:
@@ -110,9 +133,15 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
         client_max_size=8 * 1024 * 1024,
     )
     app[SETTINGS] = settings
+    app.on_response_prepare.append(security_headers(web_client_csp(settings)))
     if llm is not None:
         app[engine_api.SHARED_LLM] = llm
     app[ISSUER] = TokenIssuer(secret_key=settings.secret_key, algorithm=settings.algorithm)
+    app[THROTTLE] = LoginThrottle(
+        free_failures=settings.login_free_failures,
+        account_max_s=settings.login_account_backoff_max_seconds,
+        address_max_s=settings.login_address_backoff_max_seconds,
+    )
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(knowledge_ctx)
     app.cleanup_ctx.append(engine_ctx)
@@ -121,6 +150,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
     app.add_routes(session_routes.routes)
     app.add_routes(knowledge_routes.routes)
     app.router.add_get("/health", health)
+    app[OPENAPI] = describe(with_engine=settings.in_process_engine)
+    app.router.add_get("/api/openapi.json", openapi)
     if settings.in_process_engine:
         app.add_routes(engine_api.routes)
     if (WEB_DIR / "index.html").is_file():

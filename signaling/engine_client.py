@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from auth import TokenIssuer
-from media_engine.errors import CallNotFound, CapacityError, EngineError
+from media_engine.errors import CallNotFound, CapacityError, EngineError, TooManySessions
 from media_engine.manager import CallManager, SessionGrant
 
 
@@ -84,6 +84,8 @@ class HttpEngineClient(EngineClient):
                     raise CapacityError(_message(body, "the engine is full"))
                 if resp.status == 404:
                     raise CallNotFound(_message(body, "unknown tutor"))
+                if resp.status == 429:
+                    raise TooManySessions(_message(body, "too many open sessions"))
                 if resp.status != 201:
                     raise EngineUnavailable(f"engine answered {resp.status}: {_message(body, '')}")
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

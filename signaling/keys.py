@@ -13,6 +13,7 @@ from knowledge.runtime import KnowledgeRuntime
 from signaling.accounts import AccountService
 from signaling.engine_client import EngineClient
 from signaling.sessions import SessionService
+from signaling.throttle import LoginThrottle
 from signaling.tutors import TutorService
 from storage import Database
 
@@ -29,6 +30,7 @@ EMBEDDER = web.AppKey("knowledge_embedder", Embedder)
 ACCOUNTS = web.AppKey("accounts", AccountService)
 TUTORS = web.AppKey("tutors", TutorService)
 SESSIONS = web.AppKey("sessions", SessionService)
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 
 
 def principal(request: web.Request) -> Principal:

@@ -77,6 +77,9 @@ def _message(body: Any) -> str:
     return ""
 
 
+HEARTBEAT_S = 1.5
+
+
 class CallConnection:
     """One WebRTC call: the peer connection, the `chat` channel and the WHIP resource."""
 
@@ -105,8 +108,29 @@ class CallConnection:
         self.events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._resource: str | None = None
         self._opened = asyncio.Event()
-        self.channel.on("open", self._opened.set)
+        self._heartbeat: asyncio.Task[None] | None = None
+        self.channel.on("open", self._on_open)
         self.channel.on("message", self._on_message)
+        self.pc.on("connectionstatechange", self._on_state)
+
+    def _on_open(self) -> None:
+        self._opened.set()
+        self._heartbeat = asyncio.create_task(self._beat(), name="call-heartbeat")
+
+    def _on_state(self) -> None:
+        if self.pc.connectionState in {"closed", "failed"}:
+            self.stop_heartbeat()
+
+    async def _beat(self) -> None:
+        """A `ping` every HEARTBEAT_S: without audio, it tells the engine the client is there."""
+        while self.channel.readyState == "open":
+            self.channel.send('{"type": "ping"}')
+            await asyncio.sleep(HEARTBEAT_S)
+
+    def stop_heartbeat(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
 
     def _on_message(self, raw: str | bytes) -> None:
         try:
@@ -143,6 +167,7 @@ class CallConnection:
         self.channel.send(json.dumps({"type": "text", "content": content}))
 
     async def hang_up(self) -> None:
+        self.stop_heartbeat()
         if self._resource:
             try:
                 async with self._http.delete(self._resource, headers=self._auth):

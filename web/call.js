@@ -21,6 +21,9 @@ export class CallError extends Error {
   }
 }
 
+// A `ping` on the data channel this often; the engine ends a call silent for 5 s.
+const HEARTBEAT_MS = 1500;
+
 export class TutorCall extends EventTarget {
   /** `session` is the API's answer to starting a session: {session_id, engine_url, engine_token}. */
   constructor(session) {
@@ -32,6 +35,7 @@ export class TutorCall extends EventTarget {
     this.microphone = null;
     this.callUrl = null;
     this.remoteStream = null;
+    this.heartbeat = null;
   }
 
   get muted() {
@@ -163,6 +167,7 @@ export class TutorCall extends EventTarget {
   close() {
     if (this.state === "closed") return;
     this.setState("closed");
+    clearInterval(this.heartbeat);
     if (this.channel) this.channel.close();
     if (this.pc) this.pc.close();
     if (this.microphone) for (const track of this.microphone.getTracks()) track.stop();
@@ -185,8 +190,17 @@ export class TutorCall extends EventTarget {
   }
 
   watchChannel(channel) {
-    channel.addEventListener("open", () => this.emit("chat", { open: true }));
-    channel.addEventListener("close", () => this.emit("chat", { open: false }));
+    channel.addEventListener("open", () => {
+      this.emit("chat", { open: true });
+      // Without audio (a muted or missing microphone), this tells the engine we are here.
+      this.heartbeat = setInterval(() => {
+        if (channel.readyState === "open") channel.send(JSON.stringify({ type: "ping" }));
+      }, HEARTBEAT_MS);
+    });
+    channel.addEventListener("close", () => {
+      clearInterval(this.heartbeat);
+      this.emit("chat", { open: false });
+    });
     channel.addEventListener("message", (event) => {
       let message;
       try {

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
 from core.http import http_error, json_body, require_str
 from signaling.accounts import InvalidCredentials
-from signaling.keys import ACCOUNTS, principal
+from signaling.keys import ACCOUNTS, THROTTLE, principal
+from signaling.throttle import retry_after_header
+
+log = logging.getLogger(__name__)
 
 routes = web.RouteTableDef()
 
@@ -22,10 +27,25 @@ async def login(request: web.Request) -> web.Response:
     password = body.get("password")
     if not isinstance(password, str) or not password:
         raise http_error(422, "'password' must be a non-empty string")
+    throttle, address = request.app[THROTTLE], request.remote or "unknown"
+    # A throttled login is refused before its password is checked: waiting is the only way on.
+    if (wait := throttle.retry_after(email, address)) > 0:
+        log.warning("login refused: too many failures (address %s)", address)
+        raise http_error(
+            429,
+            "too many failed logins; try again later",
+            code="too_many_logins",
+            headers=retry_after_header(wait),
+        )
     try:
-        return web.json_response(await request.app[ACCOUNTS].login(email, password))
-    except InvalidCredentials:
+        token = await request.app[ACCOUNTS].login(email, password)
+    except InvalidCredentials as exc:
+        throttle.failed(email, address)
+        account = "unknown email" if exc.user_id is None else f"user {exc.user_id}"
+        log.warning("failed login for %s from address %s", account, address)
         raise http_error(401, BAD_LOGIN, code="invalid_credentials") from None
+    throttle.succeeded(email, address)
+    return web.json_response(token)
 
 
 @routes.get("/api/auth/me")

@@ -9,7 +9,7 @@ from urllib.parse import unquote
 from aiohttp import BodyPartReader, web
 
 from auth import Role
-from core.http import http_error, json_body, require_str
+from core.http import http_error, is_db_id, json_body, path_id, require_str
 from knowledge.catalog import Catalog, document_json
 from knowledge.errors import UploadRejected
 from signaling.keys import DB, KNOWLEDGE, principal
@@ -17,6 +17,7 @@ from signaling.keys import DB, KNOWLEDGE, principal
 routes = web.RouteTableDef()
 
 READ_CHUNK = 64 * 1024
+MAX_TUTOR_IDS = 1000
 
 
 def _staff(request: web.Request) -> Catalog:
@@ -25,10 +26,7 @@ def _staff(request: web.Request) -> Catalog:
 
 
 def _id(request: web.Request, name: str) -> int:
-    try:
-        return int(request.match_info[name])
-    except ValueError:
-        raise http_error(404, "not found") from None
+    return path_id(request, name, what="knowledge base" if name == "kb_id" else "document")
 
 
 async def _kb(request: web.Request, catalog: Catalog) -> dict[str, Any]:
@@ -76,10 +74,8 @@ async def set_tutors(request: web.Request) -> web.Response:
     kb = await _kb(request, catalog)
     body = await json_body(request, max_bytes=16_384)
     ids = body.get("tutor_ids")
-    if not isinstance(ids, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in ids
-    ):
-        raise http_error(422, "'tutor_ids' must be a list of integers")
+    if not isinstance(ids, list) or len(ids) > MAX_TUTOR_IDS or not all(map(is_db_id, ids)):
+        raise http_error(422, f"'tutor_ids' must be a list of at most {MAX_TUTOR_IDS} integer ids")
     attached = await catalog.set_tutors(kb["id"], ids)
     if attached is None:
         raise http_error(422, "some tutor_ids do not exist")

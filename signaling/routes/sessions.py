@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from core.http import http_error, json_body, require_int
+from core.http import base_url, http_error, json_body, require_id
 from media_engine.errors import CallNotFound, EngineError, engine_http_error
 from signaling.keys import SESSIONS, SETTINGS, principal
 from signaling.sessions import SessionNotFound, TutorNotFound
@@ -15,10 +15,13 @@ routes = web.RouteTableDef()
 @routes.post("/api/student/sessions")
 async def create_session(request: web.Request) -> web.Response:
     who = principal(request)
-    tutor_id = require_int(await json_body(request, max_bytes=4096), "tutor_id")
+    tutor_id = require_id(await json_body(request, max_bytes=4096), "tutor_id")
     try:
-        base_url = request.app[SETTINGS].public_url or str(request.url.origin())
-        grant = await request.app[SESSIONS].open(who, tutor_id, base_url=base_url)
+        settings = request.app[SETTINGS]
+        here = base_url(
+            request, public_url=settings.public_url, allowed_hosts=settings.allowed_hosts
+        )
+        grant = await request.app[SESSIONS].open(who, tutor_id, base_url=here)
     except (TutorNotFound, CallNotFound) as exc:
         # The only thing an engine cannot find when opening a session is the tutor.
         raise http_error(404, str(exc), code="tutor_not_found") from None

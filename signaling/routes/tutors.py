@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from auth import Role
-from core.http import http_error, json_body
+from core.http import http_error, is_db_id, json_body, path_id
 from signaling.keys import TUTORS, principal
 from storage import ANSWER_POLICIES
 
@@ -18,10 +18,7 @@ _TEXT_FIELDS = {"name": 120, "subject": 120, "persona_prompt": 4000, "voice": 64
 
 
 def _tutor_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["tutor_id"])
-    except ValueError:
-        raise http_error(404, "no such tutor") from None
+    return path_id(request, "tutor_id", what="tutor")
 
 
 async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
@@ -44,8 +41,8 @@ async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
         out["language"] = body["language"]
     if "kb_id" in body:
         kb_id = body["kb_id"]
-        if kb_id is not None and (isinstance(kb_id, bool) or not isinstance(kb_id, int)):
-            raise http_error(422, "'kb_id' must be an integer or null")
+        if kb_id is not None and not is_db_id(kb_id):
+            raise http_error(422, "'kb_id' must be an integer id or null")
         if kb_id is not None and not await request.app[TUTORS].knowledge_base_exists(kb_id):
             raise http_error(422, f"no knowledge base with id {kb_id}")
         out["kb_id"] = kb_id

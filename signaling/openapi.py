@@ -1,0 +1,211 @@
+"""The REST API's OpenAPI 3.1 description, served at /api/openapi.json.
+
+Written by hand next to the routes (tests/test_openapi.py checks that every route is described
+and nothing else is); the fuzz tests draw their requests from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core import __version__
+from core.http import DB_ID_MAX
+
+Schema = dict[str, Any]
+
+ID: Schema = {"type": "integer", "minimum": 1, "maximum": DB_ID_MAX}
+TEXT: Schema = {"type": "string", "minLength": 1}
+ERROR: Schema = {"$ref": "#/components/schemas/Error"}
+
+
+def _obj(required: tuple[str, ...] = (), **props: Schema) -> Schema:
+    return {"type": "object", "properties": props, "required": list(required)}
+
+
+TUTOR_FIELDS: dict[str, Schema] = {
+    "name": {"type": "string", "maxLength": 120},
+    "subject": {"type": "string", "maxLength": 120},
+    "language": {"enum": ["en", "zh"]},
+    "persona_prompt": {"type": "string", "maxLength": 4000},
+    "voice": {"type": "string", "maxLength": 64},
+    "kb_id": {"oneOf": [ID, {"type": "null"}]},
+    "answer_policy": {"type": "string"},
+}
+
+
+def _op(
+    summary: str,
+    ok: int,
+    *,
+    auth: str | None = "bearer",
+    body: Schema | None = None,
+    content: str = "application/json",
+    errors: tuple[int, ...] = (),
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {str(ok): {"description": "success"}}
+    for status in sorted({*errors, *((401,) if auth else ())}):
+        responses[str(status)] = {
+            "description": "error",
+            "content": {"application/json": {"schema": ERROR}},
+        }
+    op: dict[str, Any] = {"summary": summary, "responses": responses}
+    if auth:
+        op["security"] = [{auth: []}]
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {content: {"schema": body}}}
+    return op
+
+
+def _path_params(path: str) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string"} if name == "session_id" else ID,
+        }
+        for name in names
+    ]
+
+
+def _api_paths() -> dict[str, dict[str, Any]]:
+    kb = "/api/knowledge-bases/{kb_id}"
+    tutor_body = _obj(("name", "subject"), **TUTOR_FIELDS)
+    return {
+        "/health": {"get": _op("Health of the server and its engine", 200, auth=None)},
+        "/api/openapi.json": {"get": _op("This description", 200, auth=None)},
+        "/api/auth/login": {
+            "post": _op(
+                "Log in: a bearer access token",
+                200,
+                auth=None,
+                body=_obj(("email", "password"), email=TEXT, password=TEXT),
+                errors=(400, 401, 413, 422, 429),
+            )
+        },
+        "/api/auth/me": {"get": _op("The logged-in account", 200)},
+        "/api/tutors": {
+            "get": _op("Every tutor", 200),
+            "post": _op("Create a tutor (staff)", 201, body=tutor_body, errors=(400, 403, 422)),
+        },
+        "/api/tutors/{tutor_id}": {
+            "get": _op("One tutor", 200, errors=(404,)),
+            "patch": _op(
+                "Change a tutor (staff)",
+                200,
+                body=_obj((), **TUTOR_FIELDS),
+                errors=(400, 403, 404, 422),
+            ),
+            "delete": _op("Delete a tutor (staff)", 204, errors=(403, 404)),
+        },
+        "/api/student/sessions": {
+            "get": _op("The student's sessions", 200),
+            "post": _op(
+                "Open a session with a tutor: where and how to open its call",
+                201,
+                body=_obj(("tutor_id",), tutor_id=ID),
+                errors=(400, 404, 422, 429, 502, 503),
+            ),
+        },
+        "/api/student/sessions/{session_id}": {
+            "get": _op("One session with its turns", 200, errors=(404,))
+        },
+        "/api/student/sessions/{session_id}/end": {
+            "post": _op("End a session", 200, errors=(404,))
+        },
+        "/api/knowledge-bases": {
+            "get": _op("Every knowledge base (staff)", 200, errors=(403,)),
+            "post": _op(
+                "Create a knowledge base (staff)",
+                201,
+                body=_obj(("name",), name=TEXT, description={"type": "string"}),
+                errors=(400, 403, 422),
+            ),
+        },
+        kb: {
+            "get": _op("One knowledge base (staff)", 200, errors=(403, 404)),
+            "delete": _op("Delete a knowledge base (staff)", 204, errors=(403, 404)),
+        },
+        f"{kb}/tutors": {
+            "patch": _op(
+                "Make exactly these tutors answer from the base (staff)",
+                200,
+                body=_obj(("tutor_ids",), tutor_ids={"type": "array", "items": ID}),
+                errors=(400, 403, 404, 422),
+            )
+        },
+        f"{kb}/documents": {
+            "get": _op("The base's documents (staff)", 200, errors=(403, 404)),
+            "post": _op(
+                "Upload a document: .txt, .md or .pdf (staff)",
+                202,
+                body=_obj(("file",), file={"type": "string", "contentMediaType": "text/plain"}),
+                content="multipart/form-data",
+                errors=(403, 404, 413, 415, 422),
+            ),
+        },
+        f"{kb}/documents/{{doc_id}}": {
+            "get": _op("One document and its ingestion (staff)", 200, errors=(403, 404)),
+            "delete": _op("Delete a document (staff)", 204, errors=(403, 404)),
+        },
+        f"{kb}/search": {
+            "post": _op(
+                "Search the base as a tutor would (staff)",
+                200,
+                body=_obj(("query",), query=TEXT, k={"type": "integer", "minimum": 1}),
+                errors=(400, 403, 404, 422),
+            )
+        },
+    }
+
+
+def _engine_paths() -> dict[str, dict[str, Any]]:
+    offer = {"type": "string", "description": "an SDP offer"}
+    return {
+        "/v1/sessions": {
+            "post": _op(
+                "Reserve a call slot (the signaling tier, service token)",
+                201,
+                auth="service",
+                body=_obj(("tutor_id", "student_id"), tutor_id=ID, student_id=ID, kb_id=ID),
+                errors=(400, 404, 422, 429, 503),
+            )
+        },
+        "/v1/sessions/{session_id}": {
+            "delete": _op("End a session (service token)", 204, auth="service", errors=(404,))
+        },
+        "/v1/calls/{session_id}": {
+            "post": _op(
+                "Open the session's call: an SDP offer in, the answer out (WHIP; engine token)",
+                201,
+                auth="engine",
+                body=offer,
+                content="application/sdp",
+                errors=(400, 404, 409, 413, 415, 422),
+            ),
+            "delete": _op("Hang up (engine token)", 204, auth="engine", errors=(404,)),
+        },
+    }
+
+
+def describe(*, with_engine: bool) -> dict[str, Any]:
+    """The description of the routes a server has: the engine's when it runs in-process."""
+    paths = _api_paths()
+    if with_engine:
+        paths.update(_engine_paths())
+    for path, ops in paths.items():
+        if params := _path_params(path):
+            ops["parameters"] = params
+    bearer = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Virtual Tutor", "version": __version__},
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": bearer, "service": bearer, "engine": bearer},
+            "schemas": {
+                "Error": _obj(("error",), error=_obj(("code", "message"), code=TEXT, message=TEXT))
+            },
+        },
+    }

@@ -1,0 +1,277 @@
+"""Fuzzing against a real server: hypothesis draws data-channel messages, mutated SDP offers and
+REST requests (from the OpenAPI description); the runners send them and count what came back.
+
+Inputs are drawn up front by a derandomized hypothesis run (a fixed seed: the same inputs every
+time), then replayed over loopback: the server, not hypothesis, is what is under test. Used by
+tests/test_fuzz.py (a small budget, in CI) and bench/fuzz.py (a larger one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import aiohttp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from yarl import URL
+
+from core.http import DB_ID_MAX
+from media_engine.protocol import TextIn, parse
+from signaling.openapi import describe
+from virtual_tutor.client import CallConnection
+
+T = TypeVar("T")
+
+
+def draw(strategy: st.SearchStrategy[T], n: int, *, seed: int = 0) -> list[T]:
+    """`n` examples of `strategy`, the same ones for the same seed."""
+    out: list[T] = []
+
+    @settings(
+        max_examples=n,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(strategy)
+    def collect(value: T) -> None:
+        out.append(value)
+
+    collect()
+    rng = random.Random(seed)
+    rng.shuffle(out)
+    return out[:n]
+
+
+@dataclass
+class Tally:
+    """What a fuzz run sent and what came back."""
+
+    inputs: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+    server_errors: list[str] = field(default_factory=list)
+    not_json: list[str] = field(default_factory=list)
+
+    def count(self, status: int, what: str, *, json_body: bool) -> None:
+        self.inputs += 1
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+        if status >= 500:
+            self.server_errors.append(f"{status} {what}"[:300])
+        elif status >= 400 and not json_body:
+            self.not_json.append(f"{status} {what}"[:300])
+
+
+# --- data-channel messages ---------------------------------------------------------------------
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+KINDS = st.sampled_from(["text", "ping", "dance", "", "TEXT", "bye", None, 1, ["text"]])
+
+
+def _message() -> st.SearchStrategy[str | bytes]:
+    shaped = st.builds(
+        lambda kind, content, extra: json.dumps({"type": kind, "content": content, **extra}),
+        KINDS,
+        JSON,
+        st.dictionaries(st.text(max_size=5), JSON, max_size=2),
+    )
+    deep = st.builds(
+        lambda n, open_, close: open_ * n + close * n,
+        st.integers(30, 6000),
+        st.sampled_from(["[", '{"a":', "[{}"]),
+        st.sampled_from(["", "]", "}"]),
+    )
+    return st.one_of(
+        shaped,
+        JSON.map(json.dumps),
+        st.text(max_size=200),
+        st.binary(max_size=200),
+        deep,
+        st.integers(16_000, 20_000).map(lambda n: json.dumps({"type": "text", "content": "x" * n})),
+    )
+
+
+def channel_messages(n: int) -> list[str | bytes]:
+    """Hostile messages; valid typed messages are left out (each would start a reply)."""
+
+    def harmless(raw: str | bytes) -> bool:
+        try:
+            return not isinstance(parse(raw, max_bytes=16_384), TextIn)
+        except Exception:
+            return True
+
+    return [m for m in draw(_message(), n * 2) if harmless(m)][:n]
+
+
+async def fuzz_channel(call: CallConnection, messages: list[str | bytes]) -> Tally:
+    """Send every message on a live call; each must be answered or ignored, never fatal."""
+    tally = Tally()
+    for raw in messages:
+        call.channel.send(raw)
+        tally.count(0, repr(raw)[:80], json_body=True)  # no status: the call's fate counts
+        await asyncio.sleep(0.005)
+    return tally
+
+
+# --- SDP offers --------------------------------------------------------------------------------
+
+
+def _mutate(offer: str, rnd: random.Random, steps: int) -> str:
+    lines = offer.split("\r\n")
+    junk = ["m=foo", "a=candidate:garbage", "m=audio notaport", "a=rtpmap:x", "c=IN", "a=", "="]
+    for _ in range(steps):
+        i = rnd.randrange(len(lines))
+        op = rnd.randrange(6)
+        if op == 0:
+            del lines[i]
+        elif op == 1:
+            lines.insert(i, lines[rnd.randrange(len(lines))])
+        elif op == 2:
+            lines[i] = rnd.choice(junk)
+        elif op == 3 and lines[i]:
+            j = rnd.randrange(len(lines[i]))
+            lines[i] = lines[i][:j] + chr(rnd.randrange(32, 127)) + lines[i][j + 1 :]
+        elif op == 4:
+            lines[i] = lines[i][: rnd.randrange(len(lines[i]) + 1)]
+        elif op == 5:
+            lines[i] = " ".join(str(rnd.randrange(-5, 70000)) for _ in range(rnd.randrange(4)))
+        if not lines:
+            lines = ["v=0"]
+    return "\r\n".join(lines)
+
+
+def offer_mutations(n: int) -> list[tuple[int, int]]:
+    """(seed, steps) of `n` mutations, drawn up front; `mutate` applies one to an offer."""
+    return draw(st.tuples(st.integers(0, 2**32), st.integers(1, 6)), n)
+
+
+def mutate(offer: str, mutation: tuple[int, int]) -> str:
+    seed, steps = mutation
+    return _mutate(offer, random.Random(seed), steps)
+
+
+async def fuzz_offers(
+    http: aiohttp.ClientSession,
+    offers: list[str],
+    new_session: Callable[[], Any],
+    end_session: Callable[[str], Any],
+) -> Tally:
+    """Post each offer; one that is accepted uses up its session, so a fresh one is opened."""
+    tally = Tally()
+    grant = await new_session()
+    for sdp in offers:
+        async with http.post(
+            grant["engine_url"],
+            data=sdp,
+            headers={
+                "Authorization": f"Bearer {grant['engine_token']}",
+                "Content-Type": "application/sdp",
+            },
+        ) as resp:
+            body = await resp.text()
+            tally.count(resp.status, sdp[:200], json_body=_is_json(body))
+        if resp.status == 201:
+            await end_session(grant["session_id"])
+            grant = await new_session()
+    await end_session(grant["session_id"])
+    return tally
+
+
+# --- REST --------------------------------------------------------------------------------------
+
+ODD_IDS = st.sampled_from([0, -1, DB_ID_MAX, DB_ID_MAX + 1, 2**64, 10**30, 1, 2, 3])
+
+
+def _path_value(schema: dict[str, Any]) -> st.SearchStrategy[str]:
+    if schema.get("type") == "integer":
+        return ODD_IDS.map(str) | st.text(max_size=8).map(lambda s: s.replace("/", "") or "x")
+    return st.text(min_size=1, max_size=40).map(lambda s: s.replace("/", "") or "x")
+
+
+def _value(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    if schema.get("type") == "integer":
+        return ODD_IDS | st.integers() | JSON
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"]) | JSON
+    if "oneOf" in schema:
+        return st.one_of(*[_value(s) for s in schema["oneOf"]])
+    if schema.get("type") == "array":
+        return st.lists(_value(schema["items"]), max_size=5) | JSON
+    if schema.get("type") == "string":
+        return st.text(max_size=50) | JSON
+    return JSON
+
+
+def _body(schema: dict[str, Any] | None) -> st.SearchStrategy[Any]:
+    if schema is None or schema.get("type") != "object":
+        return JSON.map(json.dumps)
+    fields = {name: _value(s) for name, s in schema["properties"].items()}
+    shaped = st.fixed_dictionaries({}, optional=fields).map(json.dumps)
+    deep = st.integers(30, 3000).map(lambda n: "[" * n)
+    return st.one_of(shaped, shaped, JSON.map(json.dumps), deep, st.text(max_size=50))
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: str | None
+    as_user: str
+
+
+def _operation(path: str, method: str, op: dict[str, Any], params: list[Any]) -> Any:
+    content = op.get("requestBody", {}).get("content", {})
+    schema = content.get("application/json", {}).get("schema")
+    values = {p["name"]: _path_value(p["schema"]) for p in params}
+    return st.builds(
+        lambda filled, body, who: Request(method.upper(), path.format(**filled), body, who),
+        st.fixed_dictionaries(values),
+        _body(schema) if "application/json" in content else st.none(),
+        st.sampled_from(["admin", "student", "nobody", "service"]),
+    )
+
+
+def rest_requests(n: int) -> list[Request]:
+    """Requests for every operation of the API (not /v1/calls: the SDP fuzz covers it)."""
+    spec = describe(with_engine=True)
+    ops = [
+        _operation(path, method, op, ops.get("parameters", []))
+        for path, ops in spec["paths"].items()
+        for method, op in ops.items()
+        if method != "parameters" and not path.startswith("/v1/calls")
+    ]
+    return draw(st.one_of(*ops), n)
+
+
+async def fuzz_rest(
+    http: aiohttp.ClientSession, base: URL, requests: list[Request], tokens: dict[str, str]
+) -> Tally:
+    tally = Tally()
+    for req in requests:
+        headers = {"Content-Type": "application/json"}
+        if req.as_user in tokens:
+            headers["Authorization"] = f"Bearer {tokens[req.as_user]}"
+        url = base.with_path(req.path, encoded=False)
+        async with http.request(req.method, url, data=req.body, headers=headers) as resp:
+            body = await resp.text()
+            tally.count(
+                resp.status, f"{req.method} {req.path} {req.body!r:.120}", json_body=_is_json(body)
+            )
+    return tally
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
