@@ -128,10 +128,16 @@ class Call:
         # aiortc reports a malformed offer in many ways (assertions, AttributeError on a
         # missing line, ...); whatever it raises while reading or answering one is the offer's.
         try:
-            SessionDescription.parse(offer_sdp)
+            parsed = SessionDescription.parse(offer_sdp)
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception as exc:
             raise _bad_offer("read", exc) from exc
+        for media in parsed.media:
+            # Without these, aiortc accepts the offer and then fails to connect, in a task of
+            # its own, by assertion: the client would wait for a call that cannot happen.
+            ice, dtls = media.ice, media.dtls
+            if not (ice and ice.usernameFragment and ice.password and dtls and dtls.fingerprints):
+                raise BadOffer("each media section needs ICE credentials and a DTLS fingerprint")
         # getTransceivers() lists media only; a data channel shows as the SCTP transport.
         kinds = {t.kind for t in self._pc.getTransceivers()}
         if not kinds and self._pc.sctp is None:
