@@ -132,10 +132,16 @@ class Call:
         # aiortc reports a malformed offer in many ways (assertions, AttributeError on a
         # missing line, ...); whatever it raises while reading or answering one is the offer's.
         try:
-            SessionDescription.parse(offer_sdp)
+            parsed = SessionDescription.parse(offer_sdp)
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except Exception as exc:
             raise _bad_offer("read", exc) from exc
+        for media in parsed.media:
+            # Without these, aiortc accepts the offer and then fails to connect, in a task of
+            # its own, by assertion: the client would wait for a call that cannot happen.
+            ice, dtls = media.ice, media.dtls
+            if not (ice and ice.usernameFragment and ice.password and dtls and dtls.fingerprints):
+                raise BadOffer("each media section needs ICE credentials and a DTLS fingerprint")
         # getTransceivers() lists media only; a data channel shows as the SCTP transport.
         kinds = {t.kind for t in self._pc.getTransceivers()}
         if not kinds and self._pc.sctp is None:
@@ -194,9 +200,13 @@ class Call:
         consent checks take half a minute to notice a client that vanished."""
         timeout = self._settings.call_idle_timeout_seconds
         packets = 0
+        step = min(1.0, timeout / 4)
         while True:
-            await asyncio.sleep(min(1.0, timeout / 4))
+            before = time.monotonic()
+            await asyncio.sleep(step)
             now = time.monotonic()
+            if now - before > step + 0.5:
+                continue  # the loop was held up: what the client sent meanwhile is unread yet
             received = await self._rtp_packets_received()
             if received > packets:
                 packets, self._heard_at = received, now

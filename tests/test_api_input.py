@@ -11,6 +11,7 @@ from yarl import URL
 from signaling.keys import ISSUER
 from tests.calls import in_use, open_session
 from tests.conftest import ADMIN, login
+from virtual_tutor.client import CallConnection
 
 HUGE = 2**63
 DEEP = "[" * 2000
@@ -109,5 +110,27 @@ async def test_sdp_the_parser_asserts_on_is_a_400(client: TestClient[Any, Any]) 
         assert (await json_error(resp))["code"] == "bad_offer"
     # The session survives bad offers; ending it frees the slot.
     assert await in_use(client) == 1
+    await client.post(f"/api/student/sessions/{grant['session_id']}/end", headers=student)
+    assert await in_use(client) == 0
+
+
+async def test_an_offer_without_a_fingerprint_is_refused_not_left_to_fail(
+    client: TestClient[Any, Any],
+) -> None:
+    student = await login(client)
+    grant = await open_session(client, student)
+    probe = CallConnection(client.session, "", "")
+    await probe.pc.setLocalDescription(await probe.pc.createOffer())
+    offer = probe.pc.localDescription.sdp
+    await probe.pc.close()
+    headers = {
+        "Authorization": f"Bearer {grant['engine_token']}",
+        "Content-Type": "application/sdp",
+    }
+    for drop in ("a=fingerprint:", "a=ice-ufrag:", "a=ice-pwd:"):
+        sdp = "\r\n".join(line for line in offer.split("\r\n") if not line.startswith(drop))
+        resp = await client.post(URL(grant["engine_url"]).path, data=sdp, headers=headers)
+        assert resp.status == 400, (drop, resp.status)
+        assert (await json_error(resp))["code"] == "bad_offer"
     await client.post(f"/api/student/sessions/{grant['session_id']}/end", headers=student)
     assert await in_use(client) == 0

@@ -3,16 +3,25 @@ message is stored, in order, however fast they come. Real calls over loopback.""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from auth import TokenIssuer
 from core.jsontext import JsonTooDeep, depth, loads
+from core.settings import Settings
+from media_engine.call import Call
 from media_engine.protocol import event
+from media_engine.runtime import EngineRuntime
+from media_engine.store import TurnStore
+from media_engine.tutor import TutorProfile
+from storage import Database
 from tests.calls import eventually, in_use, next_event, open_call, plain_tutor, wait_reply
 from tests.conftest import login
+from tests.voice_helpers import FakeChannel, FakeStore, ScriptedLLM
 
 
 def test_loads_refuses_deep_nesting_without_recursing() -> None:
@@ -99,3 +108,44 @@ async def test_messages_sent_back_to_back_are_all_stored_in_order(
     user = [t["text"] for t in turns if t["role"] == "user"]
     assert user == sent
     await call.hang_up()
+
+
+class SlowStore(FakeStore):
+    """Stores slowly, so that the next message arrives while a turn is being stored."""
+
+    async def add_turn(self, **turn: Any) -> None:
+        await asyncio.sleep(0.05)
+        await super().add_turn(**turn)
+
+
+async def _closed(call: Call, reason: str) -> None:
+    return None
+
+
+async def test_turns_are_stored_in_order_whatever_interrupts_them() -> None:
+    """One piece, with scripted parts: a burst of messages, each interrupting the last reply."""
+    store = SlowStore()
+    runtime = EngineRuntime(
+        settings=Settings(database_url="sqlite://", secret_key="k" * 40),
+        db=cast(Database, None),
+        store=cast(TurnStore, store),
+        issuer=cast(TokenIssuer, None),
+        llm=ScriptedLLM("one two three four", delay=0.02),
+    )
+    call = Call(
+        session_id="s1",
+        tutor=TutorProfile(id=1, name="Ada", subject="biology"),
+        runtime=runtime,
+        on_closed=_closed,
+    )
+    channel = FakeChannel()
+    call._channel = channel  # type: ignore[assignment]
+    sent = [f"message {i}" for i in range(6)]
+    ids = [call.start_turn(text, source="typed") for text in sent]
+    final = await channel.wait_for("text", role="assistant")
+    assert final["turn_id"] == ids[-1]
+    assert [t["text"] for t in store.of("user")] == sent
+    # The last message is stored even when the call closes right after it arrives.
+    call.start_turn("goodbye", source="typed")
+    await call.close("hangup")
+    assert store.of("user")[-1]["text"] == "goodbye"

@@ -304,6 +304,7 @@ class FakeChannel:
 
     readyState = "open"
     label = "chat"
+    bufferedAmount = 0
 
     def __init__(self) -> None:
         self.sent: list[tuple[float, dict[str, Any]]] = []
