@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import platform
-import secrets
 import sys
 import time
 from collections.abc import Sequence
@@ -38,7 +37,7 @@ from numpy.typing import NDArray
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.answer_scoring import pass_label, score  # noqa: E402
-from bench.common import ROOT, STUDENT, pct, running_server  # noqa: E402
+from bench.common import ROOT, STUDENT, bearer, pct, rest, running_server, wait_material  # noqa: E402
 from bench.speech_clips import ClipSpec, make_clips, plan_clip  # noqa: E402
 from media_engine.audio import OUT_RATE  # noqa: E402
 from virtual_tutor.client import Api, CallConnection, ClientError, TurnLog  # noqa: E402
@@ -47,7 +46,6 @@ from virtual_tutor.voice_client import Listener, Microphone  # noqa: E402
 QUESTIONS = ROOT / "bench" / "answer_questions.json"
 MODELS = ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]
 TIMEOUT_S = 90.0  # per reply
-ADMIN = ("bench-admin@example.com", secrets.token_urlsafe(16))
 WARM_CLIP = ClipSpec("Hello, can you hear me?", "en", "kokoro", "af_heart", noise=False)
 T = TypeVar("T")
 
@@ -92,37 +90,6 @@ def spread(items: Sequence[T], n: int | None) -> list[T]:
     if n is None or n >= len(items):
         return list(items)
     return [items[i * len(items) // n] for i in range(max(n, 0))]
-
-
-async def rest(http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
-    async with http.request(method, url, **kwargs) as resp:
-        if resp.status >= 400:
-            raise ClientError(f"{method} {url}: {resp.status} {await resp.text()}")
-        return await resp.json()
-
-
-async def bearer(
-    http: aiohttp.ClientSession, server: str, email: str, password: str
-) -> dict[str, str]:
-    body = await rest(
-        http, "POST", f"{server}/api/auth/login", json={"email": email, "password": password}
-    )
-    return {"Authorization": f"Bearer {body['access_token']}"}
-
-
-async def wait_material(http: aiohttp.ClientSession, server: str, timeout: float = 600) -> None:
-    """The demo knowledge bases are ingested after start: wait until every document is ready."""
-    admin = await bearer(http, server, *ADMIN)
-    deadline = time.monotonic() + timeout
-    for kb in await rest(http, "GET", f"{server}/api/knowledge-bases", headers=admin):
-        url = f"{server}/api/knowledge-bases/{kb['id']}/documents"
-        while not (
-            (docs := await rest(http, "GET", url, headers=admin))
-            and all(d["status"] == "ready" for d in docs)
-        ):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"knowledge base {kb['id']} not ready in {timeout:.0f} s")
-            await asyncio.sleep(0.5)
 
 
 async def ask(
@@ -221,7 +188,7 @@ async def run_model(
     clips: dict[ClipSpec, NDArray[np.int16]],
 ) -> list[Result]:
     results: list[Result] = []
-    env = {"LLM_MODEL": model, "ADMIN_EMAIL": ADMIN[0], "ADMIN_PASSWORD": ADMIN[1]}
+    env = {"LLM_MODEL": model}
     async with (
         running_server(**env) as server,
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http,

@@ -9,10 +9,18 @@ import socket
 import statistics
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from virtual_tutor.client import ClientError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT = ("student@example.com", "bench-student-pass")
@@ -54,6 +62,40 @@ class Server:
     pid: int
 
 
+ADMIN = ("bench-admin@example.com", secrets.token_urlsafe(16))
+
+
+async def rest(http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
+    async with http.request(method, url, **kwargs) as resp:
+        if resp.status >= 400:
+            raise ClientError(f"{method} {url}: {resp.status} {await resp.text()}")
+        return await resp.json()
+
+
+async def bearer(
+    http: aiohttp.ClientSession, server: str, email: str, password: str
+) -> dict[str, str]:
+    body = await rest(
+        http, "POST", f"{server}/api/auth/login", json={"email": email, "password": password}
+    )
+    return {"Authorization": f"Bearer {body['access_token']}"}
+
+
+async def wait_material(http: aiohttp.ClientSession, server: str, timeout: float = 600) -> None:
+    """The demo knowledge bases are ingested after start: wait until every document is ready."""
+    admin = await bearer(http, server, *ADMIN)
+    deadline = time.monotonic() + timeout
+    for kb in await rest(http, "GET", f"{server}/api/knowledge-bases", headers=admin):
+        url = f"{server}/api/knowledge-bases/{kb['id']}/documents"
+        while not (
+            (docs := await rest(http, "GET", url, headers=admin))
+            and all(d["status"] == "ready" for d in docs)
+        ):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"knowledge base {kb['id']} not ready in {timeout:.0f} s")
+            await asyncio.sleep(0.5)
+
+
 @asynccontextmanager
 async def running_server(**env: str) -> AsyncIterator[Server]:
     """`virtual-tutor serve` on a fresh database and a free port, until the block ends."""
@@ -69,7 +111,8 @@ async def running_server(**env: str) -> AsyncIterator[Server]:
             "SECRET_KEY": secrets.token_urlsafe(48),
             "DEMO_STUDENT_EMAIL": STUDENT[0],
             "DEMO_STUDENT_PASSWORD": STUDENT[1],
-            "ADMIN_PASSWORD": secrets.token_urlsafe(12),
+            "ADMIN_EMAIL": ADMIN[0],
+            "ADMIN_PASSWORD": ADMIN[1],
             **env,
         }
         proc = await asyncio.create_subprocess_exec(

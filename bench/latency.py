@@ -28,9 +28,18 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import STUDENT, Server, pct, running_server, summary  # noqa: E402
+from bench.common import (  # noqa: E402
+    STUDENT,
+    Server,
+    pct,
+    running_server,
+    summary,
+    wait_material,
+)
 
 # Questions the demo tutor's course material answers, so every reply is a grounded one.
 QUESTIONS = [
@@ -272,7 +281,9 @@ async def main() -> None:
     parser.add_argument("--json", help="write every turn's events here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        async with running_server() as server:
+        async with running_server() as server, aiohttp.ClientSession() as http:
+            # The demo material is embedded after start, on the cores the turns need.
+            await wait_material(http, server.url)
             results = await bench(server, args, Path(tmp))
     if args.json:
         text = json.dumps(results, ensure_ascii=False, indent=1)

@@ -179,7 +179,7 @@ class Settings:
     )
     """A call that does not connect within this time is closed and its slot released."""
     call_idle_timeout_seconds: float = field(
-        default=5.0, metadata=env("CALL_IDLE_TIMEOUT_SECONDS", low=1)
+        default=8.0, metadata=env("CALL_IDLE_TIMEOUT_SECONDS", low=1)
     )
     """A connected call that receives neither audio nor a data-channel message (clients send
     a `ping` every 1.5 s) for this long has lost its client: it is ended, its slot released."""

@@ -141,11 +141,11 @@ async def test_turns_are_stored_in_order_whatever_interrupts_them() -> None:
     channel = FakeChannel()
     call._channel = channel  # type: ignore[assignment]
     sent = [f"message {i}" for i in range(6)]
-    ids = [call.start_turn(text, source="typed") for text in sent]
+    ids = [call.turns.typed(text) for text in sent]
     final = await channel.wait_for("text", role="assistant")
     assert final["turn_id"] == ids[-1]
     assert [t["text"] for t in store.of("user")] == sent
     # The last message is stored even when the call closes right after it arrives.
-    call.start_turn("goodbye", source="typed")
+    call.turns.typed("goodbye")
     await call.close("hangup")
     assert store.of("user")[-1]["text"] == "goodbye"
