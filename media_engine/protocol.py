@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 MAX_TEXT_CHARS = 4000
 
@@ -15,6 +15,15 @@ class ProtocolError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class Channel(Protocol):
+    """Where a call's events go: its WebRTC data channel, or a WebSocket that stands in for it."""
+
+    @property
+    def readyState(self) -> str: ...
+
+    def send(self, data: str) -> None: ...
 
 
 @dataclass(frozen=True)
