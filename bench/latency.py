@@ -1,11 +1,12 @@
 """Latency benchmark: spoken turns through the headless client over loopback.
 
-    python bench/latency.py [--turns 10] [--barge-ins 5] [--tutor 1]
+    python bench/latency.py [--turns 10] [--barge-ins 5] [--tutor 1] [--websocket]
 
 Starts `virtual-tutor serve` (default models), speaks questions made with espeak-ng through
 `virtual-tutor call --wav ... --json`, and prints p50/p95 of the client-measured end of speech →
 first reply audio, of each engine stage (from the metrics events), of typed message → first text
-delta, and of the barge-in stop time measured on the client.
+delta, and of the barge-in stop time measured on the client. `--websocket` also times the same
+spoken turns over the engine's WebSocket transport (`--transport ws`), beside WebRTC's.
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ async def bench(server: Server, args: argparse.Namespace, folder: Path) -> None:
         <= set(t["transcript"].lower().replace("?", "").split())
     )
     print(f"{'transcripts with the key word':34} {heard}/{len(turns)}")
+    if args.websocket:
+        await websocket_latency(server, args, wavs)
 
     typed = await client(server, args.tutor, *[a for q in QUESTIONS[:5] for a in ("--text", q)])
     first_delta = [e["first_delta_ms"] for e in typed if e["event"] == "reply"]
@@ -138,11 +141,29 @@ async def bench(server: Server, args: argparse.Namespace, folder: Path) -> None:
         print(summary("barge-in: speech start -> silence", stops))
 
 
+async def websocket_latency(server: Server, args: argparse.Namespace, wavs: list[Path]) -> None:
+    """The same spoken turns over the WebSocket transport, timed the same way on the client."""
+    wav_args = [a for w in wavs[: args.turns] for a in ("--wav", str(w))]
+    events = await client(server, args.tutor, "--transport", "ws", *wav_args)
+    turns = [e for e in events if e["event"] == "turn"]
+    latency = [t["latency_ms"] for t in turns if t.get("latency_ms") is not None]
+    if not latency:
+        print("WebSocket: no spoken turn was answered with audio")
+        return
+    print(summary("ws client: speech end -> 1st audio", latency))
+    values = [t["metrics"]["total_ms"] for t in turns if "total_ms" in t.get("metrics", {})]
+    if values:
+        print(summary("ws engine: total_ms", values))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--barge-ins", type=int, default=5)
     parser.add_argument("--tutor", type=int, default=1)
+    parser.add_argument(
+        "--websocket", action="store_true", help="also time the turns over the WebSocket"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         async with running_server() as server:

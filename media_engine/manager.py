@@ -110,11 +110,19 @@ class CallManager:
             websocket_url=websocket_url(base_url, session_id),
         )
 
-    async def open_call(self, session_id: str) -> Call:
-        """The session's call, not yet connected: CallNotFound, or CallExists if it has one."""
+    async def open_call(self, session_id: str, *, replace_unconnected: bool = False) -> Call:
+        """The session's call, not yet connected: CallNotFound, or CallExists if it has one.
+
+        `replace_unconnected`: a call that never connected (WebRTC that a firewall blocked) gives
+        way to this one, keeping the session; the WebSocket transport is that fallback.
+        """
         slot = self._slots.get(session_id)
         if slot is None:
             raise CallNotFound("no such session on this engine, or it has ended")
+        old = slot.call
+        if old is not None and replace_unconnected and not old.connected.is_set():
+            slot.call = None  # closed without releasing the slot: see _closed
+            await old.close("replaced")
         if slot.call is not None:
             raise CallExists("this session already has a call")
         tutor = await self._rt.store.tutor_for_session(session_id)

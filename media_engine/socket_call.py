@@ -319,7 +319,7 @@ async def serve_socket(
     try:
         token = request.query.get("token") or bearer(request.headers.get("Authorization"))
         runtime.issuer.verify_engine(token, session_id=session_id)
-        call = await manager.open_call(session_id)
+        call = await manager.open_call(session_id, replace_unconnected=True)
     except AuthError as exc:
         return await _refuse(ws, CLOSE_UNAUTHORIZED, "unauthorized", str(exc))
     except CallExists as exc:
