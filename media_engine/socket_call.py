@@ -151,8 +151,15 @@ class RateLimit:
 class SocketCall:
     """One call's WebSocket, from the `hello` to the close. `run` returns when either ends."""
 
-    def __init__(self, ws: web.WebSocketResponse, call: Call, runtime: EngineRuntime) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        call: Call,
+        runtime: EngineRuntime,
+        transport: asyncio.Transport | None = None,
+    ) -> None:
         self._ws = ws
+        self._transport = transport
         self._call = call
         self._runtime = runtime
         self._max_text_bytes = runtime.settings.max_message_bytes
@@ -214,7 +221,12 @@ class SocketCall:
             await self._decoder.aclose()
         if self._mic is not None:
             self._mic.stop()
-        await self._ws.close(code=code, message=reason.encode()[:120])
+        try:
+            # A client that does not read cannot take the close frame either.
+            await asyncio.wait_for(self._ws.close(code=code, message=reason.encode()[:120]), 5.0)
+        except TimeoutError:
+            if self._transport is not None:
+                self._transport.abort()
 
     def _start_voice(self) -> None:
         """Swap the pipeline's outbound track for the socket's, listen to the socket's audio."""
@@ -326,7 +338,7 @@ async def serve_socket(
         return await _refuse(ws, CLOSE_CONFLICT, exc.code, str(exc))
     except EngineError as exc:
         return await _refuse(ws, CLOSE_NOT_FOUND, exc.code, str(exc))
-    await SocketCall(ws, call, runtime).run()
+    await SocketCall(ws, call, runtime, request.transport).run()
     return ws
 
 

@@ -21,10 +21,15 @@ class GuideClient:
 
     @classmethod
     async def connect(
-        cls, client: TestClient[Any, Any], url: str, token: str
+        cls,
+        client: TestClient[Any, Any],
+        url: str,
+        token: str,
+        *,
+        http: aiohttp.ClientSession | None = None,
     ) -> tuple[GuideClient, dict[str, Any]]:
         """Connect to `url?token=...`; return the client and the engine's first message."""
-        ws = await client.session.ws_connect(f"{url}?token={token}")
+        ws = await (http or client.session).ws_connect(f"{url}?token={token}")
         guide = cls(ws)
         return guide, await guide.next()
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 
 from auth import TokenIssuer
 from auth.tokens import CallGrant
 from media_engine.socket_protocol import MAX_AUDIO_MESSAGE_BYTES
+from signaling.keys import SETTINGS
+from storage import Database, SessionRecord
 from tests.calls import eventually, in_use, open_session, plain_tutor
-from tests.conftest import SECRET, login
+from tests.conftest import SECRET, MakeClient, login
 from tests.socket_client import GuideClient, drain
 
 
@@ -116,3 +120,33 @@ async def test_refusals_and_bad_messages_are_clear(client: TestClient[Any, Any])
     # An ended session cannot be joined again.
     late, error = await GuideClient.connect(client, url, grant["engine_token"])
     assert error["code"] == "not_found" and (await late.closed())[0] == 4404
+
+
+async def test_socket_calls_end_on_session_timeout_and_shutdown(make_client: MakeClient) -> None:
+    client = await make_client(CONNECT_TIMEOUT_SECONDS="4", SESSION_TIMEOUT_SECONDS="6")
+    headers = await login(client)
+    grant = await open_session(client, headers)
+    guide, _ = await GuideClient.connect(client, grant["websocket_url"], grant["engine_token"])
+    code, reason = await guide.closed(timeout=30)
+    assert (code, reason) == (4408, "session_timeout")
+    await eventually(lambda: _none_in_use(client))
+
+    grant = await open_session(client, headers)
+    # A client of its own, which the test server does not close before it shuts down.
+    async with aiohttp.ClientSession() as http:
+        guide, _ = await GuideClient.connect(
+            client, grant["websocket_url"], grant["engine_token"], http=http
+        )
+        database_url = client.app[SETTINGS].database_url
+        closing = asyncio.ensure_future(guide.closed(timeout=30))
+        await client.close()  # the server shuts down: the socket is closed, not waited for
+        assert (await closing)[0] == 1001
+    db = Database(database_url)
+    async with db.session() as s:
+        record = await s.get(SessionRecord, grant["session_id"])
+        assert record is not None and record.end_reason == "shutdown"
+    await db.close()
+
+
+async def _none_in_use(client: TestClient[Any, Any]) -> bool:
+    return await in_use(client) == 0

@@ -56,8 +56,10 @@ async def test_spoken_call_over_the_websocket(tmp_path: Path, real_llm: LLM) -> 
     await server.start_server()
     try:
         url = str(server.make_url("")).rstrip("/")
-        code, out, err = await run_cli(*call_args(url, "--wav", str(path)), timeout=600)
-        assert code == 0, err
+        code, out, err = await run_cli(
+            *call_args(url, "--wav", str(path), "--timeout", "400"), timeout=600
+        )
+        assert code == 0, (err, out[-4000:])
         events = [json.loads(line) for line in out.splitlines()]
         (turn,) = [e for e in events if e["event"] == "turn"]
         assert "photosynthesis" in turn["transcript"].lower(), turn
