@@ -111,7 +111,8 @@ class Outbox:
         self._ready.set()
 
     async def run(self) -> str:
-        """Send until the client stops reading; return why it is deemed not to read."""
+        """Send until the client stops reading; return why it is deemed not to read (or "",
+        when the connection is gone)."""
         while True:
             if self.overflowed:
                 return f"more than {self._max_bytes} bytes were waiting to be read"
@@ -127,6 +128,8 @@ class Outbox:
                 await asyncio.wait_for(self._ws.send_str(item), SEND_TIMEOUT_S)
             except TimeoutError:
                 return f"a message waited {SEND_TIMEOUT_S:.0f} s to be read"
+            except ConnectionError:
+                return ""  # the client went away: the reader sees the same
             self._pending -= size
 
 
@@ -207,6 +210,8 @@ class SocketCall:
         if sender.done() and not sender.cancelled():
             if sender.exception() is not None:
                 return CLOSE_INTERNAL, "send_failed"
+            if not sender.result():
+                return close_code("hangup"), "hangup"
             log.info("session %s: %s; closing", self._call.session_id, sender.result())
             return CLOSE_POLICY, "slow_reader"
         if reader.done() and not reader.cancelled() and reader.exception() is not None:
