@@ -1,7 +1,7 @@
 """Latency benchmark: spoken turns through the headless client over loopback.
 
     python bench/latency.py [--turns 10] [--fresh 10] [--paused 5] [--barge-ins 5] [--tutor 1]
-        [--waterfall bench/latency-waterfall.png] [--json out.json]
+        [--waterfall bench/latency-waterfall.png] [--json out.json] [--websocket]
 
 Starts `virtual-tutor serve` (default models) and speaks questions made with espeak-ng through
 `virtual-tutor call --wav ... --json`:
@@ -10,7 +10,9 @@ Starts `virtual-tutor serve` (default models) and speaks questions made with esp
 - one multi-turn call of `--turns` questions;
 - utterances with a thinking pause mid-sentence ("The answer is, um ... seven"): answering
   before the second half is a false cut-off;
-- typed message → first text delta, and barge-in (speech start → the tutor's silence).
+- typed message → first text delta, and barge-in (speech start → the tutor's silence);
+- with `--websocket`, the multi-turn questions again over the engine's WebSocket transport
+  (`--transport ws`), beside WebRTC's.
 It prints p50/p95 of the client-measured end of speech → first reply audio and of each engine
 stage (from the metrics events), how many replies prepared ahead were committed or dropped, and
 draws the fresh calls' median stage timeline as a waterfall (PNG).
@@ -191,6 +193,8 @@ async def bench(server: Server, args: argparse.Namespace, folder: Path) -> dict[
         <= set(t["transcript"].lower().replace("?", "").split())
     )
     print(f"{'  transcripts with the key word':34} {heard}/{len(turns)}")
+    if args.websocket:
+        await websocket_latency(server, args, wavs)
 
     cut_off = 0
     paused: list[dict[str, Any]] = []
@@ -270,6 +274,21 @@ def waterfall(turns: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+async def websocket_latency(server: Server, args: argparse.Namespace, wavs: list[Path]) -> None:
+    """The same spoken turns over the WebSocket transport, timed the same way on the client."""
+    wav_args = [a for w in wavs[: args.turns] for a in ("--wav", str(w))]
+    events = await client(server, args.tutor, "--transport", "ws", *wav_args)
+    turns = [e for e in events if e["event"] == "turn"]
+    latency = [t["latency_ms"] for t in turns if t.get("latency_ms") is not None]
+    if not latency:
+        print("WebSocket: no spoken turn was answered with audio")
+        return
+    print(summary("ws client: speech end -> 1st audio", latency))
+    values = [t["metrics"]["total_ms"] for t in turns if "total_ms" in t.get("metrics", {})]
+    if values:
+        print(summary("ws engine: total_ms", values))
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, default=10)
@@ -279,6 +298,9 @@ async def main() -> None:
     parser.add_argument("--paused", type=int, default=5, help="utterances with a thinking pause")
     parser.add_argument("--waterfall", default="bench/latency-waterfall.png")
     parser.add_argument("--json", help="write every turn's events here")
+    parser.add_argument(
+        "--websocket", action="store_true", help="also time the turns over the WebSocket"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         async with running_server() as server, aiohttp.ClientSession() as http:

@@ -36,6 +36,7 @@ from media_engine.errors import EngineError, engine_http_error
 from media_engine.llm.base import LLM
 from media_engine.manager import CallManager
 from media_engine.runtime import EngineRuntime, create_runtime
+from media_engine.socket_call import serve_socket
 from storage import Database
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,20 @@ async def hang_up(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.get("/v1/calls/{session_id}")
+@routes.get("/ws/ws/{session_id}")
+async def call_socket(request: web.Request) -> web.StreamResponse:
+    """The call over a WebSocket instead of WebRTC (media_engine.socket_call)."""
+    return await serve_socket(request, request.app[MANAGER], request.app[RUNTIME])
+
+
+async def end_calls(app: web.Application) -> None:
+    """At shutdown, before the server waits for its handlers: end every call, so that each
+    WebSocket is closed (1001) rather than waited for."""
+    if MANAGER in app:
+        await app[MANAGER].close_all("shutdown")
+
+
 def engine_health(app: web.Application) -> dict[str, object]:
     runtime, manager = app[RUNTIME], app[MANAGER]
     return {
@@ -215,5 +230,6 @@ def create_engine_app(settings: Settings, *, llm: LLM | None = None) -> web.Appl
         app[SHARED_LLM] = llm
     app.cleanup_ctx.append(engine_ctx)
     app.add_routes(routes)
+    app.on_shutdown.append(end_calls)
     app.router.add_get("/health", health)
     return app

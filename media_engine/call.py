@@ -22,7 +22,7 @@ from media_engine.conversation import Conversation
 from media_engine.errors import BadOffer, StageError, UnsupportedOffer
 from media_engine.jitter import set_jitter_packets
 from media_engine.llm.base import GenerationOptions
-from media_engine.protocol import ProtocolError, TextIn, event, parse
+from media_engine.protocol import Channel, ProtocolError, TextIn, event, parse
 from media_engine.tasks import TaskSet
 from media_engine.turn import Turns
 from media_engine.tutor import TutorProfile
@@ -80,7 +80,7 @@ class Call:
         self._settings = runtime.settings
         self._on_closed = on_closed
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self._channel: RTCDataChannel | None = None
+        self._channel: Channel | None = None
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._runner: asyncio.Task[None] | None = None
         self._tasks = TaskSet(session_id, "call", on_failure=self.task_failed)
@@ -162,6 +162,15 @@ class Call:
         self._runner = asyncio.create_task(self._run(), name=f"call-{self.session_id}")
         self._tasks.spawn(self.conversation.prefill(), name="prefill")
         return self._pc.localDescription.sdp
+
+    def attach(self, channel: Channel) -> None:
+        """Open the call on another transport (media_engine.socket_call): events go out on
+        `channel`, and the transport feeds and plays the voice pipeline (`self.voice`) itself."""
+        self._channel = channel
+        if self._runtime.voice is not None:
+            self.voice = self._runtime.voice.create(self)
+        self.connected.set()
+        self._tasks.spawn(self.conversation.prefill(), name="prefill")
 
     # --- the call's one loop -------------------------------------------------------------------
 

@@ -31,13 +31,23 @@ class SessionGrant:
     session_id: str
     engine_url: str
     engine_token: str
+    websocket_url: str
+    """The same call over a WebSocket (media_engine.socket_call); add `?token=<engine_token>`."""
 
     def as_json(self) -> dict[str, str]:
         return {
             "session_id": self.session_id,
             "engine_url": self.engine_url,
             "engine_token": self.engine_token,
+            "websocket_url": self.websocket_url,
         }
+
+
+def websocket_url(base_url: str, session_id: str) -> str:
+    """The ws:// (or, behind https, wss://) address of a session's WebSocket."""
+    scheme, sep, rest = base_url.partition("://")
+    ws_scheme = {"http": "ws", "https": "wss"}.get(scheme, scheme)
+    return f"{ws_scheme}{sep}{rest}/ws/ws/{session_id}"
 
 
 @dataclass
@@ -105,25 +115,43 @@ class CallManager:
             session_id=session_id,
             engine_url=f"{base_url}/v1/calls/{session_id}",
             engine_token=token,
+            websocket_url=websocket_url(base_url, session_id),
         )
 
-    async def answer(self, session_id: str, offer_sdp: str) -> str:
-        """Open the session's call with the client's offer; return the answer SDP."""
+    async def open_call(self, session_id: str, *, replace_unconnected: bool = False) -> Call:
+        """The session's call, not yet connected: CallNotFound, or CallExists if it has one.
+
+        `replace_unconnected`: a call that never connected (WebRTC that a firewall blocked) gives
+        way to this one, keeping the session; the WebSocket transport is that fallback.
+        """
         slot = self._slots.get(session_id)
         if slot is None:
             raise CallNotFound("no such session on this engine, or it has ended")
+        old = slot.call
+        if old is not None and replace_unconnected and not old.connected.is_set():
+            slot.call = None  # closed without releasing the slot: see _closed
+            await old.close("replaced")
         if slot.call is not None:
             raise CallExists("this session already has a call")
         tutor = await self._rt.store.tutor_for_session(session_id)
         if tutor is None:
             raise CallNotFound("the session's tutor no longer exists")
+        if slot.call is not None:  # another connection won the race while the tutor was read
+            raise CallExists("this session already has a call")
         call = Call(session_id=session_id, tutor=tutor, runtime=self._rt, on_closed=self._closed)
         slot.call = call
+        return call
+
+    async def answer(self, session_id: str, offer_sdp: str) -> str:
+        """Open the session's call with the client's offer; return the answer SDP."""
+        call = await self.open_call(session_id)
         try:
             return await call.accept(offer_sdp)
         except BaseException:
             # A bad offer costs the call, not the session: the client may try a good one.
-            slot.call = None
+            slot = self._slots.get(session_id)
+            if slot is not None and slot.call is call:
+                slot.call = None
             await call.close("bad_offer")
             raise
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from core.jsontext import JsonTooDeep, loads
 
@@ -17,6 +17,20 @@ class ProtocolError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+class Channel(Protocol):
+    """Where a call's events go: its WebRTC data channel, or a WebSocket that stands in for it."""
+
+    @property
+    def readyState(self) -> str: ...
+
+    @property
+    def bufferedAmount(self) -> int:  # noqa: N802 - RTCDataChannel's name
+        """Bytes sent but not yet on the wire."""
+        ...
+
+    def send(self, data: str) -> None: ...
 
 
 @dataclass(frozen=True)

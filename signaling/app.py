@@ -154,6 +154,7 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
     app.router.add_get("/api/openapi.json", openapi)
     if settings.in_process_engine:
         app.add_routes(engine_api.routes)
+        app.on_shutdown.append(engine_api.end_calls)
     if (WEB_DIR / "index.html").is_file():
         app.router.add_get("/", index)
         app.router.add_static("/static/", WEB_DIR)

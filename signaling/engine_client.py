@@ -94,6 +94,7 @@ class HttpEngineClient(EngineClient):
             session_id=body["session_id"],
             engine_url=body["engine_url"],
             engine_token=body["engine_token"],
+            websocket_url=body.get("websocket_url", ""),
         )
 
     async def end_session(self, session_id: str, *, reason: str) -> bool:

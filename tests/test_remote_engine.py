@@ -71,7 +71,7 @@ async def test_engine_management_api_needs_the_service_token(
     good = {"Authorization": "Bearer " + access.service_token()}
     resp = await engine.post("/v1/sessions", json=body, headers=good)
     assert resp.status == 201
-    assert set(await resp.json()) == {"session_id", "engine_url", "engine_token"}
+    assert set(await resp.json()) == {"session_id", "engine_url", "engine_token", "websocket_url"}
     assert (await engine.post("/v1/sessions", json={"tutor_id": "x"}, headers=good)).status == 422
     unknown = await engine.post(
         "/v1/sessions", json={"tutor_id": 99, "student_id": 2}, headers=good

@@ -1,7 +1,8 @@
 """The headless client: logs in, opens a real WebRTC call with aiortc, talks, prints replies.
 
     virtual-tutor call --server URL --email E --password P --tutor ID \
-        [--text "..."] [--wav question.wav] [--record reply.wav] [--barge-in] [--json]
+        [--text "..."] [--wav question.wav] [--record reply.wav] [--barge-in] [--json] \
+        [--transport webrtc|ws]
 
 `--text` and `--wav` turns run in the order given. A WAV is streamed as the microphone in real
 time; the client then waits for the spoken reply and reports, per turn, the transcript, the
@@ -22,6 +23,7 @@ from typing import Any
 import aiohttp
 
 from virtual_tutor.client import Api, CallConnection, ClientError, TurnLog, Turns
+from virtual_tutor.socket_client import SocketConnection
 from virtual_tutor.voice_client import Listener, Microphone, WavError, read_wav
 
 
@@ -52,6 +54,12 @@ def add_call_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--gap", type=float, default=1.0, help="seconds of silence between turns")
     parser.add_argument("--json", action="store_true", help="one JSON event per line")
+    parser.add_argument(
+        "--transport",
+        choices=("webrtc", "ws"),
+        default="webrtc",
+        help="WebRTC (default) or the engine's WebSocket",
+    )
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait per reply")
     parser.set_defaults(turns=[])
 
@@ -102,18 +110,30 @@ async def _run(args: argparse.Namespace, out: Output) -> None:
         out.event("logged_in", email=args.email)
         session = await api.open_session(args.tutor)
         out.event("session", session_id=session["session_id"])
-        call = CallConnection(
-            http,
-            session["engine_url"],
-            session["engine_token"],
-            microphone=mic.track if mic else None,
-            on_track=listener.start if voice else None,
-        )
+        call: CallConnection | SocketConnection
+        if args.transport == "ws":
+            call = SocketConnection(
+                http,
+                session["websocket_url"],
+                session["engine_token"],
+                microphone=mic.track if mic else None,
+                on_track=listener.start if voice else None,
+            )
+        else:
+            call = CallConnection(
+                http,
+                session["engine_url"],
+                session["engine_token"],
+                microphone=mic.track if mic else None,
+                on_track=listener.start if voice else None,
+            )
         log = TurnLog(call, out)
         turns = Turns(call, out, listener, log, timeout=args.timeout, voice=voice)
         try:
             answer_s = await call.connect()
-            out.event("connected", offer_answer_ms=round(answer_s * 1000, 1))
+            out.event(
+                "connected", transport=args.transport, offer_answer_ms=round(answer_s * 1000, 1)
+            )
             out.say(f"connected to session {session['session_id']}")
             log.start()
             for kind, value in args.turns:

@@ -34,6 +34,14 @@ class Reporter(Protocol):
     def say(self, text: str, *, end: str = "\n") -> None: ...
 
 
+class Connection(Protocol):
+    """A call as its turns see it, over WebRTC or the WebSocket: its events, and typing."""
+
+    events: asyncio.Queue[dict[str, Any]]
+
+    def send_text(self, content: str) -> None: ...
+
+
 class Api:
     """The REST calls the client needs."""
 
@@ -206,7 +214,7 @@ class TurnResult:
 class TurnLog:
     """Reads every event of the call, reports it, and files it under its turn."""
 
-    def __init__(self, call: CallConnection, out: Reporter) -> None:
+    def __init__(self, call: Connection, out: Reporter) -> None:
         self._call = call
         self._out = out
         self.turns: dict[str, TurnResult] = {}
@@ -286,7 +294,7 @@ class Turns:
 
     def __init__(
         self,
-        call: CallConnection,
+        call: Connection,
         out: Reporter,
         listener: Listener,
         log: TurnLog,

@@ -238,6 +238,7 @@ class App {
       view: this.view,
       language: language(),
       connection: call ? call.state : null,
+      transport: call ? call.transport : null,
       chatOpen: call ? call.chatOpen : false,
       microphone: call ? (call.microphone ? "live" : "none") : null,
       muted: call ? call.muted : false,

@@ -7,10 +7,16 @@
 //   "track"      detail {stream}: the tutor's audio
 //   "chat"       detail {open}: the data channel opened or closed
 //   "message"    detail: one parsed JSON event from the engine
+//   "transport"  detail {name}: "websocket" when WebRTC could not connect and the call fell back
+//
+// When WebRTC does not connect within WEBRTC_CONNECT_TIMEOUT_MS (or fails outright), the call
+// goes on over the engine's WebSocket (socket-call.js): same session, same conversation.
 
 import { openMicrophone } from "./microphone.js";
+import { SocketLink } from "./socket-call.js";
 
 const ICE_GATHERING_TIMEOUT_MS = 5000;
+const WEBRTC_CONNECT_TIMEOUT_MS = 6000;
 
 /** A failure while setting up or tearing down the call; `status` is the engine's HTTP status. */
 export class CallError extends Error {
@@ -21,7 +27,7 @@ export class CallError extends Error {
   }
 }
 
-// A `ping` on the data channel this often; the engine ends a call silent for 5 s.
+// A `ping` on the data channel this often; the engine ends a call silent for 8 s.
 const HEARTBEAT_MS = 1500;
 
 export class TutorCall extends EventTarget {
@@ -36,6 +42,8 @@ export class TutorCall extends EventTarget {
     this.callUrl = null;
     this.remoteStream = null;
     this.heartbeat = null;
+    this.link = null;
+    this.transport = "webrtc";
   }
 
   get muted() {
@@ -48,11 +56,58 @@ export class TutorCall extends EventTarget {
   }
 
   get chatOpen() {
+    if (this.link) return this.link.isOpen;
     return this.channel !== null && this.channel.readyState === "open";
   }
 
-  /** Open the microphone, negotiate with the engine and resolve once the answer is applied. */
+  /** Open the microphone and connect: WebRTC, or the WebSocket when WebRTC cannot connect. */
   async start() {
+    try {
+      await this.startWebRtc();
+      await connected(this.pc, WEBRTC_CONNECT_TIMEOUT_MS);
+    } catch (failure) {
+      if (this.state === "closed") return;
+      // The engine refused the call (it answered with an error): a socket would be refused too.
+      if (!this.session.websocket_url || failure.status) throw failure;
+      console.warn("WebRTC did not connect, falling back to the WebSocket:", failure.message);
+      await this.startSocket();
+    }
+  }
+
+  /** The call over the engine's WebSocket, in place of a peer connection that did not connect. */
+  async startSocket() {
+    if (this.pc) {
+      const pc = this.pc;
+      this.pc = null;
+      this.channel = null;
+      pc.close();
+    }
+    this.callUrl = null; // the WebRTC call never connected; the engine replaces it
+    this.transport = "websocket";
+    this.emit("transport", { name: "websocket" });
+    this.setState("connecting");
+    this.link = new SocketLink(this.session, {
+      message: (message) => this.emit("message", message),
+      stream: (stream) => {
+        this.remoteStream = stream;
+        this.emit("track", { stream });
+      },
+      closed: () => {
+        this.emit("chat", { open: false });
+        this.close();
+      },
+    });
+    await this.link.open();
+    if (this.state === "closed") return;
+    this.setState("connected");
+    this.emit("chat", { open: true });
+    this.link.ensurePlayer();
+    const track = this.microphoneTrack;
+    if (track) await this.link.startMicrophone(this.microphone);
+  }
+
+  /** Open the microphone, negotiate with the engine and resolve once the answer is applied. */
+  async startWebRtc() {
     this.setState("microphone");
     const { stream, problem, detail } = await openMicrophone();
     if (this.state === "closed") {
@@ -116,6 +171,7 @@ export class TutorCall extends EventTarget {
   /** Send a typed message; false when the data channel is not open. */
   sendText(content) {
     if (!this.chatOpen) return false;
+    if (this.link) return this.link.send({ type: "text", content });
     this.channel.send(JSON.stringify({ type: "text", content }));
     return true;
   }
@@ -170,12 +226,13 @@ export class TutorCall extends EventTarget {
     clearInterval(this.heartbeat);
     if (this.channel) this.channel.close();
     if (this.pc) this.pc.close();
+    if (this.link) this.link.close();
     if (this.microphone) for (const track of this.microphone.getTracks()) track.stop();
   }
 
   watch(pc) {
     pc.addEventListener("connectionstatechange", () => {
-      if (this.state === "closed") return;
+      if (this.state === "closed" || this.pc !== pc) return;
       const state = pc.connectionState;
       if (state === "connected" || state === "disconnected" || state === "failed") {
         this.setState(state);
@@ -230,6 +287,26 @@ function engineMessage(body) {
   } catch {
     return "";
   }
+}
+
+/** Resolves once `pc` connects; rejects when it fails or takes longer than `timeoutMs`. */
+function connected(pc, timeoutMs) {
+  if (pc && pc.connectionState === "connected") return Promise.resolve();
+  if (!pc) return Promise.reject(new Error("no peer connection"));
+  return new Promise((resolve, reject) => {
+    const done = (error) => {
+      clearTimeout(timer);
+      pc.removeEventListener("connectionstatechange", check);
+      if (error) reject(error);
+      else resolve();
+    };
+    const check = () => {
+      if (pc.connectionState === "connected") done();
+      else if (pc.connectionState === "failed") done(new Error("the connection failed"));
+    };
+    const timer = setTimeout(() => done(new Error("no connection in time")), timeoutMs);
+    pc.addEventListener("connectionstatechange", check);
+  });
 }
 
 /** Resolves when ICE gathering completes (non-trickle), or after a timeout with what was found. */

@@ -62,6 +62,10 @@ export function renderCall(main, { app }) {
 function showCallEvents(call, { ui, conversation, app, tutor }) {
   call.addEventListener("state", ({ detail }) => showState(ui, detail.state));
   call.addEventListener("microphone", ({ detail }) => showMicrophone(ui, detail.problem));
+  call.addEventListener("transport", () => {
+    retranslate(ui.transport, "call.transport.websocket");
+    ui.transport.hidden = false;
+  });
   call.addEventListener("chat", ({ detail }) => {
     ui.send.disabled = !detail.open;
     if (detail.open) ui.notice.hidden = true;
@@ -131,6 +135,7 @@ function buildCallView(tutor) {
     ui.controls,
     ui.mutedNote,
     ui.activity,
+    ui.transport,
     ui.micMessage,
     ui.notice,
     ui.after,
@@ -152,6 +157,7 @@ function buildStatus(ui, tutor) {
     ui.stateText,
   );
   ui.activity = h("p", { class: "call__activity", "aria-live": "polite" });
+  ui.transport = hidden(h("p", { class: "message", id: "call-transport", role: "status" }));
   ui.mutedNote = hidden(tr("p", "call.mutedNote", null, { class: "call__muted", role: "status" }));
   ui.micMessage = hidden(
     h("p", { class: "message message--warning", id: "mic-message", role: "alert" }),
