@@ -75,3 +75,37 @@ async def test_a_waiting_generation_stops_a_prefill(real_llm: LLM) -> None:
         llm._active -= 1
     # Nothing was read: a reply waiting for the model always goes first.
     assert llm._model.n_tokens < len(llm._tokens(long_prompt))
+
+
+TUTOR_A: ChatMessage = {
+    "role": "system",
+    "content": "You are Ada, a friendly science tutor for school students. "
+    "Answer in one or two short sentences, in simple words, and never invent facts. " * 3,
+}
+TUTOR_B: ChatMessage = {
+    "role": "system",
+    "content": "You are Max, a patient maths tutor. Give hints before answers, "
+    "and check that the student understood each step. " * 3,
+}
+ASK_A: list[ChatMessage] = [TUTOR_A, {"role": "user", "content": "Why is the sky blue?"}]
+
+
+async def test_a_prompt_read_before_another_is_loaded_not_read_again(real_llm: LLM) -> None:
+    from media_engine.llm.llama_states import PromptStates
+
+    llm = cast(LlamaCppLLM, real_llm)
+    llm.states = PromptStates()
+    await llm.prefill(OTHER)
+    cold = await _reply(llm, ASK_A)  # read from the start
+    assert llm.states.loads == 0
+    # Two tutors' calls: each system prompt read once, the model left holding the second.
+    llm.states = PromptStates()
+    await llm.prefill([TUTOR_A])
+    await llm.prefill([TUTOR_B])
+    assert llm._model.n_tokens == len(llm._tokens([TUTOR_B]))
+    # A question to the first tutor loads its read instead of reading it again.
+    warm = await _reply(llm, ASK_A)
+    assert llm.states.loads == 1
+    assert warm.split()[:5] == cold.split()[:5]
+    asked = llm._tokens(ASK_A)
+    assert list(llm._model._input_ids[: len(asked)]) == asked

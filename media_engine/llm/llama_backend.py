@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions, LLMError
+from media_engine.llm.llama_states import PromptStates
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class LlamaCppLLM(LLM):
         self._active = 0  # generations asked for and not finished (read on both threads)
         self._prefills = 0  # the newest prefill asked for; an older one stops reading
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        # Reads of the last few prompts, so a call to another tutor does not read its system
+        # prompt again (used on the model's thread only).
+        self.states = PromptStates()
 
     def _load(self) -> Any:
         if self._model is None:
@@ -117,11 +121,13 @@ class LlamaCppLLM(LLM):
             return
         model = self._load()
         tokens = self._tokens(messages)
+        self.states.load_best(model, tokens)
         done = self._keep_common_prefix(model, tokens)
         for start in range(done, len(tokens), PREFILL_STEP):
             if not wanted():
                 return
             model.eval(tokens[start : start + PREFILL_STEP])
+        self.states.save(model)
 
     @staticmethod
     def _keep_common_prefix(model: Any, tokens: list[int]) -> int:
@@ -190,8 +196,10 @@ class LlamaCppLLM(LLM):
         if stop.is_set():
             return
         model = self._load()
+        prompt = self._tokens(messages)
+        self.states.load_best(model, prompt)
         chunks = model.create_completion(
-            prompt=self._tokens(messages),
+            prompt=prompt,
             max_tokens=options.max_tokens,
             temperature=options.temperature,
             stream=True,

@@ -1,0 +1,87 @@
+"""Saved reads of prompts: the model's KV cache after it read a prompt, to load again later.
+
+llama.cpp holds one prompt at a time. A call to another tutor (or another student's history)
+makes it read that prompt from its start: the system prompt alone is ~320 tokens, seconds on 2
+cores for the 1.5B model. `PromptStates` keeps the caches of the last few prompts read in full;
+before a read or a generation, the one sharing the longest start with the new prompt is loaded
+(a copy of a few megabytes), if it saves more than the model holds already. Only the KV cache of
+sequence 0 and its tokens are kept: the last prompt token is always read again for its logits.
+
+Everything here runs on the model's own thread.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+# Enough for the system prompts of a school's tutors in use at once (~10-20 MB each).
+CAPACITY = 8
+# A load is worth it when it spares reading at least this many tokens.
+MIN_GAIN = 16
+
+
+def common_prefix(held: Any, tokens: list[int]) -> int:
+    """How many tokens `held` and `tokens` share from their start."""
+    n = min(len(held), len(tokens))
+    if n == 0:
+        return 0
+    differ = np.flatnonzero(np.asarray(held[:n]) != np.asarray(tokens[:n]))
+    return int(differ[0]) if differ.size else n
+
+
+class PromptStates:
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self._capacity = capacity
+        self._saved: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
+        self.loads = 0
+        """How many times a saved read was loaded (for tests and benchmarks)."""
+
+    def save(self, model: Any) -> None:
+        """Keep what `model` has read (all of its current tokens)."""
+        import llama_cpp
+
+        n = int(model.n_tokens)
+        if n == 0:
+            return
+        key = tuple(int(t) for t in model.input_ids[:n])
+        if key in self._saved:
+            self._saved.move_to_end(key)
+            return
+        ctx = model._ctx.ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
+        if written <= 0:
+            return
+        self._saved[key] = bytes(buffer[:written])
+        while len(self._saved) > self._capacity:
+            self._saved.popitem(last=False)
+
+    def load_best(self, model: Any, tokens: list[int]) -> None:
+        """Load the saved read that shares the longest start with `tokens`, if it beats what
+        `model` holds by MIN_GAIN tokens; otherwise leave the model as it is."""
+        import llama_cpp
+
+        held = common_prefix(model.input_ids[: model.n_tokens], tokens)
+        best, gain = None, held + MIN_GAIN
+        for key in self._saved:
+            shared = common_prefix(key, tokens)
+            if shared >= gain:
+                best, gain = key, shared
+        if best is None:
+            return
+        data = self._saved[best]
+        model._ctx.kv_cache_clear()
+        buffer = (ctypes.c_uint8 * len(data)).from_buffer_copy(data)
+        if llama_cpp.llama_state_seq_set_data(model._ctx.ctx, buffer, len(data), 0) == 0:
+            model._ctx.kv_cache_clear()  # could not load: the model reads from the start
+            model.n_tokens = 0
+            return
+        model.input_ids[: len(best)] = best
+        model.n_tokens = len(best)
+        self._saved.move_to_end(best)
+        self.loads += 1
