@@ -14,9 +14,9 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -199,7 +199,9 @@ class Conversation:
         """The conversation so far (a copy)."""
         return list(self._history)
 
-    async def answer(self, question: str, history: list[ChatMessage]) -> AsyncIterator[ReplyPiece]:
+    async def answer(
+        self, question: str, history: list[ChatMessage]
+    ) -> AsyncGenerator[ReplyPiece, None]:
         """Answer `question`, the student's message after `history` (see media_engine.
         answering): first `Planned` (its sources), then the reply's `Words`, capped at
         MAX_SENTENCES and checked against the material they draw on. Nothing is sent or stored
@@ -213,12 +215,15 @@ class Conversation:
             retrieval_ms=found.elapsed_ms if found else None,
         )
         pieces: AsyncIterator[str]
+        generated: AsyncGenerator[str, None] | None = None
         if decided.said is not None:
             pieces = _words(decided.said)
         else:
             draft: list[ChatMessage] = [*history, {"role": "user", "content": question}]
             prompt = self._prompt(draft, decided.context)
-            pieces = at_most_sentences(self._llm.stream(prompt, self._options), MAX_SENTENCES)
+            # Every backend's stream is an async generator: it can be closed early.
+            generated = cast(AsyncGenerator[str, None], self._llm.stream(prompt, self._options))
+            pieces = at_most_sentences(generated, MAX_SENTENCES)
         if decided.passages:
             pieces = guarded(pieces, self._guard(decided, question, history))
         try:
@@ -227,6 +232,11 @@ class Conversation:
         except StageError as exc:
             log.warning("session %s: %s failed: %s", self.session_id, self._llm.name, exc.code)
             yield Trouble(exc)
+        finally:
+            # An answer stopped early (a cap, barge-in, a dropped speculation) stops the model
+            # now: left to the garbage collector, its thread would wait for a reader for good.
+            if generated is not None:
+                await generated.aclose()
 
     async def _plan(
         self, question: str, history: list[ChatMessage]

@@ -14,6 +14,7 @@ message interrupts the reply to the last one, never the storing of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import time
@@ -21,7 +22,7 @@ import uuid
 from collections.abc import Callable
 
 from knowledge.index import Passage
-from media_engine.conversation import Conversation, Planned, Reply, Trouble, Words
+from media_engine.conversation import Conversation, Planned, Reply, Words
 from media_engine.errors import StageError
 from media_engine.events import (
     Error,
@@ -164,26 +165,34 @@ class Turn:
             self._send(Metrics(turn_id=self.turn_id, values=self.clock.metrics()).json())
 
     async def _generate(self) -> None:
-        reply, clock, speaker = self.reply, self.clock, self.speaker
-        clock.llm_started_at = reply.started_at = time.monotonic()
-        async for piece in self._conversation.answer(self.text, self._history):
-            if isinstance(piece, Words):
-                if reply.first_token_at is None:
-                    reply.first_token_at = clock.first_token_at = time.monotonic()
-                reply.text += piece.text
-                self._emit(TextDelta(turn_id=self.turn_id, content=piece.text))
-                if speaker is not None:
-                    speaker.feed(piece.text)
-                    await speaker.ready()
-            elif isinstance(piece, Planned):
-                reply.route = piece.route
-                self._planned(piece)
-            elif isinstance(piece, Trouble):
-                self._stage_failed(piece.error)
+        reply, speaker = self.reply, self.speaker
+        self.clock.llm_started_at = reply.started_at = time.monotonic()
+        # Closed on the way out, however it ends: the model stops generating at once.
+        async with contextlib.aclosing(
+            self._conversation.answer(self.text, self._history)
+        ) as answer:
+            async for piece in answer:
+                if isinstance(piece, Words):
+                    await self._words(piece.text)
+                elif isinstance(piece, Planned):
+                    reply.route = piece.route
+                    self._planned(piece)
+                else:
+                    self._stage_failed(piece.error)
         reply.finished_at = time.monotonic()
         if speaker is not None:
             speaker.end()
             self._emit(self._text_event())
+
+    async def _words(self, text: str) -> None:
+        reply = self.reply
+        if reply.first_token_at is None:
+            reply.first_token_at = self.clock.first_token_at = time.monotonic()
+        reply.text += text
+        self._emit(TextDelta(turn_id=self.turn_id, content=text))
+        if self.speaker is not None:
+            self.speaker.feed(text)
+            await self.speaker.ready()
 
     def _text_event(self) -> ReplyText:
         return ReplyText(

@@ -184,9 +184,22 @@ def _engine_paths() -> dict[str, dict[str, Any]]:
                 content="application/sdp",
                 errors=(400, 404, 409, 413, 415, 422),
             ),
+            "get": _socket(),
             "delete": _op("Hang up (engine token)", 204, auth="engine", errors=(404,)),
         },
+        "/ws/ws/{session_id}": {"get": _socket()},
     }
+
+
+def _socket() -> dict[str, Any]:
+    """The call over a WebSocket: an upgrade, with the engine token as `?token=` or a bearer
+    header; the rest happens on the socket (README, WebSocket transport)."""
+    return _op(
+        "Open the session's call over a WebSocket (upgrade; engine token as ?token=)",
+        101,
+        auth="engine",
+        errors=(426,),
+    )
 
 
 def describe(*, with_engine: bool) -> dict[str, Any]:

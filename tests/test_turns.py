@@ -23,7 +23,9 @@ ANSWER = "Plants make food from light. They need water too."
 
 
 class Rig:
-    def __init__(self, llm: ScriptedLLM, *, spoken: bool = False) -> None:
+    def __init__(
+        self, llm: ScriptedLLM, *, spoken: bool = False, tts: FakeTTS | None = None
+    ) -> None:
         self.llm = llm
         self.store = FakeStore()
         self.sent: list[dict[str, Any]] = []
@@ -38,7 +40,7 @@ class Rig:
         self.outbound = OutboundAudio(PacingStats())
         self.listener: Listener | None = None
         if spoken:
-            tts = FakeTTS()
+            tts = tts or FakeTTS()
             self.listener = Listener(self.outbound)
 
             def make_speaker(clock: TurnClock, gate: asyncio.Event, on_first_sound: Any) -> Speaker:
@@ -220,4 +222,41 @@ async def test_the_tutor_asking_a_question_is_known_to_the_listener() -> None:
         assert current is not None
         await current.task
         assert rig.conversation.asked_question() is asked
+    await rig.aclose()
+
+
+class TrackedLLM(ScriptedLLM):
+    """Counts the streams that were closed."""
+
+    def __init__(self, *replies: str, delay: float = 0.01) -> None:
+        super().__init__(*replies, delay=delay)
+        self.closed = 0
+
+    async def stream(self, messages: Any, options: Any) -> AsyncIterator[str]:
+        try:
+            async for piece in super().stream(messages, options):
+                yield piece
+        finally:
+            self.closed += 1
+
+
+async def test_a_dropped_answer_stops_the_model_at_once() -> None:
+    # The answer is waiting for its first chunk to be synthesized (outside the model's stream)
+    # when the student goes on: the stream is closed then, not whenever garbage is collected,
+    # or the model's thread would wait for a reader that never comes.
+    import gc
+
+    llm = TrackedLLM(ANSWER, delay=0.001)
+    rig = Rig(llm, spoken=True, tts=FakeTTS(delay=2.0))
+    gc.disable()
+    try:
+        rig.turns.speculate("what do plants need", spoken_clock())
+        ahead = rig.turns.ahead
+        assert ahead is not None
+        await eventually(lambda: ahead.clock.first_chunk_at is not None)
+        rig.turns.drop_ahead()
+        await asyncio.gather(ahead.task, return_exceptions=True)
+        assert llm.closed == 1
+    finally:
+        gc.enable()
     await rig.aclose()
