@@ -8,7 +8,8 @@ material) and, for Chinese, with and without the initial prompt; the text before
 too. Prints English WER / Chinese CER by voice, engine, noise and category, subject-term recall,
 p50/p95 compute time and the worst clips. Run: `python bench/asr.py [--lang en|zh|both]
 [--hotwords on|off|both] [--style spaces|list|both] [--prompt on|off|both] [--terms]
-[--json out.json]`; `--terms` asks about each hotword ("Can you explain {term} to me?").
+[--window S] [--json out.json]`; `--terms` asks about each hotword ("Can you explain {term} to
+me?"); `--window` sets the encoder's shortest window (0: Whisper's 30 s).
 """
 
 from __future__ import annotations
@@ -213,7 +214,13 @@ class BenchWhisper(WhisperASR):
 
     def __init__(self, model_dir: Path, v: VoiceSettings) -> None:
         beam, threads, compute = v.asr_beam_size, v.asr_threads, v.asr_compute_type
-        super().__init__(model_dir, beam_size=beam, threads=threads, compute_type=compute)
+        super().__init__(
+            model_dir,
+            beam_size=beam,
+            threads=threads,
+            compute_type=compute,
+            window_s=v.asr_window_s,
+        )
         self.use_prompt = True
         self.raw = ""
         decode: Callable[..., Any] = self.model.transcribe
@@ -370,11 +377,13 @@ async def bench_lang(lang: str, args: argparse.Namespace, data: list[dict[str, A
         if words and any(c.tutor == tutor for c in clips):
             print(f"hotwords {tutor}: {words}")
     model = paths.whisper_base if lang == "zh" else paths.whisper_tiny_en
-    asr = BenchWhisper(model, VoiceSettings())
+    window = VoiceSettings().asr_window_s if args.window is None else args.window
+    asr = BenchWhisper(model, VoiceSettings(asr_window_s=window))
     noise = (np.random.default_rng(0).standard_normal(16_000) * 0.01).astype(np.float32)
     await asr.transcribe(noise, language=lang)  # warm, as the engine does
     results = await run_variants(asr, spoken, hw, make_variants(lang, args))
     await asr.aclose()
+    print(f"{lang}: encoder window {window or 30:g} s+, {asr.redone} transcripts redone in 30 s")
     return report(lang, results, 8)
 
 
@@ -388,6 +397,7 @@ async def main() -> None:
     parser.add_argument("--clips", type=int, default=0, help="only the first N clips")
     parser.add_argument("--terms", action="store_true", help="ask about each hotword instead")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--window", type=float, help="ASR_WINDOW_SECONDS (0: Whisper's 30 s)")
     args = parser.parse_args()
     data = json.loads(QUESTIONS.read_text())["questions"]
     out = {x: await bench_lang(x, args, data) for x in ("en", "zh") if args.lang in (x, "both")}

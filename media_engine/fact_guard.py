@@ -180,23 +180,71 @@ async def clauses(pieces: AsyncIterator[str]) -> AsyncGenerator[str]:
 
 
 async def guarded(pieces: AsyncIterator[str], guard: FactGuard) -> AsyncGenerator[str]:
-    """`pieces` clause by clause, until a clause contradicts the material: then the material's
-    own sentence instead, and nothing more (`guard.corrections` counts it)."""
-    stream = clauses(pieces)
-    started = False
+    """`pieces` word by word, until a clause contradicts the material: then the material's own
+    sentence instead, and nothing more (`guard.corrections` counts it).
+
+    A clause is checked once it ends, but its words before the first number or name go out as
+    they come: they state nothing the guard checks, and holding a whole clause back would
+    hold back the first words the student hears (a clause is a second or more of the model's
+    time on a CPU). If the clause then turns out wrong, the correction follows those words.
+    """
+    clause, sent, started = "", 0, False
     try:
-        async for clause in stream:
-            if guard.contradicts(clause):
-                guard.corrections += 1
-                correction = guard.correction()
-                yield f" {correction}" if started and not has_cjk(correction) else correction
-                return
-            started = True
-            # Checked whole, sent word by word: the client still sees the reply stream.
-            for word in _WORDS.findall(clause):
-                yield word
+        async for piece in pieces:
+            clause += piece
+            while (m := _CLAUSE_END.search(clause)) is not None and m.end() < len(clause):
+                cut = m.end()
+                while cut < len(clause) and clause[cut].isspace():
+                    cut += 1
+                done, clause = clause[:cut], clause[cut:]
+                if guard.contradicts(done):
+                    yield _corrected(guard, started or sent > 0)
+                    return
+                for word in _WORDS.findall(done[sent:]):
+                    yield word
+                sent, started = 0, True
+            safe = _unchecked_end(clause)
+            if safe > sent:
+                for word in _WORDS.findall(clause[sent:safe]):
+                    yield word
+                sent = safe
+        if clause.strip() and guard.contradicts(clause):
+            yield _corrected(guard, started or sent > 0)
+            return
+        for word in _WORDS.findall(clause[sent:]):
+            yield word
     finally:
-        await stream.aclose()
+        # Stopping early must stop the model too, not leave it generating for nobody.
+        close = getattr(pieces, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def _corrected(guard: FactGuard, after_words: bool) -> str:
+    guard.corrections += 1
+    correction = guard.correction()
+    return f" {correction}" if after_words and not has_cjk(correction) else correction
+
+
+# Where a number or a name may start: digits, Chinese numerals, number words, a capital inside
+# a sentence (as `_NAME` finds names).
+_CHECKED = re.compile(
+    r"\d|[零〇一二两三四五六七八九十百千万]|(?<=[a-z,;:] )[A-Z]|(?i:\b(?:"
+    + "|".join([*_EN_UNITS, *_EN_SCALES])
+    + r"))"
+)
+
+
+def _unchecked_end(clause: str) -> int:
+    """How much of an unfinished `clause` can go out before its check: whole words up to its
+    first number or name (an English word is whole once a space follows it; the last Chinese
+    character waits, as it may begin a numeral)."""
+    m = _CHECKED.search(clause)
+    end = m.start() if m else len(clause)
+    if has_cjk(clause[:end]):
+        return max(0, end - 1) if m is None else end
+    space = clause.rfind(" ", 0, end + 1 if m is None else end)
+    return space + 1 if space >= 0 else 0
 
 
 _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")

@@ -63,6 +63,7 @@ async def load_voice_models(settings: Settings) -> VoiceModels:
             beam_size=voice.asr_beam_size,
             threads=voice.asr_threads,
             compute_type=voice.asr_compute_type,
+            window_s=voice.asr_window_s,
         )
 
     def smart_turn() -> TurnDetector | None:

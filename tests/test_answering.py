@@ -131,3 +131,44 @@ def test_follow_up_questions_are_told_from_standalone_ones() -> None:
         assert follows_up(question), question
     for question in ["Why is the sky blue?", "What is photosynthesis?", "为什么天空是蓝色的？"]:
         assert not follows_up(question), question
+
+
+async def test_words_before_a_number_or_name_go_out_before_their_clause_ends() -> None:
+    guard = FactGuard([ORBIT], "How long does the Earth take to orbit the Sun?")
+    asked: list[str] = []
+
+    async def model() -> AsyncIterator[str]:
+        for piece in ("It takes ", "about ", "365 days", " to orbit", " the Sun."):
+            asked.append(piece)
+            yield piece
+
+    out: list[tuple[str, int]] = [(w, len(asked)) async for w in guarded(model(), guard)]
+    # "It takes about " is out while the model is still on the clause's number ...
+    assert [w for w, n in out if n <= 2] == ["It ", "takes ", "about "]
+    # ... which, like the rest of its clause, waits for the clause to be checked.
+    assert all(n == 5 for w, n in out if w.startswith("365"))
+    assert "".join(w for w, _ in out) == "It takes about 365 days to orbit the Sun."
+    assert guard.corrections == 0
+
+
+async def test_a_wrong_number_is_held_back_even_when_its_clause_started_out() -> None:
+    guard = FactGuard([ORBIT], "How long does the Earth take to orbit the Sun?")
+    pieces = _stream("It ", "takes our planet ", "265 days", " to orbit the Sun.", " Then")
+    out = "".join([p async for p in guarded(pieces, guard)])
+    assert out.startswith("It takes our planet ") and "265" not in out
+    assert "365" in out and guard.corrections == 1 and "Then" not in out
+
+
+async def test_chinese_waits_at_numerals_and_releases_the_rest() -> None:
+    guard = FactGuard([ORBIT], "地球绕太阳一圈要多久？")
+    asked: list[str] = []
+
+    async def model() -> AsyncIterator[str]:
+        for piece in ("光合作用", "需要阳光", "和水。"):
+            asked.append(piece)
+            yield piece
+
+    out = [(w, len(asked)) async for w in guarded(model(), guard)]
+    # The last character waits: it may begin a numeral.
+    assert "".join(w for w, n in out if n == 1) == "光合作"
+    assert "".join(w for w, _ in out) == "光合作用需要阳光和水。"

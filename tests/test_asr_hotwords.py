@@ -80,6 +80,7 @@ def tiny_en() -> Iterator[WhisperASR]:
         beam_size=voice.asr_beam_size,
         threads=voice.asr_threads,
         compute_type=voice.asr_compute_type,
+        window_s=voice.asr_window_s,
     )
     yield asr
     asyncio.run(asr.aclose())
