@@ -83,6 +83,7 @@ class Call:
         self._channel: Channel | None = None
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._runner: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
         self._tasks = TaskSet(session_id, "call", on_failure=self.task_failed)
         self._failed = False
         self._heard_at = time.monotonic()
@@ -288,13 +289,22 @@ class Call:
         await asyncio.sleep(0.05)  # from SCTP's queue onto the wire
 
     async def close(self, reason: str) -> None:
-        """Stop every task, close the peer connection and release the slot."""
-        if self.closed.is_set():
-            return
-        self.closed.set()
-        self.close_reason = reason
-        current = asyncio.current_task()
-        if self._runner is not None and self._runner is not current:
+        """Stop every task, close the peer connection and release the slot (the first reason
+        given is kept). Every caller, from any task, returns once the call is closed."""
+        if self._closing is None:
+            self.close_reason = reason
+            self.closed.set()
+            self._closing = asyncio.create_task(
+                self._close(reason), name=f"call-close-{self.session_id}"
+            )
+        # One close, in a task of its own, that every caller waits for: a second caller (a
+        # socket's handler, woken by `closed`) must not tear its transport down under the
+        # first one's `bye`. Shielded, so that a caller cancelled meanwhile (a task the close
+        # itself cancels, a handler the server cancels) stops waiting and the close goes on.
+        await asyncio.shield(self._closing)
+
+    async def _close(self, reason: str) -> None:
+        if self._runner is not None:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
         await self._tasks.cancel_all()

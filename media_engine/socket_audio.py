@@ -188,7 +188,9 @@ class SocketMicrophone(MediaStreamTrack):
             self._arrived.clear()
             wait = self._idle_s if self._filled_s == 0 else _FRAME_S
             try:
-                await asyncio.wait_for(self._arrived.wait(), wait)
+                # Not `wait_for`, which on Python 3.11 can swallow the pipeline's cancel.
+                async with asyncio.timeout(wait):
+                    await self._arrived.wait()
             except TimeoutError:
                 self._filled_s += _FRAME_S
                 return pcm_frame(_SILENCE)

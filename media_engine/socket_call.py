@@ -62,6 +62,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+CLOSE_TIMEOUT_S = 5.0
+"""How long the close frame may take to leave before the connection is cut."""
+
 
 def wav_bytes(pcm: np.ndarray) -> bytes:
     """The outbound track's 48 kHz s16 samples as a 24 kHz mono 16-bit WAV file."""
@@ -101,6 +104,11 @@ class Outbox:
         self._ready = asyncio.Event()
         self.overflowed = False
 
+    @property
+    def pending(self) -> int:
+        """Bytes queued or being sent."""
+        return self._pending
+
     def put(self, item: str | SpeechChunk) -> None:
         size = len(item) if isinstance(item, str) else len(item.pcm) * 4 // 3  # as base64 WAV
         if self._pending + size > self._max_bytes:
@@ -125,7 +133,11 @@ class Outbox:
                 data = await asyncio.to_thread(wav_bytes, item.pcm)
                 item = event("audio", data=base64.b64encode(data).decode())
             try:
-                await asyncio.wait_for(self._ws.send_str(item), SEND_TIMEOUT_S)
+                # Not `wait_for`: on Python 3.11 it returns the send's result when a cancel
+                # arrives just as the send completes, and this loop would then wait for the
+                # next item for ever, holding up the socket's teardown (which cancels it).
+                async with asyncio.timeout(SEND_TIMEOUT_S):
+                    await self._ws.send_str(item)
             except TimeoutError:
                 return f"a message waited {SEND_TIMEOUT_S:.0f} s to be read"
             except ConnectionError:
@@ -179,7 +191,9 @@ class SocketCall:
 
     @property
     def bufferedAmount(self) -> int:  # noqa: N802 - the data channel's name, which Call reads
-        return 0  # the outbox flushes on its own; `bye` needs no wait here
+        # What the outbox still holds: the call waits (bounded) for its `bye` to leave before
+        # the socket's teardown cancels the outbox.
+        return self._outbox.pending
 
     def send(self, data: str) -> None:
         """Queue one event for the client (the data channel's `send`)."""
@@ -224,18 +238,24 @@ class SocketCall:
 
     async def _finish(self, code: int, reason: str) -> None:
         """Close the call (releasing its slot), the socket and every task of ours."""
-        await asyncio.shield(self._call.close(reason))
-        await self._tasks.cancel_all()
-        if self._decoder is not None:
-            await self._decoder.aclose()
-        if self._mic is not None:
-            self._mic.stop()
         try:
-            # A client that does not read cannot take the close frame either.
-            await asyncio.wait_for(self._ws.close(code=code, message=reason.encode()[:120]), 5.0)
-        except TimeoutError:
-            if self._transport is not None:
-                self._transport.abort()
+            # Returns once the call is closed, whoever began closing it (a shutdown, the session
+            # timeout, the API): its `bye` has gone out through the outbox, still running here.
+            await self._call.close(reason)
+        finally:
+            # Even if this handler is cancelled while it waits: nothing of the socket outlives it.
+            await self._tasks.cancel_all()
+            if self._decoder is not None:
+                await self._decoder.aclose()
+            if self._mic is not None:
+                self._mic.stop()
+            try:
+                # A client that does not read cannot take the close frame either.
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await self._ws.close(code=code, message=reason.encode()[:120])
+            except TimeoutError:
+                if self._transport is not None:
+                    self._transport.abort()
 
     def _start_voice(self) -> None:
         """Swap the pipeline's outbound track for the socket's, listen to the socket's audio."""

@@ -7,7 +7,6 @@ import json
 from typing import Any
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient
 
 from auth import TokenIssuer
@@ -18,11 +17,6 @@ from storage import Database, SessionRecord
 from tests.calls import eventually, in_use, open_session, plain_tutor
 from tests.conftest import SECRET, MakeClient, login
 from tests.socket_client import GuideClient, drain
-
-pytestmark = pytest.mark.skip(
-    reason="a socket call can hang the test server's shutdown since the WebSocket transport was "
-    "joined with the bye/engine_restart shutdown paths; skipped until that is found"
-)
 
 
 async def stored_turns(client: TestClient[Any, Any], headers: dict[str, str], sid: str) -> Any:
@@ -128,10 +122,6 @@ async def test_refusals_and_bad_messages_are_clear(client: TestClient[Any, Any])
     assert error["code"] == "not_found" and (await late.closed())[0] == 4404
 
 
-@pytest.mark.skip(
-    reason="hangs in the test server's shutdown since the WebSocket transport and the call's "
-    "bye/engine_restart shutdown were joined; to be found before the socket transport is done"
-)
 async def test_socket_calls_end_on_session_timeout_and_shutdown(make_client: MakeClient) -> None:
     client = await make_client(CONNECT_TIMEOUT_SECONDS="4", SESSION_TIMEOUT_SECONDS="6")
     headers = await login(client)
@@ -139,6 +129,7 @@ async def test_socket_calls_end_on_session_timeout_and_shutdown(make_client: Mak
     guide, _ = await GuideClient.connect(client, grant["websocket_url"], grant["engine_token"])
     code, reason = await guide.closed(timeout=30)
     assert (code, reason) == (4408, "session_timeout")
+    assert [e["reason"] for e in guide.received if e["type"] == "bye"] == ["session_timeout"]
     await eventually(lambda: _none_in_use(client))
 
     grant = await open_session(client, headers)
@@ -151,6 +142,7 @@ async def test_socket_calls_end_on_session_timeout_and_shutdown(make_client: Mak
         closing = asyncio.ensure_future(guide.closed(timeout=30))
         await client.close()  # the server shuts down: the socket is closed, not waited for
         assert (await closing)[0] == 1001
+        assert [e["reason"] for e in guide.received if e["type"] == "bye"] == ["shutdown"]
     db = Database(database_url)
     async with db.session() as s:
         record = await s.get(SessionRecord, grant["session_id"])

@@ -16,11 +16,6 @@ from tests.conftest import STUDENT, make_settings
 from tests.test_cli import run_cli
 from tests.voice_helpers import espeak, silence
 
-pytestmark = pytest.mark.skip(
-    reason="a socket call can hang the test server's shutdown since the WebSocket transport was "
-    "joined with the bye/engine_restart shutdown paths; skipped until that is found"
-)
-
 
 def call_args(url: str, *turns: str) -> list[str]:
     login = ["--email", STUDENT[0], "--password", STUDENT[1], "--tutor", "1"]

@@ -155,6 +155,29 @@ async def test_speech_leaves_as_24khz_wav_in_order() -> None:
         assert (wav.getframerate(), wav.getnchannels(), wav.getnframes()) == (24_000, 1, 12_000)
 
 
+class SignalSink(Sink):
+    def __init__(self) -> None:
+        super().__init__()
+        self.arrived = asyncio.Event()
+
+    async def send_str(self, data: str) -> None:
+        await super().send_str(data)
+        self.arrived.set()
+
+
+async def test_the_outbox_ends_when_cancelled_just_as_a_send_completes() -> None:
+    # The socket's teardown cancels the outbox, often just as the call's `bye` leaves: the
+    # cancel must end it, not be lost to the finished send (teardown would wait for ever).
+    sink = SignalSink()
+    outbox = Outbox(sink)  # type: ignore[arg-type]
+    runner = asyncio.ensure_future(outbox.run())
+    outbox.put('{"type": "bye"}')
+    await sink.arrived.wait()
+    runner.cancel()
+    await asyncio.wait({runner}, timeout=5)
+    assert runner.cancelled()
+
+
 def test_messages_and_the_rate_limit() -> None:
     assert parse_socket('{"type": "text", "content": " hi "}', max_text_bytes=100) == TextIn("hi")
     assert parse_socket('{"type": "interrupt"}', max_text_bytes=100) == InterruptIn()

@@ -17,12 +17,6 @@ from tests.conftest import MakeClient, login
 from tests.socket_client import GuideClient
 from tests.voice_helpers import espeak, silence
 
-pytestmark = pytest.mark.skip(
-    reason="a socket call can hang the test server's shutdown since the WebSocket transport was "
-    "joined with the bye/engine_restart shutdown paths; skipped until that is found"
-)
-
-
 pytestmark = pytest.mark.models
 
 CHUNK_S = 0.1
