@@ -1,9 +1,15 @@
-"""Fuzz a real server (in this process, over loopback) with more inputs than the tests do:
-hostile data-channel messages on a live call, mutated SDP offers, and REST requests drawn from
-the OpenAPI description. Reports inputs sent, 5xx, errors that were not JSON, and what leaked:
-call slots, file descriptors, asyncio tasks.
+"""Fuzz a real server (in this process, over loopback) with far more inputs than the tests do,
+with the tests' own generators and runners (tests/fuzzing.py): hostile data-channel messages on
+live calls, mutated SDP offers, and REST requests drawn from the OpenAPI description.
 
-    python bench/fuzz.py --messages 500 --offers 300 --requests 2000 [--json out.json]
+    python bench/fuzz.py [--inputs 100000] [--batch 1000] [--json out.json]
+
+`--inputs` is split 20 % channel messages, 10 % offers, 70 % REST requests, sent in batches
+of `--batch`, each drawn with its own seed (in a worker process, while the previous batch is
+sent: drawing is slower than sending). Every batch of channel messages goes to a new call,
+which must still answer a question afterwards; one that does not is a dead call. Reports
+inputs sent, statuses, 5xx, errors that were not JSON, dead calls, and what leaked: call
+slots, file descriptors, asyncio tasks.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,119 +31,162 @@ from aiohttp.test_utils import TestClient, TestServer
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from signaling.app import create_app  # noqa: E402
-from signaling.keys import ISSUER  # noqa: E402
-from tests.calls import in_use, open_call, open_session  # noqa: E402
-from tests.conftest import ADMIN, login, make_settings  # noqa: E402
+from tests.calls import in_use, plain_tutor  # noqa: E402
+from tests.conftest import make_settings  # noqa: E402
 from tests.fuzzing import (  # noqa: E402
     Tally,
+    call_survives,
     channel_messages,
-    fuzz_channel,
-    fuzz_offers,
-    fuzz_rest,
-    mutate,
+    fuzz_offers_on,
+    fuzz_rest_on,
     offer_mutations,
     rest_requests,
 )
-from virtual_tutor.client import CallConnection  # noqa: E402
+
+SHARES = {"channel": 0.2, "offers": 0.1, "rest": 0.7}
 
 
 def fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-async def channel(client: TestClient[Any, Any], messages: list[str | bytes]) -> dict[str, Any]:
-    headers = await login(client)
-    _, call = await open_call(client, headers)
-    await fuzz_channel(call, messages)
-    call.send_text("Say ok.")
-    alive = False
-    while True:
-        try:
-            event = await asyncio.wait_for(call.events.get(), 300)
-        except TimeoutError:
-            break
-        if event["type"] == "bye" or event.get("code") == "internal_error":
-            break
-        if event["type"] == "text" and event.get("role") == "assistant":
-            alive = True
-            break
-    await call.hang_up()
-    return {"inputs": len(messages), "call_alive_after": alive}
+def batches(total: int, size: int) -> list[int]:
+    return [min(size, total - start) for start in range(0, total, size)]
 
 
-async def offers(client: TestClient[Any, Any], mutations: list[tuple[int, int]]) -> Tally:
-    headers = await login(client)
-    probe = CallConnection(client.session, "", "")
-    await probe.pc.setLocalDescription(await probe.pc.createOffer())
-    offer = probe.pc.localDescription.sdp
-    await probe.pc.close()
+class Report:
+    """Everything sent and everything that came back, by kind."""
 
-    async def end(sid: str) -> None:
-        await client.post(f"/api/student/sessions/{sid}/end", headers=headers)
+    def __init__(self) -> None:
+        self.tallies = {kind: Tally() for kind in SHARES}
+        self.calls = 0
+        self.dead_calls = 0
 
-    sdps = [mutate(offer, m) for m in mutations]
-    return await fuzz_offers(client.session, sdps, lambda: open_session(client, headers), end)
+    def add(self, kind: str, tally: Tally) -> None:
+        total = self.tallies[kind]
+        total.inputs += tally.inputs
+        for status, count in tally.by_status.items():
+            total.by_status[status] = total.by_status.get(status, 0) + count
+        total.server_errors += tally.server_errors
+        total.not_json += tally.not_json
 
-
-async def rest(client: TestClient[Any, Any], n: int) -> Tally:
-    tokens = {
-        "admin": (await login(client, ADMIN))["Authorization"].split()[1],
-        "student": (await login(client))["Authorization"].split()[1],
-        "service": client.app[ISSUER].service_token(),
-    }
-    tally = await fuzz_rest(client.session, client.make_url("/"), rest_requests(n), tokens)
-    for who in ("admin", "student"):
-        auth = {"Authorization": f"Bearer {tokens[who]}"}
-        resp = await client.get("/api/student/sessions", headers=auth)
-        for s in await resp.json():
-            await client.post(f"/api/student/sessions/{s['session_id']}/end", headers=auth)
-    return tally
-
-
-def tally_json(t: Tally) -> dict[str, Any]:
-    return {
-        "inputs": t.inputs,
-        "by_status": dict(sorted(t.by_status.items())),
-        "5xx": len(t.server_errors),
-        "errors_not_json": len(t.not_json),
-        "examples_5xx": t.server_errors[:5],
-    }
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for kind, t in self.tallies.items():
+            out[kind] = {
+                "inputs": t.inputs,
+                "by_status": dict(sorted(t.by_status.items())),
+                "5xx": len(t.server_errors),
+                "errors_not_json": len(t.not_json),
+                "examples_5xx": t.server_errors[:5],
+                "examples_not_json": t.not_json[:5],
+            }
+        out["channel"]["calls"] = self.calls
+        out["channel"]["dead_calls"] = self.dead_calls
+        return out
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--messages", type=int, default=300)
-    parser.add_argument("--offers", type=int, default=200)
-    parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    # Drawn before the server runs: the figures below are the server's, not hypothesis's.
-    messages = channel_messages(args.messages)
-    mutations = offer_mutations(args.offers)
-    with tempfile.TemporaryDirectory() as tmp:
+async def run_kind(
+    kind: str,
+    sizes: list[int],
+    draw: Callable[..., list[Any]],
+    send: Callable[[list[Any]], Any],
+    pool: ProcessPoolExecutor,
+) -> None:
+    """Send each batch while the next one is drawn."""
+    loop = asyncio.get_running_loop()
+    seeds = iter(range(1, len(sizes) + 1))
+    pending = loop.run_in_executor(pool, draw, sizes[0], next(seeds)) if sizes else None
+    for i in range(len(sizes)):
+        assert pending is not None
+        inputs = await pending
+        pending = (
+            loop.run_in_executor(pool, draw, sizes[i + 1], next(seeds))
+            if i + 1 < len(sizes)
+            else None
+        )
+        await send(inputs)
+        print(f"  {kind}: batch {i + 1}/{len(sizes)} sent", file=sys.stderr, flush=True)
+
+
+async def fuzz(args: argparse.Namespace) -> dict[str, Any]:
+    report = Report()
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(max_workers=1) as pool:
         settings = make_settings(
-            Path(tmp), LLM_MODEL="qwen2.5-coder-0.5b", LOGIN_FREE_FAILURES="1000"
+            Path(tmp), LLM_MODEL="qwen2.5-coder-0.5b", LOGIN_FREE_FAILURES="1000000000"
         )
         client: TestClient[Any, Any] = TestClient(TestServer(create_app(settings)))
         await client.start_server()
+        tutor = await plain_tutor(client)
         fds_before, tasks_before = fds(), len(asyncio.all_tasks())
         started = time.monotonic()
-        report: dict[str, Any] = {
-            "channel": await channel(client, messages),
-            "offers": tally_json(await offers(client, mutations)),
-            "rest": tally_json(await rest(client, args.requests)),
+
+        async def channel(messages: list[str | bytes]) -> None:
+            report.calls += 1
+            report.dead_calls += not await call_survives(client, messages, tutor_id=tutor)
+            report.add("channel", Tally(inputs=len(messages)))
+
+        async def offers(mutations: list[tuple[int, int]]) -> None:
+            report.add("offers", await fuzz_offers_on(client, mutations))
+
+        async def rest(requests: list[Any]) -> None:
+            report.add("rest", await fuzz_rest_on(client, requests))
+
+        runners: dict[str, Callable[[list[Any]], Any]] = {
+            "channel": channel,
+            "offers": offers,
+            "rest": rest,
         }
+        draws: dict[str, Callable[..., list[Any]]] = {
+            "channel": channel_messages,
+            "offers": offer_mutations,
+            "rest": rest_requests,
+        }
+        for kind, share in SHARES.items():
+            sizes = batches(round(args.inputs * share), args.batch)
+            await run_kind(kind, sizes, draws[kind], runners[kind], pool)
         await asyncio.sleep(2)  # let closing calls finish closing
-        report["leaks"] = {
+        out = report.as_json()
+        out["leaks"] = {
             "slots_in_use": await in_use(client),
             "fds": fds() - fds_before,
             "tasks": len(asyncio.all_tasks()) - tasks_before,
         }
-        report["seconds"] = round(time.monotonic() - started, 1)
+        out["inputs"] = sum(t.inputs for t in report.tallies.values())
+        out["seconds"] = round(time.monotonic() - started, 1)
         await client.close()
-    print(json.dumps(report, indent=2))
+    return out
+
+
+def table(out: dict[str, Any]) -> str:
+    rows = [f"fuzz: {out['inputs']} inputs in {out['seconds']:.0f} s"]
+    rows.append(f"{'':10} {'inputs':>8} {'5xx':>5} {'not JSON':>9}  statuses")
+    for kind in SHARES:
+        k = out[kind]
+        rows.append(
+            f"{kind:10} {k['inputs']:>8} {k['5xx']:>5} {k['errors_not_json']:>9}  {k['by_status']}"
+        )
+    rows.append(f"calls {out['channel']['calls']}, dead calls {out['channel']['dead_calls']}")
+    leaks = out["leaks"]
+    rows.append(
+        f"leaked: slots {leaks['slots_in_use']}, fds {leaks['fds']}, tasks {leaks['tasks']}"
+    )
+    return "\n".join(rows)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--inputs", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=1000, help="inputs drawn with one seed")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    out = await fuzz(args)
+    print(table(out))
     if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
+        args.json.write_text(json.dumps(out, indent=2))
+    bad = sum(out[k]["5xx"] + out[k]["errors_not_json"] for k in SHARES)
+    leaks = out["leaks"]
+    sys.exit(1 if bad or out["channel"]["dead_calls"] or leaks["slots_in_use"] else 0)
 
 
 if __name__ == "__main__":

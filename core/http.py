@@ -51,11 +51,16 @@ class JsonHTTPError(web.HTTPError):
         )
 
 
+def error_code(status: int) -> str:
+    """The `code` an error of `status` carries when nothing more specific is known."""
+    return _CODES.get(status, "error")
+
+
 def http_error(
     status: int, message: str, *, code: str | None = None, headers: Mapping[str, str] | None = None
 ) -> web.HTTPException:
     """The error to raise from a handler: JSON body, right status, optional headers."""
-    return JsonHTTPError(status, message, code=code or _CODES.get(status, "error"), headers=headers)
+    return JsonHTTPError(status, message, code=code or error_code(status), headers=headers)
 
 
 @web.middleware
@@ -152,15 +157,20 @@ def security_headers(csp: str = API_CSP) -> Callable[[web.Request, web.StreamRes
     static files included, and a `Server` header that names no versions."""
 
     async def hook(request: web.Request, response: web.StreamResponse) -> None:
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", csp)
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["X-Frame-Options"] = "DENY"
-        headers["Referrer-Policy"] = "no-referrer"
-        headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        headers["Server"] = "virtual-tutor"
+        set_security_headers(response, csp)
 
     return hook
+
+
+def set_security_headers(response: web.StreamResponse, csp: str = API_CSP) -> None:
+    """The headers `security_headers` adds, on one response (a CSP already set is kept)."""
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", csp)
+    headers["X-Content-Type-Options"] = "nosniff"
+    headers["X-Frame-Options"] = "DENY"
+    headers["Referrer-Policy"] = "no-referrer"
+    headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    headers["Server"] = "virtual-tutor"
 
 
 async def read_body(request: web.Request, max_bytes: int, *, what: str = "request body") -> bytes:

@@ -193,6 +193,11 @@ class Settings:
     """When set, replies come from this Ollama server instead of the embedded model."""
     default_llm_model: str = field(default="qwen2.5:0.5b", metadata=env("DEFAULT_LLM_MODEL"))
     """Model name asked of Ollama."""
+    ollama_timeout_seconds: float = field(
+        default=30.0, metadata=env("OLLAMA_TIMEOUT_SECONDS", low=1)
+    )
+    """How long to wait for Ollama to connect, or for its next piece of a reply, before the
+    turn fails with a retryable error (a stalled server must not hold a turn forever)."""
     llm_model: str = field(
         default="qwen2.5-coder-1.5b",
         metadata=env("LLM_MODEL", choices=("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")),

@@ -10,6 +10,7 @@ clients, and health.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -171,6 +172,9 @@ def engine_health(app: web.Application) -> dict[str, object]:
         "audio": runtime.voice.pacing.as_dict() if runtime.voice is not None else None,
         "sessions_in_use": manager.in_use,
         "sessions_max": manager.capacity,
+        # Every task the process's loop holds: a count that grows with calls that have ended
+        # is a leak (bench/soak.py watches it).
+        "tasks": len(asyncio.all_tasks()),
     }
 
 

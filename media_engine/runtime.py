@@ -67,7 +67,11 @@ def create_llm(settings: Settings) -> LLM:
     if settings.ollama_base_url:
         from media_engine.llm.ollama_backend import OllamaLLM
 
-        return OllamaLLM(base_url=settings.ollama_base_url, model=settings.default_llm_model)
+        return OllamaLLM(
+            base_url=settings.ollama_base_url,
+            model=settings.default_llm_model,
+            timeout_s=settings.ollama_timeout_seconds,
+        )
     from media_engine.llm.llama_backend import LlamaCppLLM
 
     return LlamaCppLLM(

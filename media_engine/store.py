@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 
 from media_engine.tutor import TutorProfile
 from storage import Database, SessionRecord, Turn, Tutor, mark_session_ended
+
+log = logging.getLogger(__name__)
+
+STORE_RETRY_S = 60.0
+"""How long a turn's write is tried again while the database cannot be reached (a restart, a
+failover, a locked SQLite file); the call goes on meanwhile, and later writes queue behind."""
+
+
+def transient(exc: BaseException) -> bool:
+    """Whether a failed write may succeed when tried again: the database was unreachable or
+    busy, not the write itself wrong."""
+    if isinstance(exc, IntegrityError | DataError | ProgrammingError):
+        return False
+    return isinstance(exc, DBAPIError | OSError | TimeoutError)
 
 
 class TurnStore:
     """The engine's view of the database: it reads tutors and writes turns and session ends."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, retry_for_s: float = STORE_RETRY_S) -> None:
         self._db = db
+        self._retry_for_s = retry_for_s
 
     async def tutor(self, tutor_id: int) -> TutorProfile | None:
         async with self._db.session() as s:
@@ -60,18 +80,42 @@ class TurnStore:
         interrupted: bool = False,
         timings: dict[str, Any] | None = None,
     ) -> None:
-        async with self._db.session() as s, s.begin():
-            s.add(
-                Turn(
-                    session_id=session_id,
-                    turn_id=turn_id,
-                    role=role,
-                    text=text,
-                    source=source,
-                    interrupted=interrupted,
-                    timings=timings or {},
+        """Store one turn; while the database is unreachable, keep trying for `retry_for_s`."""
+
+        async def write() -> None:
+            async with self._db.session() as s, s.begin():
+                s.add(
+                    Turn(
+                        session_id=session_id,
+                        turn_id=turn_id,
+                        role=role,
+                        text=text,
+                        source=source,
+                        interrupted=interrupted,
+                        timings=timings or {},
+                    )
                 )
-            )
+
+        await self._retrying(write, session_id)
+
+    async def _retrying(self, write: Callable[[], Awaitable[None]], session_id: str) -> None:
+        deadline = time.monotonic() + self._retry_for_s
+        delay = 0.25
+        while True:
+            try:
+                await write()
+                return
+            except Exception as exc:
+                if not transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+                log.warning(
+                    "session %s: the database is unreachable (%s); trying again in %.2f s",
+                    session_id,
+                    type(exc).__name__,
+                    delay,
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 4.0)
 
     async def end_session(self, session_id: str, reason: str) -> None:
         """Mark the session ended, once: the first reason recorded wins."""

@@ -97,3 +97,26 @@ async def plain_tutor(client: TestClient[Any, Any], language: str = "en") -> int
     )
     assert resp.status == 201, await resp.text()
     return int((await resp.json())["id"])
+
+
+async def turns(
+    client: TestClient[Any, Any], headers: dict[str, str], sid: str
+) -> list[tuple[str, str]]:
+    """The session's stored turns as (role, text)."""
+    resp = await client.get(f"/api/student/sessions/{sid}", headers=headers)
+    detail: dict[str, Any] = await resp.json()
+    return [(t["role"], t["text"]) for t in detail["turns"]]
+
+
+async def outcome(call: CallConnection, timeout: float = 60) -> tuple[dict[str, Any] | None, str]:
+    """How the last message's turn ended: its error event (if any) and the reply's final text
+    (the turn's last event, empty when nothing was generated)."""
+    deadline = time.monotonic() + timeout
+    error = None
+    while True:
+        event = await asyncio.wait_for(call.events.get(), deadline - time.monotonic())
+        assert event["type"] != "bye", event
+        if event["type"] == "error":
+            error = event
+        if event["type"] == "text" and event.get("role") == "assistant":
+            return error, str(event["content"])

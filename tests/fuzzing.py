@@ -1,7 +1,7 @@
 """Fuzzing against a real server: hypothesis draws data-channel messages, mutated SDP offers and
 REST requests (from the OpenAPI description); the runners send them and count what came back.
 
-Inputs are drawn up front by a derandomized hypothesis run (a fixed seed: the same inputs every
+Inputs are drawn up front by a seeded hypothesis run (the same seed: the same inputs every
 time), then replayed over loopback: the server, not hypothesis, is what is under test. Used by
 tests/test_fuzz.py (a small budget, in CI) and bench/fuzz.py (a larger one).
 """
@@ -16,25 +16,30 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import aiohttp
+import hypothesis
+from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
 from core.http import DB_ID_MAX
 from media_engine.protocol import TextIn, parse
+from signaling.keys import ISSUER
 from signaling.openapi import describe
+from tests.calls import open_call, open_session
+from tests.conftest import ADMIN, login
 from virtual_tutor.client import CallConnection
 
 T = TypeVar("T")
 
 
 def draw(strategy: st.SearchStrategy[T], n: int, *, seed: int = 0) -> list[T]:
-    """`n` examples of `strategy`, the same ones for the same seed."""
+    """`n` examples of `strategy`, the same ones for the same seed (another seed: others)."""
     out: list[T] = []
 
+    @hypothesis.seed(seed)
     @settings(
         max_examples=n,
-        derandomize=True,
         database=None,
         deadline=None,
         suppress_health_check=list(HealthCheck),
@@ -100,7 +105,7 @@ def _message() -> st.SearchStrategy[str | bytes]:
     )
 
 
-def channel_messages(n: int) -> list[str | bytes]:
+def channel_messages(n: int, seed: int = 0) -> list[str | bytes]:
     """Hostile messages; valid typed messages are left out (each would start a reply)."""
 
     def harmless(raw: str | bytes) -> bool:
@@ -109,7 +114,7 @@ def channel_messages(n: int) -> list[str | bytes]:
         except Exception:
             return True
 
-    return [m for m in draw(_message(), n * 2) if harmless(m)][:n]
+    return [m for m in draw(_message(), n * 2, seed=seed) if harmless(m)][:n]
 
 
 async def fuzz_channel(call: CallConnection, messages: list[str | bytes]) -> Tally:
@@ -120,6 +125,28 @@ async def fuzz_channel(call: CallConnection, messages: list[str | bytes]) -> Tal
         tally.count(0, repr(raw)[:80], json_body=True)  # no status: the call's fate counts
         await asyncio.sleep(0.005)
     return tally
+
+
+async def call_survives(
+    client: TestClient[Any, Any], messages: list[str | bytes], tutor_id: int = 1
+) -> bool:
+    """Open a call, send it every message, then a real question: whether the reply came
+    (the call neither ended nor failed). The call is hung up either way."""
+    _, call = await open_call(client, await login(client), tutor_id=tutor_id)
+    try:
+        await fuzz_channel(call, messages)
+        call.send_text("Say ok.")
+        while True:
+            try:
+                event = await asyncio.wait_for(call.events.get(), 300)
+            except TimeoutError:
+                return False
+            if event["type"] == "bye" or event.get("code") == "internal_error":
+                return False
+            if event["type"] == "text" and event.get("role") == "assistant":
+                return bool(event["content"])
+    finally:
+        await call.hang_up()
 
 
 # --- SDP offers --------------------------------------------------------------------------------
@@ -149,9 +176,9 @@ def _mutate(offer: str, rnd: random.Random, steps: int) -> str:
     return "\r\n".join(lines)
 
 
-def offer_mutations(n: int) -> list[tuple[int, int]]:
+def offer_mutations(n: int, seed: int = 0) -> list[tuple[int, int]]:
     """(seed, steps) of `n` mutations, drawn up front; `mutate` applies one to an offer."""
-    return draw(st.tuples(st.integers(0, 2**32), st.integers(1, 6)), n)
+    return draw(st.tuples(st.integers(0, 2**32), st.integers(1, 6)), n, seed=seed)
 
 
 def mutate(offer: str, mutation: tuple[int, int]) -> str:
@@ -184,6 +211,21 @@ async def fuzz_offers(
             grant = await new_session()
     await end_session(grant["session_id"])
     return tally
+
+
+async def fuzz_offers_on(client: TestClient[Any, Any], mutations: list[tuple[int, int]]) -> Tally:
+    """`fuzz_offers` against a test server: the student's sessions, one real offer mutated."""
+    headers = await login(client)
+    probe = CallConnection(client.session, "", "")
+    await probe.pc.setLocalDescription(await probe.pc.createOffer())
+    offer = probe.pc.localDescription.sdp
+    await probe.pc.close()
+
+    async def end(sid: str) -> None:
+        await client.post(f"/api/student/sessions/{sid}/end", headers=headers)
+
+    sdps = [mutate(offer, m) for m in mutations]
+    return await fuzz_offers(client.session, sdps, lambda: open_session(client, headers), end)
 
 
 # --- REST --------------------------------------------------------------------------------------
@@ -240,7 +282,7 @@ def _operation(path: str, method: str, op: dict[str, Any], params: list[Any]) ->
     )
 
 
-def rest_requests(n: int) -> list[Request]:
+def rest_requests(n: int, seed: int = 0) -> list[Request]:
     """Requests for every operation of the API (not /v1/calls: the SDP fuzz covers it)."""
     spec = describe(with_engine=True)
     ops = [
@@ -249,7 +291,7 @@ def rest_requests(n: int) -> list[Request]:
         for method, op in ops.items()
         if method != "parameters" and not path.startswith("/v1/calls")
     ]
-    return draw(st.one_of(*ops), n)
+    return draw(st.one_of(*ops), n, seed=seed)
 
 
 async def fuzz_rest(
@@ -266,6 +308,22 @@ async def fuzz_rest(
             tally.count(
                 resp.status, f"{req.method} {req.path} {req.body!r:.120}", json_body=_is_json(body)
             )
+    return tally
+
+
+async def fuzz_rest_on(client: TestClient[Any, Any], requests: list[Request]) -> Tally:
+    """`fuzz_rest` against a test server as admin, student, engine service and nobody; the
+    sessions the requests opened are ended afterwards."""
+    tokens = {
+        "admin": (await login(client, ADMIN))["Authorization"].split()[1],
+        "student": (await login(client))["Authorization"].split()[1],
+        "service": client.app[ISSUER].service_token(),
+    }
+    tally = await fuzz_rest(client.session, client.make_url("/"), requests, tokens)
+    for who in ("admin", "student"):
+        auth = {"Authorization": f"Bearer {tokens[who]}"}
+        for s in await (await client.get("/api/student/sessions", headers=auth)).json():
+            await client.post(f"/api/student/sessions/{s['session_id']}/end", headers=auth)
     return tally
 
 

@@ -134,3 +134,13 @@ async def test_an_offer_without_a_fingerprint_is_refused_not_left_to_fail(
         assert (await json_error(resp))["code"] == "bad_offer"
     await client.post(f"/api/student/sessions/{grant['session_id']}/end", headers=student)
     assert await in_use(client) == 0
+
+
+async def test_a_tutors_choice_fields_refuse_json_objects(client: TestClient[Any, Any]) -> None:
+    # Found by bench/fuzz.py: a dict is unhashable, and the set lookup raised (a 500).
+    admin = await login(client, ADMIN)
+    for field in ("language", "answer_policy"):
+        for value in ({"a": 1}, ["en"], 1):
+            resp = await client.patch("/api/tutors/1", json={field: value}, headers=admin)
+            assert resp.status == 422, (field, value, await resp.text())
+            assert (await resp.json())["error"]["code"] == "invalid"

@@ -55,8 +55,7 @@ def _check_models(settings: Settings) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    from aiohttp import web
-
+    from core.server import serve
     from signaling.app import SEEDED, create_app
 
     _check_models(settings)
@@ -68,9 +67,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
         )
     app = create_app(settings)
 
-    def announce(_: object) -> None:
-        # Passed as run_app's `print`: it is called once the socket listens, so the URL
-        # printed is ready to use.
+    def announce() -> None:
+        # Called once the socket listens, so the URL printed is ready to use.
         print(f"\nVirtual Tutor {__version__} is running at {settings.base_url}/", flush=True)
         engine = settings.engine_url or "in-process"
         print(f"  engine: {engine}   database: {settings.database_url}", flush=True)
@@ -80,13 +78,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 password += "   <- generated now, shown only this once"
             print(f"  {account.role:8} {account.email}  password: {password}", flush=True)
 
-    web.run_app(app, host=settings.host, port=settings.port, print=announce, shutdown_timeout=5)
+    asyncio.run(serve(app, host=settings.host, port=settings.port, on_ready=announce))
     return 0
 
 
 def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
-    from aiohttp import web
-
+    from core.server import serve
     from media_engine.api import create_engine_app
 
     _check_models(settings)
@@ -96,13 +93,7 @@ def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
             settings.var_dir / "dev_secret_key",
         )
     print(f"Virtual Tutor engine {__version__} at {settings.base_url}", flush=True)
-    web.run_app(
-        create_engine_app(settings),
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        shutdown_timeout=5,
-    )
+    asyncio.run(serve(create_engine_app(settings), host=settings.host, port=settings.port))
     return 0
 
 

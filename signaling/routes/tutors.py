@@ -36,7 +36,8 @@ async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
             raise http_error(422, f"'{name}' must not be empty")
         out[name] = value.strip()
     if "language" in body:
-        if body["language"] not in LANGUAGES:
+        # A non-string (a JSON object is a dict, unhashable) is refused before the set lookup.
+        if not isinstance(body["language"], str) or body["language"] not in LANGUAGES:
             raise http_error(422, f"'language' must be one of {sorted(LANGUAGES)}")
         out["language"] = body["language"]
     if "kb_id" in body:
@@ -47,7 +48,10 @@ async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
             raise http_error(422, f"no knowledge base with id {kb_id}")
         out["kb_id"] = kb_id
     if "answer_policy" in body:
-        if body["answer_policy"] not in ANSWER_POLICIES:
+        if (
+            not isinstance(body["answer_policy"], str)
+            or body["answer_policy"] not in ANSWER_POLICIES
+        ):
             raise http_error(422, f"'answer_policy' must be one of {list(ANSWER_POLICIES)}")
         out["answer_policy"] = body["answer_policy"]
     unknown = set(body) - set(_TEXT_FIELDS) - {"language", "kb_id", "answer_policy", "id"}

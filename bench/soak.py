@@ -1,0 +1,232 @@
+"""Soak benchmark: calls opened, used and closed, over and over, for `--minutes`; does the
+server give back what each call took?
+
+    python bench/soak.py [--minutes 30] [--calls 2] [--json out.json]
+
+Starts `virtual-tutor serve` (voice models on) and runs `--calls` students side by side, each
+in a loop: open a session, connect a real aiortc call (the headless client's own classes: a
+WAV microphone, a listener), type a question and wait for the reply, speak a question (espeak-ng
+WAV) and wait for the reply, hang up. Meanwhile it samples the server process from outside
+(/proc/PID: open file descriptors, threads, RSS) and its loop's task count (/health), with no
+call open: after a warm-up cycle, and at the end. Growth between the two is what ended calls
+left behind. Goal: no tasks, descriptors or threads, and under 5 MB of memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+from numpy.typing import NDArray
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import STUDENT, Server, rss_mb, running_server  # noqa: E402
+from bench.latency import speak  # noqa: E402
+from virtual_tutor.client import Api, CallConnection, ClientError  # noqa: E402
+from virtual_tutor.voice_client import Listener, Microphone, read_wav  # noqa: E402
+
+TYPED = ["What is photosynthesis?", "What is gravity?", "What is a food chain?"]
+SPOKEN = "What is evaporation?"
+REPLY_TIMEOUT_S = 180.0
+MEMORY_GOAL_MB = 5.0
+
+
+@dataclass
+class Sample:
+    at_s: float
+    calls_done: int
+    tasks: int
+    fds: int
+    threads: int
+    rss_mb: float
+
+
+def threads(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    raise RuntimeError("no Threads line")
+
+
+async def sample(http: aiohttp.ClientSession, server: Server, at: float, done: int) -> Sample:
+    async with http.get(f"{server.url}/health") as resp:
+        engine = (await resp.json())["engine"]
+    return Sample(
+        at_s=round(at, 1),
+        calls_done=done,
+        tasks=int(engine["tasks"]),
+        fds=len(os.listdir(f"/proc/{server.pid}/fd")),
+        threads=threads(server.pid),
+        rss_mb=round(rss_mb(server.pid), 1),
+    )
+
+
+async def reply(call: CallConnection) -> str:
+    """The final text of the tutor's next reply; an error event is a failure."""
+    deadline = time.monotonic() + REPLY_TIMEOUT_S
+    while True:
+        event = await asyncio.wait_for(call.events.get(), deadline - time.monotonic())
+        if event["type"] in ("error", "bye"):
+            raise ClientError(f"{event['type']}: {event.get('code') or event.get('reason')}")
+        if event["type"] == "text" and event.get("role") == "assistant":
+            return str(event["content"])
+
+
+async def one_call(
+    http: aiohttp.ClientSession, api: Api, tutor: int, question: NDArray[np.int16], n: int
+) -> None:
+    """Open, type, speak, hang up."""
+    grant = await api.open_session(tutor)
+    mic, listener = Microphone(), Listener()
+    call = CallConnection(
+        http,
+        grant["engine_url"],
+        grant["engine_token"],
+        microphone=mic.track,
+        on_track=listener.start,
+    )
+    try:
+        await call.connect()
+        call.send_text(TYPED[n % len(TYPED)])
+        await reply(call)
+        await mic.speak(question)
+        await reply(call)
+    finally:
+        await call.hang_up()
+        await listener.aclose()
+
+
+async def warm_up(http: aiohttp.ClientSession, server: Server, question: NDArray[np.int16]) -> None:
+    api = Api(http, server.url)
+    await api.login(*STUDENT)
+    await one_call(http, api, 1, question, 0)
+
+
+async def student(
+    http: aiohttp.ClientSession,
+    server: Server,
+    question: NDArray[np.int16],
+    until: float,
+    tally: dict[str, int],
+) -> None:
+    api = Api(http, server.url)
+    await api.login(*STUDENT)
+    while time.monotonic() < until:
+        try:
+            await one_call(http, api, 1, question, tally["calls"])
+            tally["calls"] += 1
+        except (ClientError, TimeoutError) as exc:
+            tally["failed"] += 1
+            print(f"  a call failed: {exc}", file=sys.stderr)
+
+
+async def settle(http: aiohttp.ClientSession, server: Server) -> None:
+    """Wait until no call is open and the loop's tasks stop changing (ICE and DTLS close a
+    little after hang-up)."""
+    previous = -1
+    for _ in range(60):
+        await asyncio.sleep(1)
+        async with http.get(f"{server.url}/health") as resp:
+            engine = (await resp.json())["engine"]
+        if engine["sessions_in_use"] == 0 and engine["tasks"] == previous:
+            return
+        previous = engine["tasks"]
+
+
+async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[str, Any]:
+    env = {"MAX_SESSIONS_PER_USER": str(args.calls), "LLM_MAX_TOKENS": str(args.max_tokens)}
+    if args.llm:
+        env["LLM_MODEL"] = args.llm
+    # No keep-alive: a pooled connection is a descriptor in the server that is the client's.
+    connector = aiohttp.TCPConnector(force_close=True)
+    async with running_server(**env) as server, aiohttp.ClientSession(connector=connector) as http:
+        started = time.monotonic()
+        tally = {"calls": 0, "failed": 0}
+        # A warm-up cycle first: the first call allocates what every later one reuses.
+        # A warm-up cycle first, as many calls at once as later: the first calls allocate what
+        # every later one reuses (thread pools grow to their size, model arenas to theirs).
+        await asyncio.gather(*(warm_up(http, server, question) for _ in range(args.calls)))
+        await settle(http, server)
+        samples = [await sample(http, server, time.monotonic() - started, 0)]
+        until = time.monotonic() + args.minutes * 60
+        students = [
+            asyncio.create_task(student(http, server, question, until, tally))
+            for _ in range(args.calls)
+        ]
+        while not all(t.done() for t in students):
+            await asyncio.wait(students, timeout=args.sample_s)
+            samples.append(await sample(http, server, time.monotonic() - started, tally["calls"]))
+        await asyncio.gather(*students)
+        await settle(http, server)
+        samples.append(await sample(http, server, time.monotonic() - started, tally["calls"]))
+    first, last = samples[0], samples[-1]
+    growth = {
+        "tasks": last.tasks - first.tasks,
+        "fds": last.fds - first.fds,
+        "threads": last.threads - first.threads,
+        "rss_mb": round(last.rss_mb - first.rss_mb, 1),
+    }
+    return {
+        "minutes": args.minutes,
+        "students": args.calls,
+        "calls": tally["calls"],
+        "failed_calls": tally["failed"],
+        "growth": growth,
+        "ok": growth["tasks"] <= 0
+        and growth["fds"] <= 0
+        and growth["threads"] <= 0
+        and growth["rss_mb"] < MEMORY_GOAL_MB
+        and tally["failed"] == 0,
+        "samples": [asdict(s) for s in samples],
+    }
+
+
+def table(report: dict[str, Any]) -> str:
+    first, last = report["samples"][0], report["samples"][-1]
+    rows = [
+        f"soak: {report['minutes']} min, {report['students']} students side by side, "
+        f"{report['calls']} calls (typed + spoken turn each), {report['failed_calls']} failed",
+        f"{'':14} {'after warm-up':>14} {'at the end':>12} {'growth':>8}   goal",
+    ]
+    for key, goal in (("tasks", "0"), ("fds", "0"), ("threads", "0"), ("rss_mb", "< 5 MB")):
+        rows.append(
+            f"{key:14} {first[key]:>14} {last[key]:>12} {report['growth'][key]:>8}   {goal}"
+        )
+    peak = max(s["rss_mb"] for s in report["samples"])
+    rows.append(f"{'peak rss_mb':14} {peak:>14}")
+    rows.append("verdict: " + ("no leak" if report["ok"] else "LEAK OR FAILURES (see above)"))
+    return "\n".join(rows)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--calls", type=int, default=2, help="students calling side by side")
+    parser.add_argument("--sample-s", type=float, default=30.0, help="seconds between samples")
+    parser.add_argument("--llm", help="LLM_MODEL for the server (default: the server's)")
+    parser.add_argument("--max-tokens", type=int, default=64, help="LLM_MAX_TOKENS")
+    parser.add_argument("--json", type=Path, help="also write the report here")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        question = read_wav(speak(Path(tmp), "soak", SPOKEN))
+    report = await soak(args, question)
+    print(table(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    sys.exit(0 if report["ok"] else 1)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
