@@ -3,8 +3,8 @@
     python bench/latency.py [--turns 10] [--fresh 10] [--paused 5] [--barge-ins 5] [--tutor 1]
         [--waterfall bench/latency-waterfall.png] [--json out.json] [--websocket]
 
-Starts `virtual-tutor serve` (default models) and speaks questions made with espeak-ng through
-`virtual-tutor call --wav ... --json`:
+Starts `virtual-tutor serve` (default models) and speaks questions said by Kokoro in a student's
+voice through `virtual-tutor call --wav ... --json`:
 - fresh calls: each question the first turn of a new call (what a student does most), English
   to the English demo tutor and Chinese to the Chinese one;
 - one multi-turn call of `--turns` questions;
@@ -24,13 +24,17 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import wave
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import numpy as np
+from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -42,6 +46,11 @@ from bench.common import (  # noqa: E402
     summary,
     wait_material,
 )
+from core.paths import ModelPaths  # noqa: E402
+from media_engine.audio import OUT_RATE  # noqa: E402
+from media_engine.tts import KokoroTTS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Questions the demo tutor's course material answers, so every reply is a grounded one.
 QUESTIONS = [
@@ -95,18 +104,62 @@ def speak(folder: Path, name: str, text: str, voice: str = "en-us") -> Path:
     return wav
 
 
-def make_wavs(folder: Path, count: int) -> list[Path]:
-    return [speak(folder, f"q{i}", QUESTIONS[i % len(QUESTIONS)]) for i in range(count)]
+# Student voices: Kokoro's, which Whisper hears about as it hears people (espeak-ng's Mandarin
+# reads pinyin and was transcribed as nonsense most of the time, so its turns measured nothing
+# a student does).
+STUDENT_VOICES = {"en": "am_michael", "zh": "zm_yunxi"}
 
 
-def paused_wav(folder: Path, i: int, first: str, second: str) -> Path:
+class Students:
+    """Questions said by Kokoro in a student's voice, as 48 kHz mono WAVs."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._tts: KokoroTTS | None = None
+
+    async def pcm(self, text: str, language: str = "en") -> NDArray[np.int16]:
+        if self._tts is None:
+            paths = ModelPaths(ROOT / "var" / "models")
+            self._tts = KokoroTTS(paths.kokoro_model, paths.kokoro_voices_dir)
+        voice = STUDENT_VOICES[language]
+        return (await self._tts.synthesize(text, voice=voice, language=language)).pcm
+
+    def write(self, name: str, pcm: NDArray[np.int16]) -> Path:
+        wav = self.folder / f"{name}.wav"
+        with wave.open(str(wav), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(OUT_RATE)
+            out.writeframes(pcm.tobytes())
+        return wav
+
+    async def say(self, name: str, text: str, language: str = "en") -> Path:
+        return self.write(name, await self.pcm(text, language))
+
+    async def aclose(self) -> None:
+        if self._tts is not None:
+            await self._tts.aclose()
+
+
+async def make_wavs(students: Students, count: int) -> list[Path]:
+    return [await students.say(f"q{i}", QUESTIONS[i % len(QUESTIONS)]) for i in range(count)]
+
+
+async def paused_wav(students: Students, i: int, first: str, second: str) -> Path:
     """The two halves with PAUSE_S of silence between them."""
-    a, b = speak(folder, f"p{i}a", first), speak(folder, f"p{i}b", second)
-    wav = folder / f"p{i}.wav"
-    padded = folder / f"p{i}.pad.wav"
-    subprocess.run(["sox", str(a), str(padded), "pad", "0", str(PAUSE_S)], check=True)
-    subprocess.run(["sox", str(padded), str(b), str(wav)], check=True)
-    return wav
+    pause = np.zeros(int(PAUSE_S * OUT_RATE), dtype=np.int16)
+    halves = [await students.pcm(first), pause, await students.pcm(second)]
+    return students.write(f"p{i}", np.concatenate(halves))
+
+
+_NUMBER_WORDS = "zero one two three four five six seven eight nine ten".split()
+
+
+def _spelled(text: str) -> str:
+    """Digits written as words ("7" as "seven"), as Whisper writes either."""
+    for n, word in enumerate(_NUMBER_WORDS):
+        text = re.sub(rf"\b{n}\b", word, text)
+    return text
 
 
 async def client(server: Server, tutor: int, *args: str) -> list[dict[str, Any]]:
@@ -154,7 +207,13 @@ def latency_line(name: str, turns: list[dict[str, Any]]) -> str:
 
 
 async def bench(server: Server, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    wavs = make_wavs(folder, max(args.turns, args.barge_ins, args.fresh, 1))
+    students = Students(folder)
+    wavs = await make_wavs(students, max(args.turns, args.barge_ins, args.fresh, 1))
+    zh_wavs = [
+        await students.say(f"zh{i}", q, "zh") for i, q in enumerate(QUESTIONS_ZH[: args.fresh])
+    ]
+    paused = [await paused_wav(students, i, *PAUSED[i % len(PAUSED)]) for i in range(args.paused)]
+    await students.aclose()  # the voices are made: the server gets the cores to itself
     results: dict[str, Any] = {}
     # One warm-up turn: the first call after the server starts pays for caches the others share.
     await client(server, args.tutor, "--wav", str(wavs[0]))
@@ -165,11 +224,7 @@ async def bench(server: Server, args: argparse.Namespace, folder: Path) -> dict[
     # call to another tutor reads that tutor's system prompt again, seconds on 2 cores.)
     for i in range(args.fresh):
         zh = i >= (args.fresh + 1) // 2
-        wav = (
-            speak(folder, f"zh{i}", QUESTIONS_ZH[i % len(QUESTIONS_ZH)], "cmn")
-            if zh
-            else wavs[i % len(wavs)]
-        )
+        wav = zh_wavs[i % len(zh_wavs)] if zh else wavs[i % len(wavs)]
         events = await client(server, 2 if zh else args.tutor, "--wav", str(wav))
         fresh += [dict(e, language="zh" if zh else "en") for e in events if e["event"] == "turn"]
     if fresh:
@@ -199,19 +254,18 @@ async def bench(server: Server, args: argparse.Namespace, folder: Path) -> dict[
         await websocket_latency(server, args, wavs)
 
     cut_off = 0
-    paused: list[dict[str, Any]] = []
-    for i, (first, second) in enumerate(PAUSED[: args.paused]):
-        events = await client(
-            server, args.tutor, "--wav", str(paused_wav(folder, i, first, second))
-        )
+    answered: list[dict[str, Any]] = []
+    for i, wav in enumerate(paused):
+        first, second = PAUSED[i % len(PAUSED)]
+        events = await client(server, args.tutor, "--wav", str(wav))
         turn = next((e for e in events if e["event"] == "turn"), {})
-        last = second.lower().strip("?.").split()[-1]
-        early = last not in turn.get("transcript", "").lower()
+        last = _spelled(second.lower().strip("?.").split()[-1])
+        early = last not in _spelled(turn.get("transcript", "").lower())
         cut_off += early
-        paused.append(dict(turn, expected=f"{first} {second}", cut_off=early))
-    if paused:
-        print(f"{'thinking pause: answered early':34} {cut_off}/{len(paused)}")
-    results["paused"] = paused
+        answered.append(dict(turn, expected=f"{first} {second}", cut_off=early))
+    if answered:
+        print(f"{'thinking pause: answered early':34} {cut_off}/{len(answered)}")
+    results["paused"] = answered
 
     typed = await client(server, args.tutor, *[a for q in QUESTIONS[:5] for a in ("--text", q)])
     first_delta = [e["first_delta_ms"] for e in typed if e["event"] == "reply"]

@@ -7,6 +7,7 @@ removed so a document cannot close its fence and write outside it.
 
 from __future__ import annotations
 
+import math
 import re
 
 from knowledge.chunking import split_sentences
@@ -71,6 +72,50 @@ def focus(text: str, question: str) -> str:
     )
     joiner = "" if has_cjk(text) else " "
     return joiner.join(sentences[i] for i in keep)[:PROMPT_CHARS]
+
+
+# A sentence read out as the first words of a reply: long enough to say something, short enough
+# to say at once, and about what was asked: it holds this share of the question's terms.
+LEAD_CHARS = (12, 200)
+LEAD_COVERAGE = 0.66
+
+
+def lead_sentence(passages: list[Passage], question: str, said: str = "") -> str | None:
+    """The material's own sentence that best answers `question`, to open the spoken reply
+    with, or None if no sentence of the passages put in the prompt fits (none holds
+    LEAD_COVERAGE of the question's terms and makes sense alone, or the best was said already
+    in `said`). Ties go to the better-ranked passage and the earlier sentence.
+
+    Read from the notes, it is correct by construction and needs no model time: the student
+    hears it while the model reads the prompt and goes on from it.
+    """
+    asked = _terms(question)
+    best, score = None, max(1, math.ceil(LEAD_COVERAGE * len(asked))) - 1
+    for passage in passages[:PROMPT_PASSAGES]:
+        for sentence in split_sentences(passage.text):
+            sentence = " ".join(neutralise(sentence).split())
+            shared = len(asked & _terms(sentence))
+            if shared > score and _says_it_alone(sentence):
+                best, score = sentence, shared
+    if best is None or best in said:
+        return None
+    return best
+
+
+# A sentence that starts by pointing back ("It starts with a producer") means nothing alone.
+_POINTS_BACK = re.compile(
+    r"^(it|its|they|their|this|these|that|those|he|she|so|then)\b|^[它这那其]", re.I
+)
+
+
+def _says_it_alone(sentence: str) -> bool:
+    return LEAD_CHARS[0] <= len(sentence) <= LEAD_CHARS[1] and not _POINTS_BACK.match(sentence)
+
+
+def _terms(text: str) -> set[str]:
+    """Index terms, Chinese as single characters only: the bigrams of a question run across its
+    function words ("是怎", "么循") that no answer holds."""
+    return {t for t in tokens(text) if len(t) == 1 or not has_cjk(t)}
 
 
 def knowledge_context(passages: list[Passage], question: str = "") -> str:

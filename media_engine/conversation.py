@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.errors import KnowledgeError
 from knowledge.index import Passage
-from knowledge.prompt import RULES, UNAVAILABLE
+from knowledge.prompt import RULES, UNAVAILABLE, lead_sentence, looks_like_question
 from knowledge.retriever import Retrieval, Retriever, same_question
 from knowledge.vocabulary import as_list
 from media_engine.answering import KnownWord, Plan, follows_up, not_covered_rules, plan
@@ -216,14 +216,23 @@ class Conversation:
         )
         pieces: AsyncIterator[str]
         generated: AsyncGenerator[str, None] | None = None
+        lead = None if decided.said is not None else self._lead(decided, question, history)
         if decided.said is not None:
             pieces = _words(decided.said)
         else:
             draft: list[ChatMessage] = [*history, {"role": "user", "content": question}]
             prompt = self._prompt(draft, decided.context)
+            if lead is not None:
+                # The material's answer opens the reply at once, spoken while the model reads
+                # the prompt; the model goes on from it (an explanation, a question back).
+                # Its first words are synthesized first, with both cores.
+                self._llm.stop_reading_ahead()
+                async for piece in _words(lead):
+                    yield Words(piece)
+                prompt.append({"role": "assistant", "content": lead})
             # Every backend's stream is an async generator: it can be closed early.
             generated = cast(AsyncGenerator[str, None], self._llm.stream(prompt, self._options))
-            pieces = at_most_sentences(generated, MAX_SENTENCES)
+            pieces = at_most_sentences(generated, MAX_SENTENCES - (lead is not None))
         if decided.passages:
             pieces = guarded(pieces, self._guard(decided, question, history))
         try:
@@ -275,6 +284,14 @@ class Conversation:
             said_before=earlier,
         )
         return decided, found, None
+
+    def _lead(self, decided: Plan, question: str, history: list[ChatMessage]) -> str | None:
+        """The material sentence a grounded answer to a question opens with, if one fits; not
+        when the student is answering the tutor (their words are not a question to look up)."""
+        if decided.route != "material" or not looks_like_question(question):
+            return None
+        said = " ".join(m["content"] for m in history if m["role"] == "assistant")
+        return lead_sentence(decided.passages, decided.question or question, said)
 
     def _guard(self, decided: Plan, question: str, history: list[ChatMessage]) -> FactGuard:
         said_before = " ".join([*(m["content"] for m in history), question])

@@ -247,3 +247,32 @@ class EndOfTurn:
             return "smart_turn"
         longest = self.answer_pause if self.expect_answer and self._short else self.max_pause
         return "max_pause" if silence >= longest else None
+
+
+# Words a sentence does not end on: a student who stops after one is thinking, whatever the
+# audio model heard ("I think plants need ... sunlight", "because ... um").
+_DANGLING_EN = frozenset(
+    "a an the and or but because so to of in on at for with about from by into than if "
+    "is are was were am be my your his her their our its um uh er erm hmm need needs want "
+    "wants".split()
+)
+_DANGLING_ZH = (
+    "因为", "所以", "但是", "然后", "还有", "或者", "如果", "就是", "那个", "这个", "需要",
+    "和", "跟", "是", "在", "把", "被", "对", "给", "比", "嗯", "呃", "的话",
+)  # fmt: skip
+
+
+def sounds_unfinished(text: str) -> bool:
+    """Whether a transcript stops mid-sentence: on a comma, a filler or a word a sentence does
+    not end on. A question mark always ends it ("Is it in the...?" is Whisper's guess too)."""
+    stripped = text.strip()
+    if not stripped or stripped.endswith(("?", "？")):
+        return False
+    if stripped.endswith((",", "，", "、", "…", "...")):
+        return True
+    core = stripped.rstrip(".。!！ ")
+    if any("\u4e00" <= c <= "\u9fff" for c in core[-2:]):
+        # A dangling word said alone is an answer: "是" is "yes".
+        return core.endswith(_DANGLING_ZH) and core not in _DANGLING_ZH
+    words = core.lower().split()
+    return bool(words) and words[-1].strip("\"'") in _DANGLING_EN

@@ -32,7 +32,7 @@ from media_engine.speaking import Speaker, TurnClock
 from media_engine.tasks import TaskSet
 from media_engine.tts import choose_tts
 from media_engine.turn import Turns
-from media_engine.turn_detector import PauseJudge, Verdict
+from media_engine.turn_detector import PauseJudge, Verdict, sounds_unfinished
 from media_engine.tutor import TutorProfile, join_words
 from media_engine.vad import (
     PAUSE_MS,
@@ -128,6 +128,9 @@ class VoicePipeline:
         # From now on, every reply of the call is spoken.
         call.turns.make_speaker = self.make_speaker
         self._stream: VadStream | None = None
+        self._spoke = asyncio.Event()
+        """Set when the student starts an utterance (a turn held open waits for it)."""
+        self._max_pause_s = factory.settings.max_pause_ms / 1000
         self._hotwords: str | None = None
         """The course's subject terms, a hint to the recogniser once read (see `start`)."""
 
@@ -194,6 +197,7 @@ class VoicePipeline:
 
     def _speech_started(self) -> None:
         self._utterance = _Utterance(turn_id=uuid.uuid4().hex[:12])
+        self._spoke.set()
         self.call.send(VadState(turn_id=self._utterance.turn_id, state="speech_start").json())
         turns = self.call.turns
         turns.drop_ahead()  # a new utterance: any answer prepared for an old one is stale
@@ -312,8 +316,28 @@ class VoicePipeline:
         if not text:
             log.info("session %s turn %s: no words heard", self.call.session_id, clock.turn_id)
             return
+        if clock.endpoint == "smart_turn" and sounds_unfinished(text):
+            # The audio model heard an end, the words do not ("I think plants need"): wait as
+            # for a pause it heard as unfinished; if the student goes on, these words open
+            # their turn, as above.
+            if await self._speech_within(clock.reference + self._max_pause_s):
+                assert self._utterance is not None
+                self._utterance.carried = text
+                return
         self.call.send(Transcription(turn_id=clock.turn_id, content=text, partial=False).json())
         self.call.turns.spoken(text, clock)
+
+    async def _speech_within(self, deadline: float) -> bool:
+        """Whether the student starts speaking again before `deadline` (monotonic time)."""
+        self._spoke.clear()
+        if self._utterance is not None:
+            return True
+        try:
+            async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                await self._spoke.wait()
+        except TimeoutError:
+            return False
+        return self._utterance is not None
 
     # --- speaking ------------------------------------------------------------------------------
 

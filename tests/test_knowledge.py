@@ -24,6 +24,7 @@ from knowledge.prompt import (
     dont_know,
     focus,
     knowledge_context,
+    lead_sentence,
     looks_like_question,
 )
 from knowledge.retriever import Retriever, same_question
@@ -198,16 +199,22 @@ async def test_reply_is_grounded_and_names_its_sources(grounded: Any) -> None:
     sent: list[str] = []
     llm = ScriptedLLM()
     conv = await _conversation(db, runtime.retriever, ada_kb, sent, llm)
-    await ask(conv, "How do plants make their food?", turn_id="t1", sent=sent)
+    reply = await ask(conv, "How do plants make their food?", turn_id="t1", sent=sent)
     events = [json.loads(m) for m in sent]
     sources = next(e for e in events if e["type"] == "sources")
     assert sources["turn_id"] == "t1"
     assert "Photosynthesis" in [i["location"] for i in sources["items"]]
     assert {"document", "title", "snippet"} <= set(sources["items"][0])
     assert events.index(sources) < [e["type"] for e in events].index("text_delta")
-    system, question = llm.seen[0][0]["content"], llm.seen[0][-1]["content"]
+    *_, user, lead = llm.seen[0]
+    system, question = llm.seen[0][0]["content"], user["content"]
     assert system == f"{conv.tutor.system_prompt()}\n\n{RULES}\n{not_covered_rules(conv.tutor)}"
     assert "<<<SOURCE 1:" in question and "photosynthesis" in question.lower()
+    # The reply opens with the notes' own answer, which the model is given as its reply's
+    # start and goes on from.
+    assert lead["role"] == "assistant" and lead["content"] in question
+    assert "plant" in lead["content"] and "food" in lead["content"]
+    assert reply.text == f"{lead['content']}From the notes."
     assert question.endswith("not instructions.\n\nHow do plants make their food?"), question
     async with db.session() as s:
         used = list(await s.scalars(select(KBTurnSource).where(KBTurnSource.turn_id == "t1")))
@@ -250,6 +257,23 @@ async def test_small_talk_outside_the_material_still_gets_a_reply(grounded: Any)
     assert NOTHING_FOUND in llm.seen[0][-1]["content"]
 
 
+def test_a_reply_opens_with_the_notes_sentence_that_answers() -> None:
+    notes = passage(
+        "Plants are living things. Photosynthesis is how green plants make their own food. "
+        "It happens in the leaves."
+    )
+    asked = "What is photosynthesis?"
+    assert lead_sentence([notes], asked) == (
+        "Photosynthesis is how green plants make their own food."
+    )
+    # Not a sentence that holds too little of the question, nor one the tutor said already.
+    assert lead_sentence([notes], "Which planet is closest to the Sun?") is None
+    assert lead_sentence([notes], asked, said=f"Well. {lead_sentence([notes], asked)}") is None
+    zh = passage("水循环是指地球上的水不断运动和变化的过程。太阳照射海洋，水受热蒸发。")
+    assert lead_sentence([zh], "水是怎么循环的？") == "水循环是指地球上的水不断运动和变化的过程。"
+    assert lead_sentence([], asked) is None
+
+
 def test_questions_are_told_from_small_talk() -> None:
     for text in [
         "Who won the cup?",
@@ -285,6 +309,8 @@ async def test_prefetch_is_reused_and_other_knowledge_bases_stay_apart(grounded:
     # The model read ahead the prompt the turn then had, all but the words that changed.
     (draft,) = [m for m in llm.prefills if len(m) > 1]
     (asked,) = llm.seen
+    if asked[-1]["role"] == "assistant":
+        asked = asked[:-1]  # the notes' answer, the reply's start
     assert draft[:-1] == asked[:-1]
     material, partial = draft[-1]["content"].rsplit("\n\n", 1)
     assert partial == "why do things fall when you drop"

@@ -109,3 +109,16 @@ async def test_a_prompt_read_before_another_is_loaded_not_read_again(real_llm: L
     assert warm.split()[:5] == cold.split()[:5]
     asked = llm._tokens(ASK_A)
     assert list(llm._model._input_ids[: len(asked)]) == asked
+
+
+async def test_a_reply_start_is_continued_not_repeated(real_llm: LLM) -> None:
+    llm = cast(LlamaCppLLM, real_llm)
+    start = "Without air resistance, heavy and light objects fall at the same rate."
+    begun: list[ChatMessage] = [*FINAL, {"role": "assistant", "content": start}]
+    # The prompt is the question's, then the start's words: a prompt read ahead for the
+    # question still serves.
+    question = llm._tokens(FINAL)
+    assert llm._tokens(begun)[: len(question)] == question
+    assert len(llm._tokens(begun)) > len(question) + 8
+    rest = await _reply(llm, begun)
+    assert not rest.strip().startswith("Without air resistance")

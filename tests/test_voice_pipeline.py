@@ -23,7 +23,7 @@ from media_engine.conversation import Conversation
 from media_engine.runtime import EngineRuntime
 from media_engine.store import TurnStore
 from media_engine.tts import TTS
-from media_engine.turn_detector import TurnDetector, TurnGuess
+from media_engine.turn_detector import TurnDetector, TurnGuess, sounds_unfinished
 from media_engine.tutor import TutorProfile
 from media_engine.voice import VoiceFactory, VoicePipeline
 from media_engine.voice_models import VoiceModels
@@ -360,6 +360,32 @@ async def test_a_student_thinking_aloud_is_one_turn(make_rig: Any) -> None:
     assert len(rig.channel.events("text_delta")) == len("Yes!".split())
     (metrics,) = rig.channel.events("metrics", turn_id=end["turn_id"])
     assert metrics["endpoint"] == "smart_turn" and metrics["speculation_drops"] == 1
+
+
+async def test_words_that_stop_mid_sentence_hold_the_turn_open(make_rig: Any) -> None:
+    # "I think plants need" ... 1.2 s ... "sunlight": the audio model hears an end at the
+    # pause, the transcript does not.
+    audio = np.concatenate([silence(0.3), tone(0.6), silence(1.2), tone(0.4), silence(1.0)])
+    asr = FakeASR("I think plants need", "sunlight.")
+    rig: Rig = await make_rig(
+        audio, llm=ScriptedLLM("Yes!"), asr=asr, detector=ScriptedDetector(0.9)
+    )
+    await rig.channel.wait_for("tts", state="end", timeout=15)
+    assert [t["text"] for t in rig.store.of("user")] == ["I think plants need sunlight."]
+    assert len(rig.llm.requests) == 1 and len(rig.channel.events("text")) == 1
+
+
+def test_a_transcript_that_stops_mid_sentence_sounds_unfinished() -> None:
+    for text in [
+        "I think plants need",
+        "The answer is, um.",
+        "because the",
+        "我觉得植物需要",
+        "答案是，",
+    ]:
+        assert sounds_unfinished(text), text
+    for text in ["Seven.", "Yes.", "What is it in?", "Plants need sunlight.", "是。", "是的", ""]:
+        assert not sounds_unfinished(text), text
 
 
 async def test_a_broken_detector_leaves_the_end_to_silence(make_rig: Any) -> None:

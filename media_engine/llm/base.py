@@ -38,7 +38,8 @@ class LLM(abc.ABC):
 
     @abc.abstractmethod
     def stream(self, messages: list[ChatMessage], options: GenerationOptions) -> AsyncIterator[str]:
-        """Yield the reply to `messages` piece by piece."""
+        """Yield the reply to `messages` piece by piece. A last message from the assistant is
+        the reply's start: the model goes on from it, and only what follows is yielded."""
 
     async def warm_up(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Load and exercise the model so the first real turn is not the slow one."""
@@ -46,6 +47,10 @@ class LLM(abc.ABC):
     async def prefill(self, messages: list[ChatMessage]) -> None:  # noqa: B027 - optional hook
         """Read `messages` ahead of time where the backend caches a prompt prefix (a call's
         fixed system prompt), so the first reply starts sooner. Best effort."""
+
+    def stop_reading_ahead(self) -> None:  # noqa: B027 - optional hook
+        """Stop a `prefill` at its next step: the cores are needed now (a reply's first words
+        are being synthesized). The reply reads whatever it left unread."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release the model."""

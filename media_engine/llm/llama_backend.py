@@ -77,9 +77,13 @@ class LlamaCppLLM(LLM):
         Prefill and generation both use this, so a prefilled prompt matches token for token.
         """
         model = self._load()
+        start = ""
+        if messages and messages[-1]["role"] == "assistant":
+            # The reply's start: the model goes on from its words (see `LLM.stream`).
+            start, messages = messages[-1]["content"], messages[:-1]
         result = self._formatter(messages=[dict(m) for m in messages])
         tokens: list[int] = model.tokenize(
-            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+            (result.prompt + start).encode("utf-8"), add_bos=not result.added_special, special=True
         )
         if len(tokens) >= self._n_ctx:
             raise LLMError("the conversation is too long for the model", code="llm_context")
@@ -112,6 +116,9 @@ class LlamaCppLLM(LLM):
         except (LLMError, RuntimeError, ValueError) as exc:
             # Best effort: the reply itself reads what is missing and reports what is wrong.
             log.warning("prefill skipped: %s", exc)
+
+    def stop_reading_ahead(self) -> None:
+        self._prefills += 1  # the running prefill is no longer the newest: it stops
 
     def _prefill(self, messages: list[ChatMessage], ticket: int) -> None:
         def wanted() -> bool:
