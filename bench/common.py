@@ -125,6 +125,7 @@ async def running_server(**env: str) -> AsyncIterator[Server]:
             env=full_env,
         )
         assert proc.stdout is not None
+        drain: asyncio.Task[bytes] | None = None
         try:
             while True:
                 line = await asyncio.wait_for(proc.stdout.readline(), 300)
@@ -137,4 +138,5 @@ async def running_server(**env: str) -> AsyncIterator[Server]:
         finally:
             proc.terminate()
             await proc.wait()
-            drain.cancel()
+            if drain is not None:
+                drain.cancel()

@@ -94,6 +94,9 @@ def not_covered_rules(tutor: TutorProfile) -> str:
 
 
 NOT_COVERED = {"en": "(Not in the course material.)", "zh": "（课程资料里没有。）"}
+# How a `general` answer starts (the rules above ask for it): the engine says it at once, in
+# audio it has synthesized before, and the model goes on from it.
+NOT_COVERED_LEAD = {"en": "That's not in our course notes, but", "zh": "课程资料里没有这个，不过，"}
 
 
 def personal(language: str, subject: str) -> str:

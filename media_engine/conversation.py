@@ -25,7 +25,14 @@ from knowledge.index import Passage
 from knowledge.prompt import RULES, UNAVAILABLE, lead_sentence, looks_like_question
 from knowledge.retriever import Retrieval, Retriever, same_question
 from knowledge.vocabulary import as_list
-from media_engine.answering import KnownWord, Plan, follows_up, not_covered_rules, plan
+from media_engine.answering import (
+    NOT_COVERED_LEAD,
+    KnownWord,
+    Plan,
+    follows_up,
+    not_covered_rules,
+    plan,
+)
 from media_engine.errors import StageError
 from media_engine.fact_guard import FactGuard, at_most_sentences, guarded
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
@@ -286,9 +293,14 @@ class Conversation:
         return decided, found, None
 
     def _lead(self, decided: Plan, question: str, history: list[ChatMessage]) -> str | None:
-        """The material sentence a grounded answer to a question opens with, if one fits; not
-        when the student is answering the tutor (their words are not a question to look up)."""
-        if decided.route != "material" or not looks_like_question(question):
+        """How the answer to a question opens, said before the model is asked: the material's
+        sentence that answers it, if one fits; the words the rules give an answer beyond the
+        material. Nothing when the student is not asking (answering the tutor, say)."""
+        if not looks_like_question(question):
+            return None
+        if decided.route == "general":
+            return NOT_COVERED_LEAD.get(self.tutor.language, NOT_COVERED_LEAD["en"])
+        if decided.route != "material":
             return None
         said = " ".join(m["content"] for m in history if m["role"] == "assistant")
         return lead_sentence(decided.passages, decided.question or question, said)

@@ -14,6 +14,7 @@ import abc
 import asyncio
 import logging
 import re
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,11 @@ class TTSError(StageError):
     code = "tts_error"
 
 
+# Short phrases whose audio is kept (about 100 KB a second of audio each).
+KEEP_CHARS = 40
+KEEP_PHRASES = 64
+
+
 @dataclass(frozen=True)
 class Speech:
     """Synthesized audio ready for the outbound track."""
@@ -82,6 +88,7 @@ class TTS(abc.ABC):
         # behind another call's read-ahead; everything else takes turns on the second thread.
         self._first = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-first")
         self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-ahead")
+        self._said: OrderedDict[tuple[str, str, str], NDArray[np.int16]] = OrderedDict()
 
     async def synthesize(
         self, text: str, *, voice: str, language: str, first: bool = False
@@ -92,10 +99,12 @@ class TTS(abc.ABC):
         """
         loop = asyncio.get_running_loop()
         executor = self._first if first else self._ahead
+        key = (clean_for_speech(text), voice, language)
         try:
-            pcm = await loop.run_in_executor(
-                executor, self._output_pcm, clean_for_speech(text), voice, language
-            )
+            pcm = self._said.get(key)
+            if pcm is None:
+                pcm = await loop.run_in_executor(executor, self._output_pcm, *key)
+                self._keep(key, pcm)
         except TTSError:
             raise
         except Exception as exc:
@@ -103,6 +112,15 @@ class TTS(abc.ABC):
             raise TTSError(f"speech synthesis failed ({type(exc).__name__})") from exc
         gap = np.zeros(int(GAP_S * OUT_RATE), dtype=np.int16)
         return Speech(pcm=np.concatenate([pcm, gap]))
+
+    def _keep(self, key: tuple[str, str, str], pcm: NDArray[np.int16]) -> None:
+        """Keep the audio of short phrases: replies open with the same few words ("That's
+        not in our course notes, but"), which then cost no synthesis."""
+        if len(key[0]) > KEEP_CHARS:
+            return
+        self._said[key] = pcm
+        while len(self._said) > KEEP_PHRASES:
+            self._said.popitem(last=False)
 
     async def warm_up(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Synthesize once in each language it speaks: first inferences allocate and are

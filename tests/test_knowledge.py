@@ -31,7 +31,7 @@ from knowledge.retriever import Retriever, same_question
 from knowledge.runtime import KnowledgeRuntime
 from knowledge.seed import seed_demo_knowledge
 from knowledge.text import safe_title, tokens
-from media_engine.answering import NOT_COVERED, not_covered_rules
+from media_engine.answering import NOT_COVERED, NOT_COVERED_LEAD, not_covered_rules
 from media_engine.conversation import Conversation
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.store import TurnStore
@@ -242,10 +242,14 @@ async def test_course_first_answers_beyond_the_material_saying_so(grounded: Any)
     reply = await ask(conv, "What is the chemical symbol for gold?", turn_id="t3", sent=sent)
     # The model is asked, told that the material does not cover it; its system prompt says
     # what to do then (answer if sure and say so, redirect off-subject, admit not knowing).
-    system, question = llm.seen[0][0]["content"], llm.seen[0][-1]["content"]
+    *_, user, lead = llm.seen[0]
+    system, question = llm.seen[0][0]["content"], user["content"]
     assert not_covered_rules(conv.tutor) in system
     assert question == f"{NOT_COVERED['en']}\n\nWhat is the chemical symbol for gold?"
     assert reply.route == "general"
+    # The answer opens as the rules say it must, said by the engine at once; the model goes on.
+    assert lead == {"role": "assistant", "content": NOT_COVERED_LEAD["en"]}
+    assert reply.text == f"{NOT_COVERED_LEAD['en']}From the notes."
 
 
 async def test_small_talk_outside_the_material_still_gets_a_reply(grounded: Any) -> None:
