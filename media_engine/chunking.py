@@ -103,10 +103,25 @@ def _long_enough(text: str) -> bool:
 
 
 def _unpunctuated_cut(text: str) -> int | None:
-    """A first clause with no punctuation at all is cut after FIRST_MAX_WORDS words."""
+    """A first clause with no punctuation at all is cut after FIRST_MAX_WORDS words; in Chinese,
+    once FIRST_MAX_CJK characters are in, after the first word that completes FIRST_MIN_CJK."""
     if len(_CJK_CHAR.findall(text)) >= FIRST_MAX_CJK:
-        return len(text)
+        return _word_end(text, FIRST_MIN_CJK)
     matches = list(re.finditer(r"\S+\s+", text))
     if len(matches) <= FIRST_MAX_WORDS:
         return None
     return matches[FIRST_MAX_WORDS - 1].end()
+
+
+def _word_end(text: str, least: int) -> int:
+    """Where the first word (jieba's segmentation) that brings `text` to `least` Chinese
+    characters ends: Kokoro speaks a whole word with its tones, and a shorter first chunk is
+    heard sooner (about 1.1 s for 4 characters, 1.8 s for 12 on 2 cores)."""
+    import jieba
+
+    end = 0
+    for word in jieba.cut(text):
+        end += len(word)
+        if len(_CJK_CHAR.findall(text[:end])) >= least:
+            return end
+    return len(text)

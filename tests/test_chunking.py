@@ -100,3 +100,12 @@ def test_nothing_is_lost() -> None:
 def test_empty_reply() -> None:
     assert chunk("") == []
     assert chunk("   ") == []
+
+
+def test_an_unpunctuated_chinese_start_is_cut_after_a_whole_word() -> None:
+    chunker = SpeechChunker()
+    # The reply arrives in pieces; once twelve characters are in, the first chunk ends with
+    # the word that completes six ("绿色植物", not "绿色植").
+    assert chunker.push("光合作用是绿") == []
+    assert chunker.push("色植物制造养") == ["光合作用是绿色植物"]
+    assert chunker.push("料的过程。") == ["制造养料的过程。"]
