@@ -4,8 +4,9 @@ llama.cpp holds one prompt at a time. A call to another tutor (or another studen
 makes it read that prompt from its start: the system prompt alone is ~320 tokens, seconds on 2
 cores for the 1.5B model. `PromptStates` keeps the caches of the last few prompts read (as far
 as the read got); before a read or a generation, the one sharing the longest start with the new
-prompt is loaded (a copy of a few megabytes), if it saves more than the model holds already. Only the KV cache of
-sequence 0 and its tokens are kept: the last prompt token is always read again for its logits.
+prompt is loaded (a copy of a few megabytes), if it saves more than the model holds already.
+Only the KV cache of sequence 0 and its tokens are kept: the last prompt token is always read
+again for its logits.
 
 Everything here runs on the model's own thread.
 """
