@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from media_engine.audio import OUT_RATE, Samples, to_output_pcm
 from media_engine.errors import StageError
+from media_engine.onnx_options import session_options
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +151,7 @@ class KokoroTTS(TTS):
         from misaki import zh
 
         super().__init__()
-        options = rt.SessionOptions()
-        options.intra_op_num_threads = threads
+        options = session_options(threads)
         session = rt.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._kokoro = Kokoro.from_session(session, str(voices_npz(voices_dir)))
         self._zh = zh.ZHG2P()  # the legacy G2P: the one Kokoro v1.0's Chinese voices learned

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from media_engine.audio import Samples
+from media_engine.onnx_options import session_options
 from media_engine.tts import TTS, TTSError
 
 # Piper leaves 30-70 ms of silence before a sentence and 100-300 ms after it, and now and then
@@ -58,8 +59,7 @@ class PiperTTS(TTS):
         config = json.loads(config_path.read_text(encoding="utf-8"))
         # PiperVoice.load makes its session with default options (every core); this is the
         # same voice on a session with our thread count.
-        options = rt.SessionOptions()
-        options.intra_op_num_threads = threads
+        options = session_options(threads)
         session = rt.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._voice = PiperVoice(session=session, config=PiperConfig.from_dict(config))
         self._options = SynthesisConfig(volume=VOLUME)

@@ -32,6 +32,7 @@ import numpy as np
 import onnxruntime as rt
 
 from media_engine.audio import ASR_RATE, Samples
+from media_engine.onnx_options import session_options
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,8 @@ class SmartTurn:
         if not model_path.is_file():
             raise FileNotFoundError(f"no Smart Turn model at {model_path}")
         # The session options of pipecat's LocalSmartTurnAnalyzerV3 (BSD-2-Clause, Daily).
-        options = rt.SessionOptions()
+        options = session_options(threads)
         options.execution_mode = rt.ExecutionMode.ORT_SEQUENTIAL
-        options.inter_op_num_threads = 1
-        options.intra_op_num_threads = threads
         options.graph_optimization_level = rt.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = rt.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]

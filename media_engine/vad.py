@@ -22,6 +22,7 @@ import onnxruntime as rt
 
 from core.settings import VoiceSettings
 from media_engine.audio import ASR_RATE, Samples
+from media_engine.onnx_options import session_options
 from media_engine.turn_detector import EndOfTurn, EndReason, Verdict
 
 WINDOW = 512  # samples at 16 kHz: 32 ms, the window silero-vad v5+ is trained on
@@ -51,10 +52,8 @@ class SileroVad(VadModel):
     """silero-vad's ONNX model, loaded from the silero_vad wheel."""
 
     def __init__(self) -> None:
-        options = rt.SessionOptions()
         # Windows are tiny: one thread each avoids thread start-up costing more than the math.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
+        options = session_options(1)
         model = resources.files("silero_vad.data").joinpath("silero_vad.onnx")
         with resources.as_file(model) as path:
             self.session = rt.InferenceSession(

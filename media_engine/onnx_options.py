@@ -1,0 +1,21 @@
+"""Session options shared by every ONNX model of the engine (VAD, Smart Turn, Kokoro, Piper)."""
+
+from __future__ import annotations
+
+import onnxruntime as rt
+
+
+def session_options(threads: int) -> rt.SessionOptions:
+    """`threads` for each inference, and threads that sleep when it is done.
+
+    By default onnxruntime's threads spin for a while after each inference, waiting for the
+    next. On two cores shared by four ONNX models, Whisper and the LLM, that spinning took the
+    cores from whatever ran next: a reply's first chunk took Kokoro 2-3 times as long in the
+    engine as alone.
+    """
+    options = rt.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
