@@ -157,17 +157,25 @@ _WORDS = re.compile(r"\S+\s*|\s+")
 _CLAUSE_END = re.compile(r"[.!?;。！？；，,](?=\s|$)|[。！？；，]")
 
 
+def _clause_end(text: str) -> int | None:
+    """Where the first clause of `text` ends, if it is complete (punctuation with more after it):
+    past the whitespace after the punctuation, which goes with the clause it ends."""
+    m = _CLAUSE_END.search(text)
+    if m is None or m.end() >= len(text):
+        return None
+    cut = m.end()
+    while cut < len(text) and text[cut].isspace():
+        cut += 1
+    return cut
+
+
 async def clauses(pieces: AsyncIterator[str]) -> AsyncGenerator[str]:
     """Regroup streamed pieces into clauses (each ending at punctuation), the rest at the end."""
     buffer = ""
     try:
         async for piece in pieces:
             buffer += piece
-            while (m := _CLAUSE_END.search(buffer)) is not None and m.end() < len(buffer):
-                cut = m.end()
-                # Keep the whitespace after the punctuation with the clause it ends.
-                while cut < len(buffer) and buffer[cut].isspace():
-                    cut += 1
+            while (cut := _clause_end(buffer)) is not None:
                 yield buffer[:cut]
                 buffer = buffer[cut:]
         if buffer:
@@ -192,10 +200,7 @@ async def guarded(pieces: AsyncIterator[str], guard: FactGuard) -> AsyncGenerato
     try:
         async for piece in pieces:
             clause += piece
-            while (m := _CLAUSE_END.search(clause)) is not None and m.end() < len(clause):
-                cut = m.end()
-                while cut < len(clause) and clause[cut].isspace():
-                    cut += 1
+            while (cut := _clause_end(clause)) is not None:
                 done, clause = clause[:cut], clause[cut:]
                 if guard.contradicts(done):
                     yield _corrected(guard, started or sent > 0)
