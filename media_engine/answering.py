@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from knowledge.index import Passage
-from knowledge.prompt import dont_know, knowledge_context, looks_like_question
+from knowledge.prompt import dont_know, knowledge_context, lead_sentence, looks_like_question
 from media_engine.arithmetic import calculate
 from media_engine.tutor import TutorProfile
 
@@ -177,3 +177,17 @@ def plan(
     if tutor.answer_policy == "course_only":
         return Plan("not_covered", said=dont_know(language, tutor.subject))
     return Plan("general", context=NOT_COVERED.get(language, NOT_COVERED["en"]))
+
+
+def opening(decided: Plan, question: str, language: str, said: str) -> str | None:
+    """How the answer to `question` opens, said before the model is asked (media_engine.
+    conversation): the material's sentence that answers it, if one fits and the tutor has not
+    said it already (`said`); the words the rules give an answer beyond the material. Nothing
+    when the student is not asking (answering the tutor, say)."""
+    if not looks_like_question(question):
+        return None
+    if decided.route == "general":
+        return NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"])
+    if decided.route != "material":
+        return None
+    return lead_sentence(decided.passages, decided.question or question, said)

@@ -22,17 +22,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.errors import KnowledgeError
 from knowledge.index import Passage
-from knowledge.prompt import RULES, UNAVAILABLE, lead_sentence, looks_like_question
+from knowledge.prompt import RULES, UNAVAILABLE
 from knowledge.retriever import Retrieval, Retriever, same_question
 from knowledge.vocabulary import as_list
-from media_engine.answering import (
-    NOT_COVERED_LEAD,
-    KnownWord,
-    Plan,
-    follows_up,
-    not_covered_rules,
-    plan,
-)
+from media_engine.answering import KnownWord, Plan, follows_up, not_covered_rules, opening, plan
 from media_engine.errors import StageError
 from media_engine.fact_guard import FactGuard, at_most_sentences, guarded
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
@@ -223,7 +216,9 @@ class Conversation:
         )
         pieces: AsyncIterator[str]
         generated: AsyncGenerator[str, None] | None = None
-        lead = None if decided.said is not None else self._lead(decided, question, history)
+        said = " ".join(m["content"] for m in history if m["role"] == "assistant")
+        language = self.tutor.language
+        lead = None if decided.said is not None else opening(decided, question, language, said)
         if decided.said is not None:
             pieces = _words(decided.said)
         else:
@@ -291,19 +286,6 @@ class Conversation:
             said_before=earlier,
         )
         return decided, found, None
-
-    def _lead(self, decided: Plan, question: str, history: list[ChatMessage]) -> str | None:
-        """How the answer to a question opens, said before the model is asked: the material's
-        sentence that answers it, if one fits; the words the rules give an answer beyond the
-        material. Nothing when the student is not asking (answering the tutor, say)."""
-        if not looks_like_question(question):
-            return None
-        if decided.route == "general":
-            return NOT_COVERED_LEAD.get(self.tutor.language, NOT_COVERED_LEAD["en"])
-        if decided.route != "material":
-            return None
-        said = " ".join(m["content"] for m in history if m["role"] == "assistant")
-        return lead_sentence(decided.passages, decided.question or question, said)
 
     def _guard(self, decided: Plan, question: str, history: list[ChatMessage]) -> FactGuard:
         said_before = " ".join([*(m["content"] for m in history), question])
