@@ -363,6 +363,7 @@ class Turns:
             transcript=turn.transcript,
             content=turn.reply,
             latency_ms=latency,
+            longest_silence_ms=round(self._listener.longest_silence(speech_end) * 1000),
             first_delta_ms=_ms(turn.first_delta_at, speech_end),
             interrupted=turn.tts == "interrupted",
             metrics=turn.metrics,
