@@ -242,7 +242,11 @@ class Speaker:
             self._synthesizing = True
             try:
                 speech = await self._tts.synthesize(
-                    text, voice=self._voice, language=self._language, first=first
+                    text,
+                    voice=self._voice,
+                    language=self._language,
+                    first=first,
+                    needed_in=self.lead_s(),
                 )
             finally:
                 # Generation must not wait on a failed synthesis.
