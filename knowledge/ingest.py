@@ -82,6 +82,11 @@ class Ingestor:
         self._queue: asyncio.PriorityQueue[tuple[int, int]] = asyncio.PriorityQueue()
         self._worker: asyncio.Task[None] | None = None
 
+    @property
+    def waiting(self) -> int:
+        """Documents queued and not yet taken by the worker."""
+        return self._queue.qsize()
+
     # --- uploads -------------------------------------------------------------------------------
 
     async def add(

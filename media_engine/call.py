@@ -18,6 +18,7 @@ from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessi
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
+from core import metrics
 from media_engine.conversation import Conversation
 from media_engine.errors import BadOffer, StageError, UnsupportedOffer
 from media_engine.jitter import set_jitter_packets
@@ -171,6 +172,7 @@ class Call:
         if self._runtime.voice is not None:
             self.voice = self._runtime.voice.create(self)
         self.connected.set()
+        metrics.CALLS.labels("websocket").inc()
         self._tasks.spawn(self.conversation.prefill(), name="prefill")
 
     # --- the call's one loop -------------------------------------------------------------------
@@ -196,6 +198,7 @@ class Call:
             elif isinstance(item, _State):
                 if item.state == "connected" and not self.connected.is_set():
                     self.connected.set()
+                    metrics.CALLS.labels("webrtc").inc()
                     self._heard_at = time.monotonic()
                     self._tasks.spawn(self._watch_client(), name="liveness")
                 elif item.state in {"failed", "closed"}:
@@ -239,6 +242,7 @@ class Call:
         if isinstance(exc, StageError) or self.closed.is_set() or self._failed:
             return
         self._failed = True
+        metrics.ERRORS.labels("internal_error").inc()
         name = task.get_name() if task is not None else "?"
         log.error(
             "session %s: ending the call after an unexpected error in %s",
@@ -260,6 +264,7 @@ class Call:
         try:
             message = parse(raw, max_bytes=self._settings.max_message_bytes)
         except ProtocolError as exc:
+            metrics.ERRORS.labels(exc.code).inc()
             self.send(event("error", code=exc.code, content=str(exc), retryable=False))
             return
         if isinstance(message, TextIn):

@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from core import metrics
 from knowledge.index import Passage
 from media_engine.conversation import Conversation, Planned, Reply, Words
 from media_engine.errors import StageError
@@ -128,11 +129,17 @@ class Turn:
         if self.speaker is not None:
             ended = [
                 TtsState(turn_id=self.turn_id, state="interrupted"),
-                Metrics(turn_id=self.turn_id, values=self.clock.metrics()),
+                self._metrics(),
             ]
             # Told once what was heard is kept, like the end of a reply.
             stored.add_done_callback(lambda _: self._send_all(ended))
         return True
+
+    def _metrics(self) -> Metrics:
+        """The reply's metrics event, also counted for the operator (`/metrics`)."""
+        values = self.clock.metrics()
+        metrics.observe_turn(values)
+        return Metrics(turn_id=self.turn_id, values=values)
 
     def _send_all(self, events: list[OutEvent]) -> None:
         for item in events:
@@ -162,7 +169,7 @@ class Turn:
             self._send(self._text_event().json())
         elif self.clock.first_sent_at is not None:
             self._send(TtsState(turn_id=self.turn_id, state="end").json())
-            self._send(Metrics(turn_id=self.turn_id, values=self.clock.metrics()).json())
+            self._send(self._metrics().json())
 
     async def _generate(self) -> None:
         reply, speaker = self.reply, self.speaker
@@ -213,6 +220,7 @@ class Turn:
         """The one way a failed stage is told: a log line and an `error` event; the call goes
         on, and what was delivered is kept."""
         log.warning("session %s turn %s: %s", self._conversation.session_id, self.turn_id, exc.code)
+        metrics.ERRORS.labels(exc.code).inc()
         self._emit(Error.of(exc, self.turn_id))
 
     def _first_sound(self) -> None:

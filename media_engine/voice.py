@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from core import metrics
 from core.settings import Settings, VoiceSettings
 from knowledge.retriever import same_question
 from media_engine.asr import Transcript
@@ -359,6 +360,7 @@ class VoicePipeline:
 
     def _error(self, exc: StageError, turn_id: str) -> None:
         log.warning("session %s turn %s: %s", self.call.session_id, turn_id, exc.code)
+        metrics.ERRORS.labels(exc.code).inc()
         self.call.send(Error.of(exc, turn_id).json())
 
     # --- tasks ---------------------------------------------------------------------------------

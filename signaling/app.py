@@ -13,7 +13,7 @@ from aiohttp import web
 from yarl import URL
 
 from auth import TokenIssuer
-from core import __version__
+from core import __version__, metrics
 from core.http import cors_middleware, error_middleware, security_headers
 from core.settings import Settings
 from knowledge.runtime import KnowledgeRuntime
@@ -70,9 +70,18 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app.get(KNOWLEDGE_SETTINGS) or app[SETTINGS].knowledge
     runtime = await KnowledgeRuntime.start(app[DB], settings, embedder=app.get(EMBEDDER))
     app[KNOWLEDGE] = runtime
+    unwatch = metrics.watch(
+        metrics.Reading(
+            "vt_ingestion_queue",
+            "Documents waiting to be ingested.",
+            "gauge",
+            lambda: runtime.ingestor.waiting,
+        )
+    )
     try:
         yield
     finally:
+        unwatch()
         await runtime.aclose()
 
 
@@ -150,6 +159,7 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
     app.add_routes(session_routes.routes)
     app.add_routes(knowledge_routes.routes)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", engine_api.metrics_page)
     app[OPENAPI] = describe(with_engine=settings.in_process_engine)
     app.router.add_get("/api/openapi.json", openapi)
     if settings.in_process_engine:
