@@ -20,7 +20,9 @@ from dotenv import dotenv_values
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-_URLS = {"ENGINE_URL", "PUBLIC_URL", "OLLAMA_BASE_URL"}
+_URLS = {"ENGINE_URL", "PUBLIC_URL", "OLLAMA_BASE_URL", "LLM_BASE_URL"}
+# The models `virtual-tutor models` assembles for the embedded llama.cpp backend.
+EMBEDDED_LLMS = ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
 
 _G = TypeVar("_G")
 
@@ -198,11 +200,17 @@ class Settings:
     )
     """How long to wait for Ollama to connect, or for its next piece of a reply, before the
     turn fails with a retryable error (a stalled server must not hold a turn forever)."""
-    llm_model: str = field(
-        default="qwen2.5-coder-1.5b",
-        metadata=env("LLM_MODEL", choices=("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")),
-    )
-    """The embedded llama.cpp model (Q4_K_M GGUF); `virtual-tutor models` assembles it."""
+    llm_model: str = field(default="qwen2.5-coder-1.5b", metadata=env("LLM_MODEL"))
+    """The embedded llama.cpp model (Q4_K_M GGUF; one of EMBEDDED_LLMS, which `virtual-tutor
+    models` assembles), or with `llm_base_url` the model name that server serves."""
+    llm_base_url: str | None = field(default=None, metadata=env("LLM_BASE_URL"))
+    """An OpenAI-compatible chat server (vLLM, SGLang, llama.cpp's server, a hosted service),
+    e.g. http://gpu-host:8000/v1: replies come from it instead of the embedded model."""
+    llm_api_key: str | None = field(default=None, metadata=env("LLM_API_KEY"))
+    """Bearer key for `llm_base_url`, when the server wants one."""
+    llm_timeout_seconds: float = field(default=30.0, metadata=env("LLM_TIMEOUT_SECONDS", low=1))
+    """How long to wait for `llm_base_url` to connect, or for its next piece of a reply, before
+    the turn fails with a retryable error."""
     llm_threads: int = field(default=2, metadata=env("LLM_THREADS", low=1))
     """CPU threads for the embedded llama.cpp model."""
     llm_context: int = field(default=4096, metadata=env("LLM_CONTEXT", low=256))
@@ -275,6 +283,11 @@ class Settings:
         secret, generated = _secret_key(given.get("SECRET_KEY"), var_dir)
         given["SECRET_KEY"] = secret
         settings = read_group(cls, given)
+        if settings.llm_base_url is None and settings.llm_model not in EMBEDDED_LLMS:
+            raise SettingsError(
+                f"LLM_MODEL must be one of {', '.join(EMBEDDED_LLMS)} (or, with LLM_BASE_URL, "
+                f"a model that server serves), got {settings.llm_model!r}"
+            )
         return replace(settings, secret_key_generated=generated)
 
 

@@ -36,7 +36,7 @@ def _needed_models(settings: Settings) -> set[str]:
     needed: set[str] = set()
     if settings.load_voice_models:
         needed |= VOICE_MODELS
-    if settings.enable_llm and not settings.ollama_base_url:
+    if settings.enable_llm and not (settings.ollama_base_url or settings.llm_base_url):
         from core.paths import llm_model_name
 
         needed.add(llm_model_name(settings.llm_model))
