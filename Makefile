@@ -7,10 +7,10 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-# Debian packages: npm fetches the Kokoro voices; the tests speak with espeak-ng and sox and
-# drive Chromium.
+# Debian packages: npm fetches the Kokoro voices; the tests speak with espeak-ng and sox, drive
+# Chromium, and relay calls through coturn (its program is turnserver).
 RUN_DEBS := npm
-TEST_DEBS := npm espeak-ng sox chromium
+TEST_DEBS := npm espeak-ng sox chromium turnserver:coturn
 
 .PHONY: run test setup models system-deps-run system-deps-test lint typecheck bench clean
 

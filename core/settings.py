@@ -172,6 +172,19 @@ class Settings:
     allowed_hosts: tuple[str, ...] = field(default=(), metadata=env("ALLOWED_HOSTS"))
     """Without PUBLIC_URL, the Host names a request may come to for its URL to be handed to
     clients as their engine_url (comma-separated; "*" for any). Loopback names always are."""
+    ice_servers: tuple[str, ...] = field(default=(), metadata=env("ICE_SERVERS"))
+    """STUN and TURN URLs (comma-separated: stun:host:3478, turn:host:3478?transport=udp,
+    turns:host:5349) the engine and the clients use to reach each other across NATs."""
+    turn_secret: str | None = field(default=None, metadata=env("TURN_SECRET"))
+    """coturn's `static-auth-secret`: TURN credentials are made from it per session and user."""
+    turn_ttl_seconds: int = field(default=7200, metadata=env("TURN_TTL_SECONDS", low=60))
+    """Lifetime of those credentials; coturn checks it on every refresh of an allocation, so it
+    must outlast a call (SESSION_TIMEOUT_SECONDS)."""
+    ice_transport_policy: str = field(
+        default="all", metadata=env("ICE_TRANSPORT_POLICY", choices=("all", "relay"))
+    )
+    """"relay": clients send media only through TURN (hides their addresses; for networks
+    that allow nothing else)."""
     max_sessions: int = field(default=10, metadata=env("MAX_SESSIONS", low=1))
     """Calls one engine serves at once."""
     max_sessions_per_user: int = field(default=2, metadata=env("MAX_SESSIONS_PER_USER", low=1))

@@ -14,11 +14,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
 from core import metrics
+from core.ice import ice_servers
 from media_engine.conversation import Conversation
 from media_engine.errors import BadOffer, StageError, UnsupportedOffer
 from media_engine.jitter import set_jitter_packets
@@ -80,7 +87,7 @@ class Call:
         self._runtime = runtime
         self._settings = runtime.settings
         self._on_closed = on_closed
-        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers()))
         self._channel: Channel | None = None
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._runner: asyncio.Task[None] | None = None
@@ -164,6 +171,21 @@ class Call:
         self._runner = asyncio.create_task(self._run(), name=f"call-{self.session_id}")
         self._tasks.spawn(self.conversation.prefill(), name="prefill")
         return self._pc.localDescription.sdp
+
+    def _ice_servers(self) -> list[RTCIceServer]:
+        """The engine's own way through NATs: the same STUN and TURN servers as its clients,
+        with TURN credentials of its own."""
+        settings = self._settings
+        servers = ice_servers(
+            settings.ice_servers,
+            secret=settings.turn_secret,
+            user=f"engine-{self.session_id[:12]}",
+            ttl_s=settings.turn_ttl_seconds,
+        )
+        return [
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in servers
+        ]
 
     def attach(self, channel: Channel) -> None:
         """Open the call on another transport (media_engine.socket_call): events go out on
