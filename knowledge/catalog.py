@@ -101,7 +101,7 @@ class Catalog:
         """The owner of each of `tutor_ids` that exists."""
         async with self._db.session() as s:
             rows = await s.execute(select(Tutor.id, Tutor.owner_id).where(Tutor.id.in_(tutor_ids)))
-            return dict(rows.tuples().all())
+            return {tutor_id: owner for tutor_id, owner in rows}
 
     async def set_tutors(self, kb_id: int, tutor_ids: list[int]) -> list[int] | None:
         """Make exactly `tutor_ids` use this base; None when a tutor does not exist."""

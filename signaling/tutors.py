@@ -100,7 +100,7 @@ class TutorService:
                     SchoolClass.id.in_(fields["class_ids"])
                 )
             )
-            check_class_ids(who, dict(rows.tuples().all()), fields["class_ids"])
+            check_class_ids(who, {c: t for c, t in rows}, fields["class_ids"])
 
     async def _set(self, s: AsyncSession, tutor: Tutor, fields: dict[str, Any]) -> None:
         for name, value in fields.items():
