@@ -110,6 +110,9 @@ class UserService:
         async with self._db.session() as s, s.begin():
             user = await live_user(s, user_id)
             await check_manages(s, who, user)
+            if fields.get("disabled") and not user.disabled:
+                # Its tokens end for good: enabling the account again does not revive them.
+                user.token_version += 1
             for name, value in fields.items():
                 setattr(user, name, value.value if isinstance(value, Role) else value)
         return user_json(user)
