@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aiohttp import BodyPartReader, web
@@ -15,6 +16,7 @@ from signaling.roster import RosterError, RowProblem, read_roster, valid_email
 routes = web.RouteTableDef()
 
 MAX_CSV_BYTES = 256 * 1024
+CLASS_ID = re.compile(r"[1-9][0-9]{0,18}")  # ASCII digits only: int() reads '²' and '٣' too
 
 
 def _user_id(request: web.Request) -> int:
@@ -108,7 +110,7 @@ async def import_users(request: web.Request) -> web.Response:
     class_id = None
     if "class_id" in request.query:
         raw = request.query["class_id"]
-        class_id = int(raw) if raw.isdigit() else None
+        class_id = int(raw) if CLASS_ID.fullmatch(raw) else None
         if not is_db_id(class_id):
             raise http_error(422, "'class_id' must be an integer id")
     data = await _csv(request)
