@@ -1,6 +1,6 @@
 """Migration 0006 (accounts, classes, owners) up and down on a database holding users, a
-knowledge base, tutors, sessions and turns: nothing of them is lost either way. The same check
-runs on PostgreSQL in tests/test_postgres.py."""
+knowledge base, tutors, sessions and turns: nothing of them is lost either way, on SQLite and
+on PostgreSQL (the server tests/test_postgres.py runs)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from sqlalchemy import inspect, text
 
 import storage
 from storage import Database
+from tests.test_postgres import pg_url, postgres
+
+__all__ = ["pg_url", "postgres"]
 
 BEFORE = "0005"
 KEPT = {
@@ -128,6 +131,16 @@ async def test_0006_up_and_down_on_sqlite_keeps_users_tutors_and_sessions(
     tmp_path: Path,
 ) -> None:
     db = Database(f"sqlite:///{tmp_path}/m.db")
+    try:
+        await check_up_and_down(db)
+    finally:
+        await db.close()
+
+
+async def test_0006_up_and_down_on_postgresql_keeps_users_tutors_and_sessions(
+    pg_url: str,
+) -> None:
+    db = Database(pg_url)
     try:
         await check_up_and_down(db)
     finally:

@@ -39,7 +39,6 @@ from tests.test_knowledge_api import (
     search,
     upload,
 )
-from tests.test_migration_0006 import check_up_and_down
 
 with warnings.catch_warnings():
     # It looks for XDG_RUNTIME_DIR when imported and warns where there is none (containers).
@@ -397,11 +396,3 @@ async def test_upload_ingest_retrieve_through_the_api(
     found = await search(client, kb_id, "How do bees make honey?")
     assert all("honey" not in item["text"] for item in found["items"])
     assert not any(item["relevant"] for item in found["items"])
-
-
-async def test_0006_up_and_down_keeps_users_tutors_and_sessions(pg_url: str) -> None:
-    db = Database(pg_url)
-    try:
-        await check_up_and_down(db)
-    finally:
-        await db.close()
