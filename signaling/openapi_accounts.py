@@ -10,6 +10,12 @@ ROLE = {"enum": ["admin", "teacher", "student"]}
 NAME = {"type": "string", "minLength": 1, "maxLength": 120}
 
 
+def _query(op_: dict[str, Any], name: str, schema: dict[str, Any], *, required: bool) -> Any:
+    """`op_` with a query parameter."""
+    param = {"name": name, "in": "query", "required": required, "schema": schema}
+    return op_ | {"parameters": [param]}
+
+
 def account_paths() -> dict[str, dict[str, Any]]:
     user = "/api/users/{user_id}"
     cls = "/api/classes/{class_id}"
@@ -40,12 +46,17 @@ def account_paths() -> dict[str, dict[str, Any]]:
             ),
         },
         "/api/users/import": {
-            "post": op(
-                "Create a class's student accounts from a CSV (email,display_name): all or none",
-                201,
-                body={"type": "string", "description": "CSV rows: email,display_name"},
-                content="text/csv",
-                errors=(403, 404, 409, 413, 422),
+            "post": _query(
+                op(
+                    "Student accounts from a class list (CSV: email,display_name), all or none",
+                    201,
+                    body={"type": "string", "description": "CSV rows: email,display_name"},
+                    content="text/csv",
+                    errors=(403, 404, 409, 413, 422),
+                ),
+                "class_id",
+                ID,
+                required=False,
             )
         },
         user: {
@@ -55,10 +66,15 @@ def account_paths() -> dict[str, dict[str, Any]]:
                 body=obj((), display_name=NAME, role=ROLE, disabled={"type": "boolean"}),
                 errors=(400, 403, 404, 409, 422),
             ),
-            "delete": op(
-                "Delete an account (admin); ?sessions=keep|remove",
-                204,
-                errors=(403, 404, 409, 422),
+            "delete": _query(
+                op(
+                    "Delete an account (admin), keeping or removing its sessions",
+                    204,
+                    errors=(403, 404, 409, 422),
+                ),
+                "sessions",
+                {"enum": ["keep", "remove"]},
+                required=True,
             ),
         },
         f"{user}/password": {
