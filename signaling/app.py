@@ -20,9 +20,11 @@ from knowledge.runtime import KnowledgeRuntime
 from media_engine import api as engine_api
 from media_engine.llm.base import LLM
 from signaling.accounts import AccountService
+from signaling.classes import ClassService
 from signaling.engine_client import EngineClient, HttpEngineClient, LocalEngineClient
 from signaling.keys import (
     ACCOUNTS,
+    CLASSES,
     DB,
     EMBEDDER,
     ENGINE,
@@ -33,16 +35,21 @@ from signaling.keys import (
     SETTINGS,
     THROTTLE,
     TUTORS,
+    USERS,
+    account_check,
 )
 from signaling.openapi import describe
 from signaling.routes import auth as auth_routes
+from signaling.routes import classes as class_routes
 from signaling.routes import knowledge as knowledge_routes
 from signaling.routes import sessions as session_routes
 from signaling.routes import tutors as tutor_routes
+from signaling.routes import users as user_routes
 from signaling.seed import SeededAccount, seed
 from signaling.sessions import SessionService
 from signaling.throttle import LoginThrottle
 from signaling.tutors import TutorService
+from signaling.users import UserService
 from storage import Database
 
 log = logging.getLogger(__name__)
@@ -60,6 +67,8 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     ttl_s = app[SETTINGS].access_token_expire_minutes * 60
     app[ACCOUNTS] = AccountService(db, app[ISSUER], token_ttl_s=ttl_s)
     app[TUTORS] = TutorService(db)
+    app[USERS] = UserService(db)
+    app[CLASSES] = ClassService(db)
     yield
     await db.close()
 
@@ -138,7 +147,7 @@ def web_client_csp(settings: Settings) -> str:
 def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application:
     """The whole server. `llm` shares an already loaded model (tests, benchmarks)."""
     app = web.Application(
-        middlewares=[cors_middleware(settings.cors_origins), error_middleware],
+        middlewares=[cors_middleware(settings.cors_origins), error_middleware, account_check],
         client_max_size=8 * 1024 * 1024,
     )
     app[SETTINGS] = settings
@@ -156,6 +165,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
     app.cleanup_ctx.append(engine_ctx)
     app.add_routes(auth_routes.routes)
     app.add_routes(tutor_routes.routes)
+    app.add_routes(user_routes.routes)
+    app.add_routes(class_routes.routes)
     app.add_routes(session_routes.routes)
     app.add_routes(knowledge_routes.routes)
     app.router.add_get("/health", health)

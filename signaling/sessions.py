@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from auth import Principal
+from auth import Principal, Role
 from media_engine.manager import SessionGrant
+from signaling.access import tutor_visible_to
 from signaling.engine_client import EngineClient, EngineUnavailable
 from storage import Database, SessionRecord, Turn, Tutor, mark_session_ended
 
@@ -63,8 +64,12 @@ class SessionService:
         self._engine = engine
 
     async def open(self, who: Principal, tutor_id: int, *, base_url: str) -> SessionGrant:
+        query = select(Tutor).where(Tutor.id == tutor_id)
+        if who.role is Role.STUDENT:
+            # A tutor of another class is not there for this student.
+            query = query.where(tutor_visible_to(who.user_id))
         async with self._db.session() as s:
-            tutor = await s.get(Tutor, tutor_id)
+            tutor = await s.scalar(query)
         if tutor is None:
             raise TutorNotFound(f"no tutor with id {tutor_id}")
         return await self._engine.create_session(
