@@ -46,6 +46,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
     return {
         "/health": {"get": _op("Health of the server and its engine", 200, auth=None)},
         "/api/openapi.json": {"get": _op("This description", 200, auth=None)},
+        "/metrics": {"get": _op("Operator's metrics, Prometheus text format", 200, auth=None)},
         "/api/auth/login": {
             "post": _op(
                 "Log in: a bearer access token",
