@@ -233,6 +233,8 @@ class Settings:
     llm_temperature: float = field(default=0.0, metadata=env("LLM_TEMPERATURE", low=0, high=2))
     """Sampling temperature of replies: 0 (greedy) gives the model's most likely, and in the
     answer benchmark most often correct, answer."""
+    log_format: str = field(default="text", metadata=env("LOG_FORMAT", choices=("text", "json")))
+    """"json": one JSON object a line, with the session and turn ids (for a log pipeline)."""
     cors_origins: tuple[str, ...] = field(default=(), metadata=env("CORS_ORIGINS"))
     """Origins allowed to call the API from a browser (comma-separated)."""
     host: str = field(default="127.0.0.1", metadata=env("HOST"))

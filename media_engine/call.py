@@ -8,6 +8,7 @@ queue that a single task works through. What the student says or types goes to t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
-from core import metrics
+from core import logs, metrics
 from core.ice import ice_servers
 from media_engine.conversation import Conversation
 from media_engine.errors import BadOffer, StageError, UnsupportedOffer
@@ -168,7 +169,11 @@ class Call:
             await self._pc.setLocalDescription(await self._pc.createAnswer())
         except Exception as exc:
             raise _bad_offer("answered", exc) from exc
-        self._runner = asyncio.create_task(self._run(), name=f"call-{self.session_id}")
+        context = contextvars.copy_context()
+        context.run(logs.SESSION_ID.set, self.session_id)  # its log lines name the session
+        self._runner = asyncio.create_task(
+            self._run(), name=f"call-{self.session_id}", context=context
+        )
         self._tasks.spawn(self.conversation.prefill(), name="prefill")
         return self._pc.localDescription.sdp
 

@@ -21,7 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from core import metrics
+from core import logs, metrics
 from knowledge.index import Passage
 from media_engine.conversation import Conversation, Planned, Reply, Words
 from media_engine.errors import StageError
@@ -148,6 +148,7 @@ class Turn:
     # --- the reply -----------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        logs.TURN_ID.set(self.turn_id)  # this task's own context: its log lines name the turn
         failure: StageError | None = None
         try:
             async with asyncio.TaskGroup() as group:
