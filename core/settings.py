@@ -167,6 +167,21 @@ class Settings:
     """Lifetime of the token that lets a client open one call."""
     engine_url: str | None = field(default=None, metadata=env("ENGINE_URL"))
     """Base URL of a separate engine; unset runs the engine in-process."""
+    engine_pool: bool = field(default=False, metadata=env("ENGINE_POOL"))
+    """A pool of engines sharing the database: each `virtual-tutor engine` registers itself
+    (at its PUBLIC_URL) and reports its load; the server places each new session on the
+    least-loaded live engine that serves the tutor's language (instead of ENGINE_URL)."""
+    engine_languages: tuple[str, ...] = field(
+        default=("en", "zh"), metadata=env("ENGINE_LANGUAGES")
+    )
+    """The tutor languages a pooled engine serves (the models it loads for them)."""
+    engine_heartbeat_seconds: float = field(
+        default=2.0, metadata=env("ENGINE_HEARTBEAT_SECONDS", low=0.1)
+    )
+    """How often a pooled engine reports its load."""
+    engine_stale_seconds: float = field(default=10.0, metadata=env("ENGINE_STALE_SECONDS", low=1))
+    """A pooled engine not heard from for this long gets no new sessions; its sessions are
+    ended (reason `engine_lost`) and it is forgotten."""
     public_url: str | None = field(default=None, metadata=env("PUBLIC_URL"))
     """The URL clients reach this process at (for engine_url); defaults to http://HOST:PORT."""
     allowed_hosts: tuple[str, ...] = field(default=(), metadata=env("ALLOWED_HOSTS"))
@@ -271,7 +286,7 @@ class Settings:
 
     @property
     def in_process_engine(self) -> bool:
-        return not self.engine_url
+        return not self.engine_url and not self.engine_pool
 
     @property
     def base_url(self) -> str:

@@ -36,6 +36,7 @@ from knowledge.runtime import KnowledgeRuntime
 from media_engine.errors import EngineError, engine_http_error
 from media_engine.llm.base import LLM
 from media_engine.manager import CallManager
+from media_engine.pool_member import pool_membership
 from media_engine.runtime import EngineRuntime, create_runtime
 from media_engine.socket_call import serve_socket
 from storage import Database
@@ -248,8 +249,12 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     # database; it does not ingest itself.
     knowledge = await KnowledgeRuntime.start(db, settings.knowledge, ingest=False)
     try:
-        async with serve_engine(app, settings, db, knowledge.retriever):
-            yield
+        async with serve_engine(app, settings, db, knowledge.retriever) as manager:
+            if settings.engine_pool:
+                async with pool_membership(settings, db, manager):
+                    yield
+            else:
+                yield
     finally:
         await knowledge.aclose()
         await db.close()

@@ -22,6 +22,7 @@ from media_engine.llm.base import LLM
 from signaling.accounts import AccountService
 from signaling.classes import ClassService
 from signaling.engine_client import EngineClient, HttpEngineClient, LocalEngineClient
+from signaling.engine_pool import PoolEngineClient
 from signaling.keys import (
     ACCOUNTS,
     CLASSES,
@@ -95,7 +96,8 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The in-process engine (default), or a client of the engine at ENGINE_URL."""
+    """The in-process engine (default), a pool of engines (ENGINE_POOL), or a client of the
+    engine at ENGINE_URL."""
     settings = app[SETTINGS]
     async with AsyncExitStack() as stack:
         client: EngineClient
@@ -104,6 +106,11 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
                 engine_api.serve_engine(app, settings, app[DB], app[KNOWLEDGE].retriever)
             )
             client = LocalEngineClient(manager, lambda: engine_api.engine_health(app))
+        elif settings.engine_pool:
+            pool = PoolEngineClient(app[DB], app[ISSUER], settings)
+            pool.start()
+            stack.push_async_callback(pool.aclose)
+            client = pool
         else:
             assert settings.engine_url is not None
             http_client = HttpEngineClient(settings.engine_url, app[ISSUER])

@@ -157,3 +157,21 @@ class TutorClass(Base):
     class_id: Mapped[int] = mapped_column(
         ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class EngineRecord(Base):
+    """One engine of a pool, as it last reported itself (storage.engines)."""
+
+    __tablename__ = "engines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(255), unique=True)
+    """Where the signaling tier and clients reach it (its PUBLIC_URL)."""
+    capacity: Mapped[int] = mapped_column(Integer)
+    in_use: Mapped[int] = mapped_column(Integer, default=0)
+    """Its slots in use at its last heartbeat, plus those placed on it since."""
+    languages: Mapped[str] = mapped_column(String(64), default="en,zh")
+    """The tutor languages it serves, comma-separated."""
+    models: Mapped[str] = mapped_column(String(255), default="")
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
