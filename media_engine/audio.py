@@ -177,6 +177,15 @@ class OutboundAudio(MediaStreamTrack):
         return bool(self._queue)
 
     async def recv(self) -> av.AudioFrame:
+        frame = av.AudioFrame.from_ndarray(await self.next_frame(), format="s16", layout="mono")
+        frame.sample_rate = OUT_RATE
+        frame.pts = self._pts
+        frame.time_base = TIME_BASE
+        return frame
+
+    async def next_frame(self) -> NDArray[np.int16]:
+        """The next 20 ms (1 x 960 samples), once it is due; its pts is `pts`. The very array
+        `silence` is returned when nothing plays."""
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -189,11 +198,15 @@ class OutboundAudio(MediaStreamTrack):
             elif wait < -LATE_S:
                 self._stats.late_frames += 1
         self._stats.frames += 1
-        frame = av.AudioFrame.from_ndarray(self._next_samples(), format="s16", layout="mono")
-        frame.sample_rate = OUT_RATE
-        frame.pts = self._pts
-        frame.time_base = TIME_BASE
-        return frame
+        return self._next_samples()
+
+    @property
+    def pts(self) -> int:
+        return self._pts
+
+    @property
+    def silence(self) -> NDArray[np.int16]:
+        return self._silence
 
     def _next_samples(self) -> NDArray[np.int16]:
         """The next 960 samples: from the queue, padded with silence where it runs out."""

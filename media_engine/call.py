@@ -152,6 +152,22 @@ class Call:
             ice, dtls = media.ice, media.dtls
             if not (ice and ice.usernameFragment and ice.password and dtls and dtls.fingerprints):
                 raise BadOffer("each media section needs ICE credentials and a DTLS fingerprint")
+            # The tutor's voice goes out as Opus the engine encodes itself (media_engine.
+            # opus_out); every browser offers it.
+            if media.kind == "audio" and not any(
+                c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs
+            ):
+                raise UnsupportedOffer(
+                    "the offer's audio has no Opus codec, which the tutor speaks"
+                )
+            # The tutor's voice goes out as Opus the engine encodes itself (media_engine.
+            # opus_out); every browser offers it.
+            if media.kind == "audio" and not any(
+                c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs
+            ):
+                raise UnsupportedOffer(
+                    "the offer's audio has no Opus codec, which the tutor speaks"
+                )
         # getTransceivers() lists media only; a data channel shows as the SCTP transport.
         kinds = {t.kind for t in self._pc.getTransceivers()}
         if not kinds and self._pc.sctp is None:

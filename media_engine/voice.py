@@ -29,6 +29,7 @@ from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, Pacing
 from media_engine.conversation import Conversation
 from media_engine.errors import StageError
 from media_engine.events import Error, Transcription, VadState
+from media_engine.opus_out import OpusOutbound
 from media_engine.speaking import Speaker, TurnClock
 from media_engine.tasks import TaskSet
 from media_engine.tts import choose_tts
@@ -117,7 +118,7 @@ class VoicePipeline:
 
     def __init__(self, *, call: CallPort, factory: VoiceFactory) -> None:
         self.call = call
-        self.outbound = OutboundAudio(factory.pacing)
+        self.outbound: OutboundAudio = OpusOutbound(factory.pacing)
         self._factory = factory
         self._language = call.tutor.language
         self._asr = factory.models.asr_for(self._language)
