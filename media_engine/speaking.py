@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from media_engine.audio import OutboundAudio, SpeechChunk
+from media_engine.audio import OUT_RATE, OutboundAudio, SpeechChunk
 from media_engine.chunking import SpeechChunker
 from media_engine.tts import TTS, sayable
 from media_engine.turn_detector import EndReason
@@ -149,7 +149,9 @@ class Speaker:
 
     Nothing is played before `gate` is set: a speculative reply is synthesized while the turn
     is still being judged, and heard only once it is committed. `clear` is barge-in: queued
-    audio is dropped at once and `played_text` tells what was heard.
+    audio is dropped at once and `played_text` tells what was heard. `on_sound(text, at_ms)` is
+    told as each chunk's first frame is sent: its text and when it starts, in ms after the
+    reply's first frame (0 for the first chunk), on the outbound track's clock.
     """
 
     def __init__(
@@ -161,7 +163,7 @@ class Speaker:
         outbound: OutboundAudio,
         clock: TurnClock,
         gate: asyncio.Event,
-        on_first_sound: Callable[[], None],
+        on_sound: Callable[[str, float], None],
     ) -> None:
         self._tts = tts
         # Chosen once, for the whole reply: a voice never changes mid-sentence.
@@ -170,7 +172,8 @@ class Speaker:
         self._outbound = outbound
         self._clock = clock
         self._gate = gate
-        self._on_first_sound = on_first_sound
+        self._on_sound = on_sound
+        self._first_sample: int | None = None
         self._chunker = SpeechChunker()
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
         self._first_audio = asyncio.Event()
@@ -232,7 +235,10 @@ class Speaker:
     def _chunk_started(self, chunk: SpeechChunk) -> None:
         if self._clock.first_sent_at is None:
             self._clock.first_sent_at = chunk.started_at
-            self._on_first_sound()
+        start = chunk.start_sample or 0
+        if self._first_sample is None:
+            self._first_sample = start
+        self._on_sound(chunk.text, round((start - self._first_sample) * 1000 / OUT_RATE, 1))
 
     def clear(self) -> None:
         """Stop at once: the next frame sent is silence."""
