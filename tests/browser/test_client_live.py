@@ -35,7 +35,7 @@ def log_in(page: Any, server: str, password: str = STUDENT_PASSWORD) -> None:
 def call_english_tutor(page: Any) -> None:
     tutor = page.locator(".tutor", has_text="English").first
     tutor.get_by_role("button").click()
-    expect(page.locator(".call__state")).to_have_text("Connected", timeout=30_000)
+    page.wait_for_function("__tutor.state.connection === 'connected'", timeout=30_000)
     page.wait_for_function("__tutor.state.chatOpen", timeout=30_000)
 
 
