@@ -262,6 +262,8 @@ class App {
       lastTts: call ? this.lastTts : null,
       /** What the call is doing now, as the status line shows it. */
       activity: this.activity ? this.activity.state : null,
+      /** The microphone's level (RMS) as the status line shows it. */
+      micLevel: this.activity ? this.activity.micLevel : 0,
     };
   }
 }
