@@ -53,12 +53,19 @@ async def test_an_interrupted_reply_tells_what_was_heard_as_it_is_stored() -> No
     (interrupted,) = [e for e in rig.events("tts") if e["state"] == "interrupted"]
     (kept,) = rig.store.of("assistant")
     assert kept["interrupted"] and interrupted["heard"] == kept["text"]
+    # Its response time is kept for the history (question → first frame).
+    assert kept["timings"]["total_ms"] == interrupted_metrics(rig)["total_ms"]
     assert interrupted["heard"] and interrupted["heard"] != ANSWER
     # Only chunks that began to sound were captioned; none after the interruption.
     captions = rig.events("reply_chunk")
     assert captions and ANSWER.startswith(captions[0]["text"])
     assert rig.sent.index(captions[-1]) < rig.sent.index(interrupted)
     await rig.aclose()
+
+
+def interrupted_metrics(rig: Rig) -> dict[str, Any]:
+    (metrics,) = rig.events("metrics")
+    return metrics
 
 
 def test_stop_is_a_message_on_both_transports() -> None:
