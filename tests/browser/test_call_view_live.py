@@ -16,13 +16,11 @@ from typing import Any
 
 import pytest
 from browser_support import STUDENT_EMAIL, STUDENT_PASSWORD, close_page, save_screenshot
-from test_client_live import REPLY_TIMEOUT_MS, call_english_tutor, log_in
+from test_client_live import HEARD_OUT_MS, REPLY_TIMEOUT_MS, call_english_tutor, log_in
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
 
-# At the server's start the demo notes are still being embedded: a reply may take minutes.
-HEARD_OUT_MS = 300_000
 SOUND_LEVEL = 0.004  # web/call-activity.js: RMS above this is sound
 # Under load the page's timer may run late; these bound what must happen, never how fast.
 SPEAKING_WITHIN_MS = 5000
