@@ -35,6 +35,7 @@ export class CallActivity extends EventTarget {
     this.phase = "idle"; // idle | hearing | waiting | replying
     this.phaseSince = now();
     this.confirmed = false; // the turn being waited on will be answered
+    this.awaited = null; // its id, once an event has told it
     this.textAt = null; // the whole reply is in, and no sound yet
     this.replyTurn = null;
     this.ttsEnded = false;
@@ -65,15 +66,18 @@ export class CallActivity extends EventTarget {
     switch (message.type) {
       case "vad":
         if (message.state === "speech_start") this.enter("hearing");
-        else this.wait(false);
+        else this.wait(false, turnId);
         break;
       case "transcription":
         // The final transcript: the turn is over and will be answered.
-        if (!message.partial && this.phase !== "replying") this.wait(true);
+        if (!message.partial && this.phase !== "replying") this.wait(true, turnId);
         break;
       case "text_delta":
       case "sources":
-        if (this.phase === "waiting") this.confirmed = true;
+        if (this.phase === "waiting") {
+          this.confirmed = true;
+          this.awaited = turnId;
+        }
         break;
       case "text":
         // Without a voice the reply is done once written; with one, it is done once heard.
@@ -105,14 +109,25 @@ export class CallActivity extends EventTarget {
       this.ttsEnded = true;
     } else if (state === "interrupted") {
       this.interruptedUntil = this.now() + INTERRUPTED_MS;
-      // Barge-in: the student is already speaking (speech_start came first).
-      if (this.phase !== "hearing") this.enter("idle");
+      // Only the reply in progress gives the floor back: a barge-in is already "hearing", and
+      // a new message's reply is still awaited when the one before it is cut short.
+      const current = this.phase === "replying" ? this.replyTurn : this.awaited;
+      if (this.phase !== "hearing" && current === turnId) this.enter("idle");
     }
   }
 
-  wait(confirmed) {
+  /** The student asked the tutor to stop: whatever was coming is not awaited any more. */
+  stopped() {
+    if (this.phase !== "waiting" && this.phase !== "replying") return;
+    this.interruptedUntil = this.now() + INTERRUPTED_MS;
+    this.enter("idle");
+    this.update();
+  }
+
+  wait(confirmed, turnId = null) {
     this.enter("waiting");
     this.confirmed = confirmed;
+    this.awaited = turnId;
     this.textAt = null;
   }
 

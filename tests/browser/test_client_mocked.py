@@ -285,6 +285,13 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
         }
     )
     expect(page.locator(".turn--error")).to_contain_text("The tutor cannot answer right now.")
+    # Esc, like the Stop talking button, asks the engine to stop the reply being heard.
+    emit({"type": "tts", "state": "start", "turn_id": 5})
+    expect(page.get_by_role("button", name="Stop talking")).to_be_enabled()
+    page.keyboard.press("Escape")
+    assert page.evaluate("__fakeEngine.sent.filter((m) => m.type === 'stop')") == [{"type": "stop"}]
+    expect(page.locator(".call__state")).to_have_text("Ada stopped")
+    expect(page.get_by_role("button", name="Stop talking")).to_be_disabled()
 
     page.wait_for_function("__tutor.remoteAudioEnergy() > 0.01")
     mute = page.get_by_role("button", name="Mute")

@@ -44,11 +44,11 @@ export function renderCall(main, { app }) {
     );
     return ending;
   };
-  wireControls(call, { ui, app, end });
+  wireControls(call, { ui, app, end, activity });
 
   // Esc stops the tutor talking, wherever the focus is (as the Stop button does).
   const onKey = (event) => {
-    if (event.key === "Escape" && call.state !== "closed") stopTutor(call, ui);
+    if (event.key === "Escape" && call.state !== "closed") stopTutor(call, ui, activity);
   };
   document.addEventListener("keydown", onKey);
 
@@ -118,17 +118,19 @@ function showCallEvents(call, { ui, conversation, app, activity, captions, micMe
   });
 }
 
-function stopTutor(call, ui) {
-  if (call.stopTutor()) ui.stop.disabled = true;
+function stopTutor(call, ui, activity) {
+  if (!call.stopTutor()) return;
+  ui.stop.disabled = true;
+  activity.stopped();
 }
 
-function wireControls(call, { ui, app, end }) {
+function wireControls(call, { ui, app, end, activity }) {
   ui.mute.addEventListener("click", () => {
     const muted = !call.muted;
     call.setMuted(muted);
     showMuted(ui, muted);
   });
-  ui.stop.addEventListener("click", () => stopTutor(call, ui));
+  ui.stop.addEventListener("click", () => stopTutor(call, ui, activity));
   ui.sound.addEventListener("click", () => {
     app.resumeAudio();
     ui.audio.play().then(
