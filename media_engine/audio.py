@@ -95,9 +95,9 @@ class SpeechChunk:
     """Called (on the event loop, from `recv`) as its first frame is sent."""
     started_at: float | None = None
     """time.monotonic() when its first frame was sent."""
-    started_sample: int | None = None
-    """Where its first sample sits on the outbound track's clock (samples since the track's
-    first frame): the silence between two chunks is exact there, whatever the loop's lag."""
+    start_sample: int | None = None
+    """Where it starts on the outbound track's clock (48 kHz samples since the track began):
+    the clock a client's playback follows, gaps of silence included."""
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when it was played to the end, or dropped by `clear()`."""
 
@@ -218,7 +218,7 @@ class OutboundAudio(MediaStreamTrack):
             chunk = self._queue[0]
             if chunk.played == 0:
                 chunk.started_at = time.monotonic()
-                chunk.started_sample = self._pts + filled
+                chunk.start_sample = self._pts + filled
                 if chunk.on_start is not None:
                     chunk.on_start(chunk)
             take = min(FRAME_SAMPLES - filled, len(chunk.pcm) - chunk.played)

@@ -31,7 +31,7 @@ from media_engine.conversation import Conversation
 from media_engine.errors import BadOffer, StageError, UnsupportedOffer
 from media_engine.jitter import set_jitter_packets
 from media_engine.llm.base import GenerationOptions
-from media_engine.protocol import Channel, ProtocolError, TextIn, event, parse
+from media_engine.protocol import Channel, ProtocolError, Stop, TextIn, event, parse
 from media_engine.tasks import TaskSet
 from media_engine.turn import Turns
 from media_engine.tutor import TutorProfile
@@ -312,6 +312,15 @@ class Call:
             return
         if isinstance(message, TextIn):
             self.turns.typed(message.content)
+        elif isinstance(message, Stop):
+            self.stop_reply()
+
+    def stop_reply(self) -> None:
+        """Stop the tutor as a barge-in does: silence from the next frame, then the reply is
+        cancelled and stored as far as it was heard."""
+        if self.voice is not None:
+            self.voice.outbound.clear()
+        self.turns.interrupt()
 
     # --- output --------------------------------------------------------------------------------
 

@@ -163,7 +163,9 @@ class Speaker:
 
     Nothing is played before `gate` is set: a speculative reply is synthesized while the turn
     is still being judged, and heard only once it is committed. `clear` is barge-in: queued
-    audio is dropped at once and `played_text` tells what was heard.
+    audio is dropped at once and `played_text` tells what was heard. `on_sound(text, at_ms)` is
+    told as each chunk's first frame is sent: its text and when it starts, in ms after the
+    reply's first frame (0 for the first chunk), on the outbound track's clock.
     """
 
     def __init__(
@@ -175,7 +177,7 @@ class Speaker:
         outbound: OutboundAudio,
         clock: TurnClock,
         gate: asyncio.Event,
-        on_first_sound: Callable[[], None],
+        on_sound: Callable[[str, float], None],
     ) -> None:
         self._tts = tts
         # Chosen once, for the whole reply: a voice never changes mid-sentence.
@@ -184,7 +186,8 @@ class Speaker:
         self._outbound = outbound
         self._clock = clock
         self._gate = gate
-        self._on_first_sound = on_first_sound
+        self._on_sound = on_sound
+        self._first_sample: int | None = None
         self._chunker = SpeechChunker()
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
         self._first_audio = asyncio.Event()
@@ -269,16 +272,19 @@ class Speaker:
     def _chunk_started(self, chunk: SpeechChunk) -> None:
         if self._clock.first_sent_at is None:
             self._clock.first_sent_at = chunk.started_at
-            self._on_first_sound()
+        start = chunk.start_sample or 0
+        if self._first_sample is None:
+            self._first_sample = start
+        self._on_sound(chunk.text, round((start - self._first_sample) * 1000 / OUT_RATE, 1))
         index = self.chunks.index(chunk)
         before = self.chunks[index - 1] if index > 0 else None
         if (
             before is not None
-            and before.started_sample is not None
-            and chunk.started_sample is not None
+            and before.start_sample is not None
+            and chunk.start_sample is not None
             and before.played >= len(before.pcm)
         ):
-            self._gap((chunk.started_sample - before.started_sample - len(before.pcm)) / OUT_RATE)
+            self._gap((chunk.start_sample - before.start_sample - len(before.pcm)) / OUT_RATE)
 
     def _gap(self, seconds: float) -> None:
         """Playback waited `seconds` for this chunk (a frame's rounding is no wait)."""

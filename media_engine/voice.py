@@ -344,7 +344,7 @@ class VoicePipeline:
     # --- speaking ------------------------------------------------------------------------------
 
     def make_speaker(
-        self, clock: TurnClock, gate: asyncio.Event, on_first_sound: Callable[[], None]
+        self, clock: TurnClock, gate: asyncio.Event, on_sound: Callable[[str, float], None]
     ) -> Speaker:
         """The speaker of one reply, in the tutor's voice (chosen once, for the whole reply)."""
         models = self._factory.models
@@ -356,7 +356,7 @@ class VoicePipeline:
             outbound=self.outbound,
             clock=clock,
             gate=gate,
-            on_first_sound=on_first_sound,
+            on_sound=on_sound,
         )
 
     def _error(self, exc: StageError, turn_id: str) -> None:

@@ -51,7 +51,7 @@ async def speaking(tts: FakeTTS):  # type: ignore[no-untyped-def]
         outbound=outbound,
         clock=clock,
         gate=gate,
-        on_first_sound=lambda: None,
+        on_sound=lambda text, starts_at_ms: None,
     )
 
     async def read() -> None:

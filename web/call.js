@@ -182,6 +182,14 @@ export class TutorCall extends EventTarget {
     return true;
   }
 
+  /** Ask the tutor to stop talking (as a barge-in does); false when the chat is not open. */
+  stopTutor() {
+    if (!this.chatOpen) return false;
+    if (this.link) return this.link.send({ type: "stop" });
+    this.channel.send(JSON.stringify({ type: "stop" }));
+    return true;
+  }
+
   setMuted(muted) {
     const track = this.microphoneTrack;
     if (track) track.enabled = !muted;
