@@ -8,8 +8,9 @@ in a loop: open a session, connect a real aiortc call (the headless client's own
 WAV microphone, a listener), type a question and wait for the reply, speak a question (espeak-ng
 WAV) and wait for the reply, hang up. Meanwhile it samples the server process from outside
 (/proc/PID: open file descriptors, threads, RSS) and its loop's task count (/health), with no
-call open: after a warm-up cycle, and at the end. Growth between the two is what ended calls
-left behind. Goal: no tasks, descriptors or threads, and under 5 MB of memory.
+call open: after a warm-up (`--warm-minutes` of the same calls), and at the end. Growth
+between the two is what ended calls left behind. Goal: no tasks, descriptors or threads, and
+under 5 MB of memory.
 """
 
 from __future__ import annotations
@@ -162,12 +163,22 @@ async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[st
     async with running_server(**env) as server, aiohttp.ClientSession(connector=connector) as http:
         started = time.monotonic()
         tally = {"calls": 0, "failed": 0}
-        # A warm-up cycle first: the first call allocates what every later one reuses.
-        # A warm-up cycle first, as many calls at once as later: the first calls allocate what
-        # every later one reuses (thread pools grow to their size, model arenas to theirs).
+        # A warm-up first, as many calls at once as later, for --warm-minutes: the first calls
+        # allocate what every later one reuses (thread pools grow to their size, model arenas
+        # and caches to theirs). Growth is measured from its end, with no call open.
         await asyncio.gather(
             *(warm_up(http, server, question, args.reply_timeout) for _ in range(args.calls))
         )
+        if args.warm_minutes > 0:
+            warm_until = time.monotonic() + args.warm_minutes * 60
+            warm_tally = {"calls": 0, "failed": 0}
+            await asyncio.gather(
+                *(
+                    student(http, server, question, warm_until, warm_tally, args.reply_timeout)
+                    for _ in range(args.calls)
+                )
+            )
+            tally["failed"] += warm_tally["failed"]
         await settle(http, server)
         samples = [await sample(http, server, time.monotonic() - started, 0)]
         until = time.monotonic() + args.minutes * 60
@@ -228,6 +239,9 @@ async def main() -> None:
     parser.add_argument("--llm", help="LLM_MODEL for the server (default: the server's)")
     parser.add_argument("--max-tokens", type=int, default=64, help="LLM_MAX_TOKENS")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument(
+        "--warm-minutes", type=float, default=3.0, help="calls before the first sample"
+    )
     parser.add_argument(
         "--reply-timeout", type=float, default=REPLY_TIMEOUT_S, help="seconds to wait per reply"
     )
