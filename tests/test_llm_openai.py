@@ -4,7 +4,6 @@ started on loopback with the shipped GGUF."""
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from media_engine.llm.openai_backend import OpenAICompatibleLLM
 from signaling.app import create_app
 from tests.calls import open_call, plain_tutor, wait_reply
 from tests.conftest import MODELS_DIR, MakeClient, login, make_settings
+from tests.engine_procs import free_port
 
 KEY = "test-key-for-the-model-server"
 ASK: list[ChatMessage] = [
@@ -30,16 +30,10 @@ ASK: list[ChatMessage] = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def model_server() -> Iterator[str]:
     """`python -m llama_cpp.server` with the small model, its API behind a key."""
-    port = _free_port()
+    port = free_port()
     gguf = ModelPaths(MODELS_DIR, "qwen2.5-coder-0.5b").llm
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
@@ -118,7 +112,7 @@ async def test_a_wrong_key_is_a_clear_error_not_worth_retrying(model_server: str
 
 
 async def test_no_server_is_a_retryable_error() -> None:
-    llm = backend(f"http://127.0.0.1:{_free_port()}/v1")
+    llm = backend(f"http://127.0.0.1:{free_port()}/v1")
     try:
         with pytest.raises(LLMError) as caught:
             _ = [p async for p in llm.stream(ASK, GenerationOptions(max_tokens=8))]

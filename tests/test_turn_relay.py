@@ -22,17 +22,12 @@ from core.ice import ice_servers, turn_credentials
 from media_engine.audio import ASR_RATE, to_output_pcm
 from tests.calls import next_event, open_session
 from tests.conftest import MakeClient, login
+from tests.engine_procs import free_port
 from tests.voice_helpers import espeak, silence
 from virtual_tutor.client import CallConnection
 from virtual_tutor.voice_client import Listener, Microphone
 
 SECRET = "coturn-shared-secret-for-tests"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +36,7 @@ def coturn() -> Iterator[int]:
     exe = shutil.which("turnserver")
     if exe is None:
         pytest.fail("coturn is needed: apt-get install coturn (make test installs it)")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [exe, "-n", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1"]
         + [f"--listening-port={port}", "--use-auth-secret", f"--static-auth-secret={SECRET}"]
