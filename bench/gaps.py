@@ -56,7 +56,8 @@ async def pacing(http: aiohttp.ClientSession, server: Server) -> tuple[int, int]
 
 async def at_once(server: Server, calls: int, language: str, wavs: list[Path]) -> list[Any]:
     """`calls` calls to the tutor of `language`, each speaking `wavs` in turn, all at once."""
-    args = [a for w in wavs for a in ("--wav", str(w))]
+    # A long reply on a loaded machine takes a while; the client's default wait is 120 s.
+    args = ["--timeout", "600", *(a for w in wavs for a in ("--wav", str(w)))]
     runs = await asyncio.gather(*(client(server, TUTORS[language], *args) for _ in range(calls)))
     return [e for events in runs for e in events if e["event"] == "turn"]
 
