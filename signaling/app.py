@@ -21,11 +21,13 @@ from media_engine import api as engine_api
 from media_engine.llm.base import LLM
 from signaling.accounts import AccountService
 from signaling.engine_client import EngineClient, HttpEngineClient, LocalEngineClient
+from signaling.insights import Insights
 from signaling.keys import (
     ACCOUNTS,
     DB,
     EMBEDDER,
     ENGINE,
+    INSIGHTS,
     ISSUER,
     KNOWLEDGE,
     KNOWLEDGE_SETTINGS,
@@ -36,9 +38,11 @@ from signaling.keys import (
 )
 from signaling.openapi import describe
 from signaling.routes import auth as auth_routes
+from signaling.routes import insights as insight_routes
 from signaling.routes import knowledge as knowledge_routes
 from signaling.routes import sessions as session_routes
 from signaling.routes import tutors as tutor_routes
+from signaling.routes import voices as voice_routes
 from signaling.seed import SeededAccount, seed
 from signaling.sessions import SessionService
 from signaling.throttle import LoginThrottle
@@ -70,6 +74,7 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app.get(KNOWLEDGE_SETTINGS) or app[SETTINGS].knowledge
     runtime = await KnowledgeRuntime.start(app[DB], settings, embedder=app.get(EMBEDDER))
     app[KNOWLEDGE] = runtime
+    app[INSIGHTS] = Insights(app[DB], runtime)
     try:
         yield
     finally:
@@ -149,6 +154,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
     app.add_routes(tutor_routes.routes)
     app.add_routes(session_routes.routes)
     app.add_routes(knowledge_routes.routes)
+    app.add_routes(insight_routes.routes)
+    app.add_routes(voice_routes.routes)
     app.router.add_get("/health", health)
     app[OPENAPI] = describe(with_engine=settings.in_process_engine)
     app.router.add_get("/api/openapi.json", openapi)

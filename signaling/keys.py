@@ -12,6 +12,7 @@ from knowledge.embeddings import Embedder
 from knowledge.runtime import KnowledgeRuntime
 from signaling.accounts import AccountService
 from signaling.engine_client import EngineClient
+from signaling.insights import Insights
 from signaling.sessions import SessionService
 from signaling.throttle import LoginThrottle
 from signaling.tutors import TutorService
@@ -31,6 +32,7 @@ ACCOUNTS = web.AppKey("accounts", AccountService)
 TUTORS = web.AppKey("tutors", TutorService)
 SESSIONS = web.AppKey("sessions", SessionService)
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+INSIGHTS = web.AppKey("insights", Insights)
 
 
 def principal(request: web.Request) -> Principal:

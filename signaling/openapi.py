@@ -157,6 +157,32 @@ def _api_paths() -> dict[str, dict[str, Any]]:
                 errors=(400, 403, 404, 422),
             )
         },
+        "/api/tutors/{tutor_id}/questions": {
+            "get": _op(
+                "What students asked the tutor in the last ?days=N, by topic (?format=csv; staff)",
+                200,
+                errors=(403, 404, 422),
+            )
+        },
+        "/api/sessions": {
+            "get": _op(
+                "Students' sessions, ?tutor_id= for one tutor's (staff)", 200, errors=(403, 422)
+            )
+        },
+        "/api/sessions/{session_id}": {
+            "get": _op("One session, its turns and their sources (staff)", 200, errors=(403, 404))
+        },
+        "/api/voices": {
+            "get": _op("The voices tutors can speak in (staff)", 200, errors=(403, 503))
+        },
+        "/api/voices/sample": {
+            "post": _op(
+                "A voice's sample, audio/wav (staff)",
+                200,
+                body=_obj(("voice",), voice=TEXT, text=TEXT),
+                errors=(400, 403, 422, 503),
+            )
+        },
     }
 
 
