@@ -149,6 +149,9 @@ def _api_paths() -> dict[str, dict[str, Any]]:
             "get": _op("One document and its ingestion (staff)", 200, errors=(403, 404)),
             "delete": _op("Delete a document (staff)", 204, errors=(403, 404)),
         },
+        f"{kb}/documents/{{doc_id}}/passages": {
+            "get": _op("The passages a document became (staff)", 200, errors=(403, 404))
+        },
         f"{kb}/search": {
             "post": _op(
                 "Search the base as a tutor would (staff)",

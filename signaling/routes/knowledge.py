@@ -135,6 +135,15 @@ async def get_document(request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
+@routes.get("/api/knowledge-bases/{kb_id}/documents/{doc_id}/passages")
+async def document_passages(request: web.Request) -> web.Response:
+    """The passages the document became: `[{id, ordinal, location, text}]`."""
+    found = await _staff(request).passages(_id(request, "kb_id"), _id(request, "doc_id"))
+    if found is None:
+        raise http_error(404, "no such document")
+    return web.json_response(found)
+
+
 @routes.delete("/api/knowledge-bases/{kb_id}/documents/{doc_id}")
 async def delete_document(request: web.Request) -> web.Response:
     kb_id = _id(request, "kb_id")
