@@ -2,6 +2,7 @@
 // students asked. Shown to teachers and admins; each page is its own module.
 
 import { h, tr } from "../dom.js";
+import { named } from "./console/kit.js";
 import { renderMaterial } from "./console/material.js";
 import { renderQuestions } from "./console/questions.js";
 import { renderSessions } from "./console/sessions.js";
@@ -22,8 +23,7 @@ export function isStaff(me) {
 
 export function renderConsole(main, { app, page, arg }) {
   const current = page in PAGES ? page : "tutors";
-  const tabs = h("nav", { class: "console__tabs", "aria-label": app.t("console.sections") });
-  tabs.dataset.i18nAttr = "aria-label:console.sections";
+  const tabs = named(h("nav", { class: "console__tabs" }), "console.sections");
   for (const name of Object.keys(PAGES)) {
     const link = tr("a", `console.tab.${name}`, null, { href: `#/console/${name}` });
     if (name === current) link.setAttribute("aria-current", "page");

@@ -1,6 +1,7 @@
 // Small pieces every console page uses: labelled fields, messages, selects of tutors.
 
 import { h, retranslate, tr } from "../../dom.js";
+import { t } from "../../i18n.js";
 
 let nextId = 0;
 
@@ -76,4 +77,15 @@ export function download(blob, name) {
 
 export function button(key, attrs = {}) {
   return tr("button", key, null, { type: "button", class: "button", ...attrs });
+}
+
+/**
+ * Give `el` the accessible name `key` (with `params`), kept in the current language. Its own
+ * text key, if any, gets the same params, which it does not use.
+ */
+export function named(el, key, params = null) {
+  el.dataset.i18nAttr = `aria-label:${key}`;
+  if (params) el.dataset.i18nParams = JSON.stringify(params);
+  el.setAttribute("aria-label", t(key, params || {}));
+  return el;
 }

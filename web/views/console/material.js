@@ -2,7 +2,7 @@
 // watched live, the passages each became, and what a tutor would find for a question.
 
 import { h, retranslate, tr } from "../../dom.js";
-import { alertBox, button, field, statusBox } from "./kit.js";
+import { alertBox, button, field, named, statusBox } from "./kit.js";
 
 const POLL_MS = 1000;
 const ACCEPT = ".txt,.md,.pdf,text/plain,text/markdown,application/pdf";
@@ -73,7 +73,7 @@ function basePaneFor(app, kbId, pane, alert, status) {
     tr("span", "console.material.drop"),
     input,
   );
-  const docs = h("ul", { class: "admin-list doc-list", "aria-label": app.t("console.material.documents") });
+  const docs = named(h("ul", { class: "admin-list doc-list" }), "console.material.documents");
   const query = h("input", { type: "search", maxlength: 2000 });
   const results = h("ol", { class: "search-results" });
   const search = h(
@@ -168,7 +168,7 @@ function basePaneFor(app, kbId, pane, alert, status) {
 
 function documentRow(app, kbId, doc, { alert, status, refresh }) {
   const state = h("span", { class: "doc__state" });
-  const progress = h("progress", { max: "1", "aria-label": app.t("console.material.progress", { name: doc.title }) });
+  const progress = named(h("progress", { max: "1" }), "console.material.progress", { name: doc.title });
   const passages = h("ol", { class: "passages" });
   const details = h(
     "details",
@@ -195,7 +195,7 @@ function documentRow(app, kbId, doc, { alert, status, refresh }) {
     }
   });
   const remove = button("console.delete", { class: "button button--small danger" });
-  remove.setAttribute("aria-label", app.t("console.deleteNamed", { name: doc.title }));
+  named(remove, "console.deleteNamed", { name: doc.title });
   remove.addEventListener("click", async () => {
     if (!window.confirm(app.t("console.material.confirmDelete", { name: doc.title }))) return;
     try {

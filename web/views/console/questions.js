@@ -3,7 +3,7 @@
 
 import { h, tr } from "../../dom.js";
 import { formatDateTime } from "../../i18n.js";
-import { alertBox, button, choice, download, field, tutorPicker } from "./kit.js";
+import { alertBox, button, choice, download, field, named, tutorPicker } from "./kit.js";
 
 const PERIODS = [
   ["7", "console.questions.days7"],
@@ -24,7 +24,7 @@ export async function renderQuestions(body, { app }) {
   const days = choice(PERIODS, "30");
   const exportCsv = button("console.questions.export");
   const summary = h("p", { class: "muted", role: "status" });
-  const topics = h("ol", { class: "topic-list", "aria-label": app.t("console.questions.topics") });
+  const topics = named(h("ol", { class: "topic-list" }), "console.questions.topics");
   body.append(
     h("div", { class: "inline-form" }, field("console.tutor", picker), field("console.questions.period", days), exportCsv),
     summary,

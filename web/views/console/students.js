@@ -2,14 +2,14 @@
 // passwords shown once), password resets, disabling, and the classes with their members.
 
 import { h, tr } from "../../dom.js";
-import { alertBox, button, choice, field, statusBox } from "./kit.js";
+import { alertBox, button, choice, field, named, statusBox } from "./kit.js";
 
 export async function renderStudents(body, { app }) {
   const alert = alertBox(app);
   const status = statusBox();
   const secrets = h("div", { class: "one-time", "aria-live": "polite" });
-  const users = h("ul", { class: "admin-list", "aria-label": app.t("console.students.accounts") });
-  const classes = h("ul", { class: "admin-list", "aria-label": app.t("console.students.classes") });
+  const users = named(h("ul", { class: "admin-list" }), "console.students.accounts");
+  const classes = named(h("ul", { class: "admin-list" }), "console.students.classes");
   body.append(alert, status, secrets);
 
   let classList = [];
@@ -132,7 +132,7 @@ function importForm(app, classPicker, { alert, status, secrets, refresh }) {
 function userRow(app, user, { alert, status, secrets, refresh }) {
   const who = user.display_name || user.email;
   const reset = button("console.students.reset", { class: "button button--small" });
-  reset.setAttribute("aria-label", app.t("console.students.resetNamed", { name: who }));
+  named(reset, "console.students.resetNamed", { name: who });
   reset.addEventListener("click", async () => {
     try {
       const result = await app.api.request("POST", `/api/users/${user.id}/password`);
@@ -190,7 +190,7 @@ function classRow(app, group, { alert, status, refresh }) {
   const members = h("ul", { class: "members" });
   for (const member of group.members || []) {
     const remove = button("console.students.removeMember", { class: "button button--small" });
-    remove.setAttribute("aria-label", app.t("console.students.removeNamed", { name: member.email }));
+    named(remove, "console.students.removeNamed", { name: member.email });
     remove.addEventListener("click", async () => {
       try {
         await app.api.request("DELETE", `/api/classes/${group.id}/members/${member.id}`);
@@ -219,7 +219,7 @@ function classRow(app, group, { alert, status, refresh }) {
     }
   });
   const remove = button("console.delete", { class: "button button--small danger" });
-  remove.setAttribute("aria-label", app.t("console.deleteNamed", { name: group.name }));
+  named(remove, "console.deleteNamed", { name: group.name });
   remove.addEventListener("click", async () => {
     if (!window.confirm(app.t("console.students.confirmDeleteClass", { name: group.name }))) return;
     try {

@@ -1,7 +1,7 @@
 // Tutors: the list, a form to create or edit one (with a voice sample), deleting with a check.
 
 import { h, retranslate, tr } from "../../dom.js";
-import { alertBox, button, choice, field, statusBox } from "./kit.js";
+import { alertBox, button, choice, field, named, statusBox } from "./kit.js";
 
 const LANGUAGES = [
   ["en", "language.en"],
@@ -16,7 +16,7 @@ const DEFAULT_VOICE = { en: "af_heart", zh: "zf_xiaobei" };
 export async function renderTutorsAdmin(body, { app }) {
   const alert = alertBox(app);
   const status = statusBox();
-  const list = h("ul", { class: "admin-list", "aria-label": app.t("console.tutors.list") });
+  const list = named(h("ul", { class: "admin-list" }), "console.tutors.list");
   const formSlot = h("div", {});
   const create = button("console.tutors.new", { class: "button primary" });
   // Shown once the voices and knowledge bases the form offers are known.
@@ -47,10 +47,10 @@ export async function renderTutorsAdmin(body, { app }) {
   };
   const row = (tutor) => {
     const edit = button("console.edit", { class: "button button--small" });
-    edit.setAttribute("aria-label", app.t("console.editNamed", { name: tutor.name }));
+    named(edit, "console.editNamed", { name: tutor.name });
     edit.addEventListener("click", () => open(tutor));
     const remove = button("console.delete", { class: "button button--small danger" });
-    remove.setAttribute("aria-label", app.t("console.deleteNamed", { name: tutor.name }));
+    named(remove, "console.deleteNamed", { name: tutor.name });
     remove.addEventListener("click", async () => {
       if (!window.confirm(app.t("console.tutors.confirmDelete", { name: tutor.name }))) return;
       try {
