@@ -82,7 +82,7 @@ class Insights:
     async def asked(self, tutor_id: int, *, days: int) -> list[Asked]:
         """The questions students asked `tutor_id` in the last `days` days, newest first; a
         question is covered when its reply was given passages of the course material."""
-        since = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=days)
+        since = datetime.now(UTC) - timedelta(days=days)
         sourced = (
             select(KBTurnSource.id)
             .where(

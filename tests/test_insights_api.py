@@ -10,23 +10,39 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.calls import demo_material_ready, next_event, open_call, wait_reply
+from tests.calls import (
+    demo_material_ready,
+    eventually,
+    next_event,
+    open_call,
+    turns,
+    wait_reply,
+)
 from tests.conftest import ADMIN, MakeClient, login
 
 Client = TestClient[Any, Any]
 COVERED = "What do plants need for photosynthesis?"
 UNCOVERED = ("Who won the football World Cup in 1998?", "Which country won the World Cup?")
+SMALL_TALK = "Hello there"
 
 
 async def ask_all(client: Client, headers: dict[str, str], questions: list[str]) -> str:
-    """Type each question in one call to Ada (tutor 1) and wait for each reply."""
+    """Type each question in one call to Ada (tutor 1) and wait for each reply; then say hello
+    (small talk, no question) and wait only until it is stored."""
     grant, call = await open_call(client, headers, tutor_id=1)
     for question in questions:
         call.send_text(question)
         await next_event(call, "sources", timeout=60)
-        await wait_reply(call, timeout=120, on_event=lambda m: None)
+        await wait_reply(call, timeout=240, on_event=lambda m: None)
+    call.send_text(SMALL_TALK)
+    sid = str(grant["session_id"])
+
+    async def stored() -> bool:
+        return SMALL_TALK in [text for _, text in await turns(client, headers, sid)]
+
+    await eventually(stored, timeout=60)
     await call.hang_up()
-    return str(grant["session_id"])
+    return sid
 
 
 async def test_questions_by_topic_uncovered_first(make_client: MakeClient) -> None:
@@ -37,7 +53,7 @@ async def test_questions_by_topic_uncovered_first(make_client: MakeClient) -> No
     resp = await client.patch("/api/tutors/1", json={"answer_policy": "course_only"}, headers=admin)
     assert resp.status == 200
     student = await login(client)
-    session_id = await ask_all(client, student, [COVERED, "Hello there", *UNCOVERED])
+    session_id = await ask_all(client, student, [COVERED, *UNCOVERED])
 
     resp = await client.get("/api/tutors/1/questions?days=7", headers=admin)
     assert resp.status == 200, await resp.text()
@@ -54,7 +70,7 @@ async def test_questions_by_topic_uncovered_first(make_client: MakeClient) -> No
     assert question["session_id"] == session_id and question["covered"] is True
     assert question["asked_at"].endswith("+00:00")
     # Small talk is not a question.
-    assert all("Hello" not in q["text"] for t in topics for q in t["questions"])
+    assert all(SMALL_TALK not in q["text"] for t in topics for q in t["questions"])
 
     resp = await client.get("/api/tutors/1/questions?days=7&format=csv", headers=admin)
     assert resp.status == 200 and resp.content_type == "text/csv"

@@ -128,7 +128,7 @@ export const CONSOLE_STRINGS = {
     "console.questions.export": "Export CSV",
     "console.questions.topics": "Topics",
     "console.questions.summary":
-      "{questions} questions in {topics} topics; {uncovered} topics not covered by the course material.",
+      "{questions} questions in {topics} topics; topics the course material does not cover: {uncovered}.",
     "console.questions.covered": "Covered",
     "console.questions.uncovered": "Not covered",
     "console.questions.addMaterial": "Add material about this.",
