@@ -84,6 +84,13 @@ export class ApiClient {
     clearToken();
   }
 
+  /** Keep the fresh token an answer carries (a password change ends every older token). */
+  adoptToken(body) {
+    if (body && typeof body.access_token === "string") {
+      saveToken(body.access_token, Number(body.expires_in) || 0);
+    }
+  }
+
   me() {
     return this.request("GET", "/api/auth/me");
   }

@@ -49,10 +49,12 @@ export function openPasswordDialog(app, opener) {
       return;
     }
     try {
-      await app.api.request("POST", "/api/auth/password", {
+      const answer = await app.api.request("POST", "/api/auth/password", {
         body: { current_password: current.value, new_password: fresh.value },
         expires: false,
       });
+      app.api.adoptToken(answer);
+      app.scheduleExpiry();
       close();
       app.notify("password.changed");
     } catch (failure) {

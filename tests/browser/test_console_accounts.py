@@ -50,6 +50,9 @@ class AccountsApi:
             return self.json(
                 route, {"access_token": "tok", "token_type": "bearer", "expires_in": 900}
             )
+        if request.headers.get("authorization") not in ("Bearer tok", "Bearer tok2"):
+            error = {"error": {"code": "unauthorized", "message": "token expired"}}
+            return self.json(route, error, status=401)
         if path == "/api/auth/me":
             return self.json(route, ME)
         if path == "/api/tutors":
@@ -69,7 +72,7 @@ class AccountsApi:
                     route, {"error": {"code": "invalid_csv", "message": message}}, status=422
                 )
             created = [{"id": 6, "email": "ana@example.com", "one_time_password": "Zp4-imported"}]
-            return self.json(route, {"created": created}, status=201)
+            return self.json(route, {"class_id": 9, "users": created}, status=201)
         if re.fullmatch(r"/api/users/\d+/password", path):
             return self.json(route, {"one_time_password": "Rr2-reset"})
         if re.fullmatch(r"/api/users/\d+", path) and method == "PATCH":
@@ -83,9 +86,11 @@ class AccountsApi:
         if path == "/api/auth/password":
             body = json.loads(request.post_data)
             if body["current_password"] != "old-password-1":
-                error = {"error": {"code": "unauthorized", "message": "wrong current password"}}
-                return self.json(route, error, status=401)
-            return route.fulfill(status=204)
+                error = {"error": {"code": "wrong_password", "message": "wrong current password"}}
+                return self.json(route, error, status=403)
+            # Every older token stops working; the answer carries a fresh one.
+            fresh = {"access_token": "tok2", "token_type": "bearer", "expires_in": 900}
+            return self.json(route, fresh)
         return self.json(route, {"error": {"code": "not_found", "message": path}}, status=404)
 
     @staticmethod
@@ -195,6 +200,7 @@ def test_change_my_password(quiet_browser: Any, static_site: str) -> None:
         "current_password": "old-password-1",
         "new_password": "new-password-22",
     }
+    assert "tok2" in page.evaluate("localStorage.getItem('vt.token')")
     # Escape closes it too, focus back on the button.
     opener.click()
     page.keyboard.press("Escape")
