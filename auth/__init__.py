@@ -2,6 +2,7 @@
 
 from auth.errors import AuthError, Forbidden
 from auth.passwords import hash_password, verify_password
+from auth.policy import one_time_password, password_problem
 from auth.principal import Principal, Role
 from auth.tokens import TokenIssuer
 
@@ -12,5 +13,7 @@ __all__ = [
     "Role",
     "TokenIssuer",
     "hash_password",
+    "one_time_password",
+    "password_problem",
     "verify_password",
 ]

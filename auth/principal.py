@@ -21,6 +21,9 @@ class Principal:
     user_id: int
     email: str
     role: Role
+    token_version: int = 0
+    """The account's token version when the token was made; a newer one in the database
+    (the password changed since) ends the token."""
 
     def require(self, *roles: Role) -> None:
         """Raise Forbidden unless this principal has one of `roles`."""

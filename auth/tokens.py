@@ -71,7 +71,12 @@ class TokenIssuer:
 
     def access_token(self, principal: Principal, *, ttl_s: float) -> str:
         return self._encode(
-            {"sub": str(principal.user_id), "email": principal.email, "role": principal.role.value},
+            {
+                "sub": str(principal.user_id),
+                "email": principal.email,
+                "role": principal.role.value,
+                "ver": principal.token_version,
+            },
             audience=ACCESS_AUDIENCE,
             ttl_s=ttl_s,
         )
@@ -79,7 +84,13 @@ class TokenIssuer:
     def verify_access(self, token: str) -> Principal:
         claims = self._decode(token, audience=ACCESS_AUDIENCE)
         try:
-            return Principal(int(claims["sub"]), str(claims["email"]), Role(claims["role"]))
+            return Principal(
+                int(claims["sub"]),
+                str(claims["email"]),
+                Role(claims["role"]),
+                # Tokens made before token versions existed carry none: version 0.
+                int(claims.get("ver", 0)),
+            )
         except (KeyError, ValueError) as exc:
             raise AuthError("invalid token") from exc
 

@@ -241,9 +241,7 @@ async def bench(server: Server, args: argparse.Namespace, folder: Path) -> dict[
         print("\n".join(stage_summary(fresh)))
     results["fresh"] = fresh
 
-    events = await client(
-        server, args.tutor, *[a for w in multi for a in ("--wav", str(w))]
-    )
+    events = await client(server, args.tutor, *[a for w in multi for a in ("--wav", str(w))])
     turns = [e for e in events if e["event"] == "turn"]
     results["multi_turn"] = turns
     print(latency_line(f"one call, {len(turns)} turns: end of speech -> 1st audio", turns))

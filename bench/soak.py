@@ -8,8 +8,9 @@ in a loop: open a session, connect a real aiortc call (the headless client's own
 WAV microphone, a listener), type a question and wait for the reply, speak a question (espeak-ng
 WAV) and wait for the reply, hang up. Meanwhile it samples the server process from outside
 (/proc/PID: open file descriptors, threads, RSS) and its loop's task count (/health), with no
-call open: after a warm-up cycle, and at the end. Growth between the two is what ended calls
-left behind. Goal: no tasks, descriptors or threads, and under 5 MB of memory.
+call open: after a warm-up (`--warm-minutes` of the same calls), and at the end. Growth
+between the two is what ended calls left behind. Goal: no tasks, descriptors or threads, and
+under 5 MB of memory.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from virtual_tutor.voice_client import Listener, Microphone, read_wav  # noqa: E
 
 TYPED = ["What is photosynthesis?", "What is gravity?", "What is a food chain?"]
 SPOKEN = "What is evaporation?"
-REPLY_TIMEOUT_S = 180.0
+REPLY_TIMEOUT_S = 180.0  # the default of --reply-timeout
 MEMORY_GOAL_MB = 5.0
 
 
@@ -73,9 +74,9 @@ async def sample(http: aiohttp.ClientSession, server: Server, at: float, done: i
     )
 
 
-async def reply(call: CallConnection) -> str:
+async def reply(call: CallConnection, timeout_s: float) -> str:
     """The final text of the tutor's next reply; an error event is a failure."""
-    deadline = time.monotonic() + REPLY_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     while True:
         event = await asyncio.wait_for(call.events.get(), deadline - time.monotonic())
         if event["type"] in ("error", "bye"):
@@ -85,7 +86,12 @@ async def reply(call: CallConnection) -> str:
 
 
 async def one_call(
-    http: aiohttp.ClientSession, api: Api, tutor: int, question: NDArray[np.int16], n: int
+    http: aiohttp.ClientSession,
+    api: Api,
+    tutor: int,
+    question: NDArray[np.int16],
+    n: int,
+    timeout_s: float = REPLY_TIMEOUT_S,
 ) -> None:
     """Open, type, speak, hang up."""
     grant = await api.open_session(tutor)
@@ -100,18 +106,20 @@ async def one_call(
     try:
         await call.connect()
         call.send_text(TYPED[n % len(TYPED)])
-        await reply(call)
+        await reply(call, timeout_s)
         await mic.speak(question)
-        await reply(call)
+        await reply(call, timeout_s)
     finally:
         await call.hang_up()
         await listener.aclose()
 
 
-async def warm_up(http: aiohttp.ClientSession, server: Server, question: NDArray[np.int16]) -> None:
+async def warm_up(
+    http: aiohttp.ClientSession, server: Server, question: NDArray[np.int16], timeout_s: float
+) -> None:
     api = Api(http, server.url)
     await api.login(*STUDENT)
-    await one_call(http, api, 1, question, 0)
+    await one_call(http, api, 1, question, 0, timeout_s)
 
 
 async def student(
@@ -120,12 +128,13 @@ async def student(
     question: NDArray[np.int16],
     until: float,
     tally: dict[str, int],
+    timeout_s: float,
 ) -> None:
     api = Api(http, server.url)
     await api.login(*STUDENT)
     while time.monotonic() < until:
         try:
-            await one_call(http, api, 1, question, tally["calls"])
+            await one_call(http, api, 1, question, tally["calls"], timeout_s)
             tally["calls"] += 1
         except (ClientError, TimeoutError) as exc:
             tally["failed"] += 1
@@ -154,15 +163,27 @@ async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[st
     async with running_server(**env) as server, aiohttp.ClientSession(connector=connector) as http:
         started = time.monotonic()
         tally = {"calls": 0, "failed": 0}
-        # A warm-up cycle first: the first call allocates what every later one reuses.
-        # A warm-up cycle first, as many calls at once as later: the first calls allocate what
-        # every later one reuses (thread pools grow to their size, model arenas to theirs).
-        await asyncio.gather(*(warm_up(http, server, question) for _ in range(args.calls)))
+        # A warm-up first, as many calls at once as later, for --warm-minutes: the first calls
+        # allocate what every later one reuses (thread pools grow to their size, model arenas
+        # and caches to theirs). Growth is measured from its end, with no call open.
+        await asyncio.gather(
+            *(warm_up(http, server, question, args.reply_timeout) for _ in range(args.calls))
+        )
+        if args.warm_minutes > 0:
+            warm_until = time.monotonic() + args.warm_minutes * 60
+            warm_tally = {"calls": 0, "failed": 0}
+            await asyncio.gather(
+                *(
+                    student(http, server, question, warm_until, warm_tally, args.reply_timeout)
+                    for _ in range(args.calls)
+                )
+            )
+            tally["failed"] += warm_tally["failed"]
         await settle(http, server)
         samples = [await sample(http, server, time.monotonic() - started, 0)]
         until = time.monotonic() + args.minutes * 60
         students = [
-            asyncio.create_task(student(http, server, question, until, tally))
+            asyncio.create_task(student(http, server, question, until, tally, args.reply_timeout))
             for _ in range(args.calls)
         ]
         while not all(t.done() for t in students):
@@ -218,6 +239,12 @@ async def main() -> None:
     parser.add_argument("--llm", help="LLM_MODEL for the server (default: the server's)")
     parser.add_argument("--max-tokens", type=int, default=64, help="LLM_MAX_TOKENS")
     parser.add_argument("--json", type=Path, help="also write the report here")
+    parser.add_argument(
+        "--warm-minutes", type=float, default=3.0, help="calls before the first sample"
+    )
+    parser.add_argument(
+        "--reply-timeout", type=float, default=REPLY_TIMEOUT_S, help="seconds to wait per reply"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         question = read_wav(speak(Path(tmp), "soak", SPOKEN))

@@ -78,7 +78,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         status = getattr(exc, "http_status", None)
         if isinstance(status, int) and 400 <= status < 500:
             headers = getattr(exc, "http_headers", None)
-            raise http_error(status, str(exc), headers=headers) from None
+            code = getattr(exc, "error_code", None)
+            raise http_error(status, str(exc), code=code, headers=headers) from None
         log.exception("unhandled error on %s %s", request.method, request.path)
         raise http_error(500, "internal server error") from None
 

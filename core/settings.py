@@ -20,7 +20,9 @@ from dotenv import dotenv_values
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-_URLS = {"ENGINE_URL", "PUBLIC_URL", "OLLAMA_BASE_URL"}
+_URLS = {"ENGINE_URL", "PUBLIC_URL", "OLLAMA_BASE_URL", "LLM_BASE_URL"}
+# The models `virtual-tutor models` assembles for the embedded llama.cpp backend.
+EMBEDDED_LLMS = ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
 
 _G = TypeVar("_G")
 
@@ -165,11 +167,39 @@ class Settings:
     """Lifetime of the token that lets a client open one call."""
     engine_url: str | None = field(default=None, metadata=env("ENGINE_URL"))
     """Base URL of a separate engine; unset runs the engine in-process."""
+    engine_pool: bool = field(default=False, metadata=env("ENGINE_POOL"))
+    """A pool of engines sharing the database: each `virtual-tutor engine` registers itself
+    (at its PUBLIC_URL) and reports its load; the server places each new session on the
+    least-loaded live engine that serves the tutor's language (instead of ENGINE_URL)."""
+    engine_languages: tuple[str, ...] = field(
+        default=("en", "zh"), metadata=env("ENGINE_LANGUAGES")
+    )
+    """The tutor languages a pooled engine serves (the models it loads for them)."""
+    engine_heartbeat_seconds: float = field(
+        default=2.0, metadata=env("ENGINE_HEARTBEAT_SECONDS", low=0.1)
+    )
+    """How often a pooled engine reports its load."""
+    engine_stale_seconds: float = field(default=10.0, metadata=env("ENGINE_STALE_SECONDS", low=1))
+    """A pooled engine not heard from for this long gets no new sessions; its sessions are
+    ended (reason `engine_lost`) and it is forgotten."""
     public_url: str | None = field(default=None, metadata=env("PUBLIC_URL"))
     """The URL clients reach this process at (for engine_url); defaults to http://HOST:PORT."""
     allowed_hosts: tuple[str, ...] = field(default=(), metadata=env("ALLOWED_HOSTS"))
     """Without PUBLIC_URL, the Host names a request may come to for its URL to be handed to
     clients as their engine_url (comma-separated; "*" for any). Loopback names always are."""
+    ice_servers: tuple[str, ...] = field(default=(), metadata=env("ICE_SERVERS"))
+    """STUN and TURN URLs (comma-separated: stun:host:3478, turn:host:3478?transport=udp,
+    turns:host:5349) the engine and the clients use to reach each other across NATs."""
+    turn_secret: str | None = field(default=None, metadata=env("TURN_SECRET"))
+    """coturn's `static-auth-secret`: TURN credentials are made from it per session and user."""
+    turn_ttl_seconds: int = field(default=7200, metadata=env("TURN_TTL_SECONDS", low=60))
+    """Lifetime of those credentials; coturn checks it on every refresh of an allocation, so it
+    must outlast a call (SESSION_TIMEOUT_SECONDS)."""
+    ice_transport_policy: str = field(
+        default="all", metadata=env("ICE_TRANSPORT_POLICY", choices=("all", "relay"))
+    )
+    """"relay": clients send media only through TURN (hides their addresses; for networks
+    that allow nothing else)."""
     max_sessions: int = field(default=10, metadata=env("MAX_SESSIONS", low=1))
     """Calls one engine serves at once."""
     max_sessions_per_user: int = field(default=2, metadata=env("MAX_SESSIONS_PER_USER", low=1))
@@ -198,11 +228,17 @@ class Settings:
     )
     """How long to wait for Ollama to connect, or for its next piece of a reply, before the
     turn fails with a retryable error (a stalled server must not hold a turn forever)."""
-    llm_model: str = field(
-        default="qwen2.5-coder-1.5b",
-        metadata=env("LLM_MODEL", choices=("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")),
-    )
-    """The embedded llama.cpp model (Q4_K_M GGUF); `virtual-tutor models` assembles it."""
+    llm_model: str = field(default="qwen2.5-coder-1.5b", metadata=env("LLM_MODEL"))
+    """The embedded llama.cpp model (Q4_K_M GGUF; one of EMBEDDED_LLMS, which `virtual-tutor
+    models` assembles), or with `llm_base_url` the model name that server serves."""
+    llm_base_url: str | None = field(default=None, metadata=env("LLM_BASE_URL"))
+    """An OpenAI-compatible chat server (vLLM, SGLang, llama.cpp's server, a hosted service),
+    e.g. http://gpu-host:8000/v1: replies come from it instead of the embedded model."""
+    llm_api_key: str | None = field(default=None, metadata=env("LLM_API_KEY"))
+    """Bearer key for `llm_base_url`, when the server wants one."""
+    llm_timeout_seconds: float = field(default=30.0, metadata=env("LLM_TIMEOUT_SECONDS", low=1))
+    """How long to wait for `llm_base_url` to connect, or for its next piece of a reply, before
+    the turn fails with a retryable error."""
     llm_threads: int = field(default=2, metadata=env("LLM_THREADS", low=1))
     """CPU threads for the embedded llama.cpp model."""
     llm_context: int = field(default=4096, metadata=env("LLM_CONTEXT", low=256))
@@ -212,6 +248,8 @@ class Settings:
     llm_temperature: float = field(default=0.0, metadata=env("LLM_TEMPERATURE", low=0, high=2))
     """Sampling temperature of replies: 0 (greedy) gives the model's most likely, and in the
     answer benchmark most often correct, answer."""
+    log_format: str = field(default="text", metadata=env("LOG_FORMAT", choices=("text", "json")))
+    """"json": one JSON object a line, with the session and turn ids (for a log pipeline)."""
     cors_origins: tuple[str, ...] = field(default=(), metadata=env("CORS_ORIGINS"))
     """Origins allowed to call the API from a browser (comma-separated)."""
     host: str = field(default="127.0.0.1", metadata=env("HOST"))
@@ -248,7 +286,7 @@ class Settings:
 
     @property
     def in_process_engine(self) -> bool:
-        return not self.engine_url
+        return not self.engine_url and not self.engine_pool
 
     @property
     def base_url(self) -> str:
@@ -275,6 +313,11 @@ class Settings:
         secret, generated = _secret_key(given.get("SECRET_KEY"), var_dir)
         given["SECRET_KEY"] = secret
         settings = read_group(cls, given)
+        if settings.llm_base_url is None and settings.llm_model not in EMBEDDED_LLMS:
+            raise SettingsError(
+                f"LLM_MODEL must be one of {', '.join(EMBEDDED_LLMS)} (or, with LLM_BASE_URL, "
+                f"a model that server serves), got {settings.llm_model!r}"
+            )
         return replace(settings, secret_key_generated=generated)
 
 

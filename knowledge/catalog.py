@@ -31,23 +31,30 @@ class Catalog:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, name: str, description: str) -> dict[str, Any]:
+    async def create(
+        self, name: str, description: str, *, owner_id: int | None = None
+    ) -> dict[str, Any]:
         async with self._db.session() as s, s.begin():
-            kb = KnowledgeBase(name=name, description=description)
+            kb = KnowledgeBase(name=name, description=description, owner_id=owner_id)
             s.add(kb)
             await s.flush()
             return {
                 "id": kb.id,
                 "name": kb.name,
                 "description": kb.description,
+                "owner_id": kb.owner_id,
                 "created_at": kb.created_at.isoformat(),
                 "tutor_ids": [],
                 "documents": 0,
             }
 
-    async def all(self) -> list[dict[str, Any]]:
+    async def all(self, *, owner_id: int | None = None) -> list[dict[str, Any]]:
+        """Every knowledge base, or those `owner_id` owns."""
+        query = select(KnowledgeBase).order_by(KnowledgeBase.id)
+        if owner_id is not None:
+            query = query.where(KnowledgeBase.owner_id == owner_id)
         async with self._db.session() as s:
-            kbs = list(await s.scalars(select(KnowledgeBase).order_by(KnowledgeBase.id)))
+            kbs = list(await s.scalars(query))
             return [await self._describe(s, kb) for kb in kbs]
 
     async def get(self, kb_id: int) -> dict[str, Any] | None:
@@ -70,6 +77,7 @@ class Catalog:
             "id": kb.id,
             "name": kb.name,
             "description": kb.description,
+            "owner_id": kb.owner_id,
             "created_at": kb.created_at.isoformat(),
             "tutor_ids": list(tutors),
             "documents": sum(counts.values()),
@@ -88,6 +96,12 @@ class Catalog:
             await s.execute(update(Tutor).where(Tutor.kb_id == kb_id).values(kb_id=None))
             await s.delete(kb)
             return True
+
+    async def tutor_owners(self, tutor_ids: list[int]) -> dict[int, int | None]:
+        """The owner of each of `tutor_ids` that exists."""
+        async with self._db.session() as s:
+            rows = await s.execute(select(Tutor.id, Tutor.owner_id).where(Tutor.id.in_(tutor_ids)))
+            return {tutor_id: owner for tutor_id, owner in rows}
 
     async def set_tutors(self, kb_id: int, tutor_ids: list[int]) -> list[int] | None:
         """Make exactly `tutor_ids` use this base; None when a tutor does not exist."""

@@ -29,7 +29,7 @@ from core.settings import KnowledgeSettings
 from knowledge.chunking import Chunk, chunk_sections
 from knowledge.embeddings import Embedder
 from knowledge.errors import DocumentUnreadable, KnowledgeError, UploadRejected
-from knowledge.parsing import check_upload, media_type_for, parse
+from knowledge.parsing import check_upload, markdown_title, media_type_for, parse
 from knowledge.text import safe_title
 from storage import Database, KnowledgeBase
 from storage.knowledge_tables import KBChunk, KBDocument, Vectors
@@ -53,7 +53,8 @@ def make_document(kb_id: int, filename: str, content: bytes, *, max_bytes: int) 
     check_upload(content, media_type, max_bytes=max_bytes)
     return KBDocument(
         kb_id=kb_id,
-        title=safe_title(filename),
+        # What a student reads among a reply's sources: the notes' own title, else the file's.
+        title=(media_type == "text/markdown" and markdown_title(content)) or safe_title(filename),
         media_type=media_type,
         size_bytes=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
@@ -81,6 +82,11 @@ class Ingestor:
         self._executor = executor
         self._queue: asyncio.PriorityQueue[tuple[int, int]] = asyncio.PriorityQueue()
         self._worker: asyncio.Task[None] | None = None
+
+    @property
+    def waiting(self) -> int:
+        """Documents queued and not yet taken by the worker."""
+        return self._queue.qsize()
 
     # --- uploads -------------------------------------------------------------------------------
 

@@ -88,6 +88,17 @@ _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _MARKUP = re.compile(r"(\*\*|__|`+|^\s*>\s?|^\s*[-*+]\s+|^\s*\d+\.\s+)", re.MULTILINE)
 
 
+def markdown_title(content: bytes) -> str | None:
+    """A Markdown document's own title: a level-1 heading that opens it and has no text of its
+    own (the next line with words is another heading). A first heading with text under it is
+    the first section's name, not the document's."""
+    lines = [line for line in content.decode("utf-8", "replace").splitlines() if line.strip()]
+    if len(lines) < 2 or not lines[0].startswith("# ") or not _HEADING.match(lines[1]):
+        return None
+    title = _MARKUP.sub("", _LINK.sub(r"\1", lines[0][2:])).strip(" #")
+    return " ".join(re.sub(r"[\x00-\x1f\x7f<>]+", " ", title).split())[:120] or None
+
+
 def _parse_markdown(text: str) -> list[Section]:
     sections: list[Section] = []
     heading = ""

@@ -34,8 +34,21 @@ _PERSONAL_EN = re.compile(
     r"\b(?:phone|number|address|password|birthday|email|name|age|house|live|pin|pet|"
     r"mum|mom|dad|brother|sister|friend|teacher)|"
     r"\bwhat did i\b|\bhow old am i\b|\bwhat am i (?:thinking|doing|wearing|holding)\b|"
-    r"\bwhere do i live\b|\bwho am i\b",
+    r"\bwhere do i live\b|\bwho am i\b|\bhow old (?:is|are) (?:my|our)\b",
     re.IGNORECASE,
+)
+# The student's own papers and results, which the tutor cannot see ("What's the answer to
+# question 7 on my homework sheet?", "What mark did I get in my test?").
+_OWN_WORK_EN = re.compile(
+    r"\b(?:answers?|question \w+|number \w+)\b[^?]{0,30}\b(?:on|in|from) (?:my|our)\b[^?]{0,20}"
+    r"\b(?:homework|worksheet|sheet|test|exam|quiz|book|paper)\b|"
+    r"\bwhat (?:marks?|grades?|scores?) did (?:i|we) get\b|\bhow did (?:i|we) do (?:in|on)\b|"
+    r"\bwhat (?:is|are|was|were) (?:my|our)\b[^?]{0,20}\b(?:marks?|grades?|scores?|results?)\b",
+    re.IGNORECASE,
+)
+_OWN_WORK_ZH = re.compile(
+    r"我[^，。？]{0,10}(?:作业|试卷|练习册|卷子)[^，。？]{0,10}(?:答案|第.{1,3}题)|"
+    r"我[^，。？]{0,10}(?:考试|测验|测试)[^，。？]{0,8}(?:多少分|几分|成绩|分数)"
 )
 _PERSONAL_ZH = re.compile(
     r"我(?:的|们的|家)?[^，。？]{0,8}(?:电话|手机号|号码|地址|密码|生日|名字|邮箱|住在哪|几岁|多大)|"
@@ -99,6 +112,15 @@ NOT_COVERED = {"en": "(Not in the course material.)", "zh": "（课程资料里�
 NOT_COVERED_LEAD = {"en": "That's not in our course notes, but", "zh": "课程资料里没有这个，不过，"}
 
 
+def own_work(language: str) -> str:
+    if language == "zh":
+        return "我看不到你的作业和成绩。你把题目念给我听，我们一起来做吧。"
+    return (
+        "I can't see your papers or your marks. If you read me the question, we can work it "
+        "out together."
+    )
+
+
 def personal(language: str, subject: str) -> str:
     if language == "zh":
         return f"这个我不知道：我看不到你或别人的个人信息。有什么{subject}的问题我可以帮你吗？"
@@ -130,6 +152,11 @@ def told_about_themselves(said_before: str) -> bool:
 
 def is_personal(question: str, language: str) -> bool:
     pattern = _PERSONAL_ZH if language == "zh" else _PERSONAL_EN
+    return bool(pattern.search(question)) or is_own_work(question, language)
+
+
+def is_own_work(question: str, language: str) -> bool:
+    pattern = _OWN_WORK_ZH if language == "zh" else _OWN_WORK_EN
     return bool(pattern.search(question))
 
 
@@ -158,6 +185,8 @@ def plan(
     if calculation is not None:
         return Plan("calculated", said=calculation.spoken)
     if is_personal(question, language) and not told_about_themselves(said_before):
+        if is_own_work(question, language):
+            return Plan("personal", said=own_work(language))
         return Plan("personal", said=personal(language, tutor.subject))
     if relevant:
         return Plan(

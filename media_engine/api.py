@@ -19,7 +19,7 @@ from aiohttp import web
 
 from auth import AuthError
 from auth.tokens import bearer
-from core import __version__
+from core import __version__, metrics
 from core.http import (
     base_url,
     cors_middleware,
@@ -36,6 +36,7 @@ from knowledge.runtime import KnowledgeRuntime
 from media_engine.errors import EngineError, engine_http_error
 from media_engine.llm.base import LLM
 from media_engine.manager import CallManager
+from media_engine.pool_member import pool_membership
 from media_engine.runtime import EngineRuntime, create_runtime
 from media_engine.socket_call import serve_socket
 from storage import Database
@@ -195,12 +196,48 @@ async def serve_engine(
     app[ENGINE_SETTINGS] = settings
     app[RUNTIME] = runtime
     app[MANAGER] = manager
+    unwatch = [metrics.watch(reading) for reading in _readings(runtime, manager)]
     try:
         await manager.end_orphans()
         yield manager
     finally:
+        for stop in unwatch:
+            stop()
         await manager.close_all("shutdown")
         await runtime.aclose()
+
+
+def _readings(runtime: EngineRuntime, manager: CallManager) -> list[metrics.Reading]:
+    pacing = runtime.voice.pacing if runtime.voice is not None else None
+    readings = [
+        metrics.Reading("vt_calls_active", "Call slots in use.", "gauge", lambda: manager.in_use),
+        metrics.Reading(
+            "vt_call_slots", "Call slots this engine has.", "gauge", lambda: manager.capacity
+        ),
+    ]
+    if pacing is not None:
+        readings += [
+            metrics.Reading(
+                "vt_outbound_frames",
+                "Outbound audio frames sent.",
+                "counter",
+                lambda: pacing.frames,
+            ),
+            metrics.Reading(
+                "vt_outbound_late_frames",
+                "Outbound audio frames sent more than 40 ms late (heard as gaps).",
+                "counter",
+                lambda: pacing.late_frames,
+            ),
+        ]
+    return readings
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    body, content_type = metrics.exposition()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response
 
 
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -212,8 +249,12 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     # database; it does not ingest itself.
     knowledge = await KnowledgeRuntime.start(db, settings.knowledge, ingest=False)
     try:
-        async with serve_engine(app, settings, db, knowledge.retriever):
-            yield
+        async with serve_engine(app, settings, db, knowledge.retriever) as manager:
+            if settings.engine_pool:
+                async with pool_membership(settings, db, manager):
+                    yield
+            else:
+                yield
     finally:
         await knowledge.aclose()
         await db.close()
@@ -236,4 +277,5 @@ def create_engine_app(settings: Settings, *, llm: LLM | None = None) -> web.Appl
     app.add_routes(routes)
     app.on_shutdown.append(end_calls)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", metrics_page)
     return app

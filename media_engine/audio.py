@@ -95,6 +95,9 @@ class SpeechChunk:
     """Called (on the event loop, from `recv`) as its first frame is sent."""
     started_at: float | None = None
     """time.monotonic() when its first frame was sent."""
+    start_sample: int | None = None
+    """Where it starts on the outbound track's clock (48 kHz samples since the track began):
+    the clock a client's playback follows, gaps of silence included."""
     finished: asyncio.Event = field(default_factory=asyncio.Event)
     """Set when it was played to the end, or dropped by `clear()`."""
 
@@ -174,6 +177,15 @@ class OutboundAudio(MediaStreamTrack):
         return bool(self._queue)
 
     async def recv(self) -> av.AudioFrame:
+        frame = av.AudioFrame.from_ndarray(await self.next_frame(), format="s16", layout="mono")
+        frame.sample_rate = OUT_RATE
+        frame.pts = self._pts
+        frame.time_base = TIME_BASE
+        return frame
+
+    async def next_frame(self) -> NDArray[np.int16]:
+        """The next 20 ms (1 x 960 samples), once it is due; its pts is `pts`. The very array
+        `silence` is returned when nothing plays."""
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
@@ -186,11 +198,15 @@ class OutboundAudio(MediaStreamTrack):
             elif wait < -LATE_S:
                 self._stats.late_frames += 1
         self._stats.frames += 1
-        frame = av.AudioFrame.from_ndarray(self._next_samples(), format="s16", layout="mono")
-        frame.sample_rate = OUT_RATE
-        frame.pts = self._pts
-        frame.time_base = TIME_BASE
-        return frame
+        return self._next_samples()
+
+    @property
+    def pts(self) -> int:
+        return self._pts
+
+    @property
+    def silence(self) -> NDArray[np.int16]:
+        return self._silence
 
     def _next_samples(self) -> NDArray[np.int16]:
         """The next 960 samples: from the queue, padded with silence where it runs out."""
@@ -202,6 +218,7 @@ class OutboundAudio(MediaStreamTrack):
             chunk = self._queue[0]
             if chunk.played == 0:
                 chunk.started_at = time.monotonic()
+                chunk.start_sample = self._pts + filled
                 if chunk.on_start is not None:
                     chunk.on_start(chunk)
             take = min(FRAME_SAMPLES - filled, len(chunk.pcm) - chunk.played)

@@ -8,21 +8,30 @@ queue that a single task works through. What the student says or types goes to t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import SessionDescription
 
+from core import logs, metrics
+from core.ice import ice_servers
 from media_engine.conversation import Conversation
 from media_engine.errors import BadOffer, StageError, UnsupportedOffer
 from media_engine.jitter import set_jitter_packets
 from media_engine.llm.base import GenerationOptions
-from media_engine.protocol import Channel, ProtocolError, TextIn, event, parse
+from media_engine.protocol import Channel, ProtocolError, Stop, TextIn, event, parse
 from media_engine.tasks import TaskSet
 from media_engine.turn import Turns
 from media_engine.tutor import TutorProfile
@@ -79,7 +88,7 @@ class Call:
         self._runtime = runtime
         self._settings = runtime.settings
         self._on_closed = on_closed
-        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self._pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers()))
         self._channel: Channel | None = None
         self._events: asyncio.Queue[_Event] = asyncio.Queue()
         self._runner: asyncio.Task[None] | None = None
@@ -143,6 +152,22 @@ class Call:
             ice, dtls = media.ice, media.dtls
             if not (ice and ice.usernameFragment and ice.password and dtls and dtls.fingerprints):
                 raise BadOffer("each media section needs ICE credentials and a DTLS fingerprint")
+            # The tutor's voice goes out as Opus the engine encodes itself (media_engine.
+            # opus_out); every browser offers it.
+            if media.kind == "audio" and not any(
+                c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs
+            ):
+                raise UnsupportedOffer(
+                    "the offer's audio has no Opus codec, which the tutor speaks"
+                )
+            # The tutor's voice goes out as Opus the engine encodes itself (media_engine.
+            # opus_out); every browser offers it.
+            if media.kind == "audio" and not any(
+                c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs
+            ):
+                raise UnsupportedOffer(
+                    "the offer's audio has no Opus codec, which the tutor speaks"
+                )
         # getTransceivers() lists media only; a data channel shows as the SCTP transport.
         kinds = {t.kind for t in self._pc.getTransceivers()}
         if not kinds and self._pc.sctp is None:
@@ -160,9 +185,28 @@ class Call:
             await self._pc.setLocalDescription(await self._pc.createAnswer())
         except Exception as exc:
             raise _bad_offer("answered", exc) from exc
-        self._runner = asyncio.create_task(self._run(), name=f"call-{self.session_id}")
+        context = contextvars.copy_context()
+        context.run(logs.SESSION_ID.set, self.session_id)  # its log lines name the session
+        self._runner = asyncio.create_task(
+            self._run(), name=f"call-{self.session_id}", context=context
+        )
         self._tasks.spawn(self.conversation.prefill(), name="prefill")
         return self._pc.localDescription.sdp
+
+    def _ice_servers(self) -> list[RTCIceServer]:
+        """The engine's own way through NATs: the same STUN and TURN servers as its clients,
+        with TURN credentials of its own."""
+        settings = self._settings
+        servers = ice_servers(
+            settings.ice_servers,
+            secret=settings.turn_secret,
+            user=f"engine-{self.session_id[:12]}",
+            ttl_s=settings.turn_ttl_seconds,
+        )
+        return [
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in servers
+        ]
 
     def attach(self, channel: Channel) -> None:
         """Open the call on another transport (media_engine.socket_call): events go out on
@@ -171,6 +215,7 @@ class Call:
         if self._runtime.voice is not None:
             self.voice = self._runtime.voice.create(self)
         self.connected.set()
+        metrics.CALLS.labels("websocket").inc()
         self._tasks.spawn(self.conversation.prefill(), name="prefill")
 
     # --- the call's one loop -------------------------------------------------------------------
@@ -196,6 +241,7 @@ class Call:
             elif isinstance(item, _State):
                 if item.state == "connected" and not self.connected.is_set():
                     self.connected.set()
+                    metrics.CALLS.labels("webrtc").inc()
                     self._heard_at = time.monotonic()
                     self._tasks.spawn(self._watch_client(), name="liveness")
                 elif item.state in {"failed", "closed"}:
@@ -239,6 +285,7 @@ class Call:
         if isinstance(exc, StageError) or self.closed.is_set() or self._failed:
             return
         self._failed = True
+        metrics.ERRORS.labels("internal_error").inc()
         name = task.get_name() if task is not None else "?"
         log.error(
             "session %s: ending the call after an unexpected error in %s",
@@ -260,10 +307,20 @@ class Call:
         try:
             message = parse(raw, max_bytes=self._settings.max_message_bytes)
         except ProtocolError as exc:
+            metrics.ERRORS.labels(exc.code).inc()
             self.send(event("error", code=exc.code, content=str(exc), retryable=False))
             return
         if isinstance(message, TextIn):
             self.turns.typed(message.content)
+        elif isinstance(message, Stop):
+            self.stop_reply()
+
+    def stop_reply(self) -> None:
+        """Stop the tutor as a barge-in does: silence from the next frame, then the reply is
+        cancelled and stored as far as it was heard."""
+        if self.voice is not None:
+            self.voice.outbound.clear()
+        self.turns.interrupt()
 
     # --- output --------------------------------------------------------------------------------
 

@@ -58,9 +58,13 @@ class Reply:
     finished_at: float | None = None
     route: str = ""
     """How the question was answered (media_engine.answering.Plan.route)."""
+    total_ms: float | None = None
+    """A spoken reply: end of the question → its first frame sent (the metrics' total_ms)."""
 
     def timings(self) -> dict[str, float]:
         out: dict[str, float] = {}
+        if self.total_ms is not None:
+            out["total_ms"] = self.total_ms
         if self.first_token_at is not None:
             out["llm_first_token_ms"] = round((self.first_token_at - self.started_at) * 1000, 1)
         if self.finished_at is not None:

@@ -72,6 +72,19 @@ class TtsState(OutEvent):
     type = "tts"
     state: str
     """start (first audio sent), end (last audio played) or interrupted."""
+    heard: str | None = None
+    """Interrupted: the reply as the student heard it, and as it is stored."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplyChunk(OutEvent):
+    """A piece of a spoken reply, sent as its first frame is: a caption for the client to
+    show when its own playback reaches `starts_at_ms`."""
+
+    type = "reply_chunk"
+    text: str
+    starts_at_ms: float
+    """When it starts, in ms after the reply's first frame, on the outbound audio clock."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -45,7 +45,12 @@ class Ping:
     """A client's heartbeat: it is still there (see Call's idle timeout)."""
 
 
-def parse(raw: str | bytes, *, max_bytes: int) -> TextIn | Ping:
+@dataclass(frozen=True)
+class Stop:
+    """The student asks the tutor to stop talking: handled like a barge-in."""
+
+
+def parse(raw: str | bytes, *, max_bytes: int) -> TextIn | Ping | Stop:
     """Parse one inbound message, or raise ProtocolError saying what is wrong with it."""
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > max_bytes:
@@ -61,6 +66,8 @@ def parse(raw: str | bytes, *, max_bytes: int) -> TextIn | Ping:
     kind = message.get("type")
     if kind == "ping":
         return Ping()
+    if kind == "stop":
+        return Stop()
     if kind == "text":
         content = message.get("content")
         if not isinstance(content, str) or not content.strip():

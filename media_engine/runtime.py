@@ -64,11 +64,21 @@ class EngineRuntime:
 
 
 def create_llm(settings: Settings) -> LLM:
-    """The configured LLM backend: disabled, Ollama, or the embedded llama.cpp model."""
+    """The configured LLM backend: disabled, an OpenAI-compatible server, Ollama, or the
+    embedded llama.cpp model."""
     if not settings.enable_llm:
         from media_engine.llm.disabled import DisabledLLM
 
         return DisabledLLM()
+    if settings.llm_base_url:
+        from media_engine.llm.openai_backend import OpenAICompatibleLLM
+
+        return OpenAICompatibleLLM(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            timeout_s=settings.llm_timeout_seconds,
+        )
     if settings.ollama_base_url:
         from media_engine.llm.ollama_backend import OllamaLLM
 

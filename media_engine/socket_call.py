@@ -312,10 +312,7 @@ class SocketCall:
             self._audio_failed(exc)
 
     def _interrupt(self) -> None:
-        voice = self._call.voice
-        if voice is not None:
-            voice.outbound.clear()
-        self._call.turns.interrupt()
+        self._call.stop_reply()
 
     def _audio_failed(self, exc: AudioError) -> None:
         self._error(exc.code, str(exc))

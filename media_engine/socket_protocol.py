@@ -1,8 +1,9 @@
 """The WebSocket transport's messages: what a client may send, the limits, and the close codes.
 
 Clients send `{"type": "text", "content"}`, `{"type": "audio", "data": <base64>}` and
-`{"type": "interrupt"}`; the engine sends the data channel's events (media_engine.protocol), and
-each chunk of the tutor's speech as `{"type": "audio", "data": <base64 WAV>}`.
+`{"type": "interrupt"}` (or `stop`, as on the data channel); the engine sends the data
+channel's events (media_engine.protocol), and each chunk of the tutor's speech as
+`{"type": "audio", "data": <base64 WAV>}`.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def parse_socket(raw: str, *, max_text_bytes: int) -> SocketMessage:
         return AudioIn(data=_audio_data(message.get("data")))
     if size > max_text_bytes:
         raise ProtocolError("message_too_large", f"messages are limited to {max_text_bytes} bytes")
-    if kind == "interrupt":
+    if kind in ("interrupt", "stop"):  # "stop": the data channel's name for it
         return InterruptIn()
     if kind == "text":
         text = parse(raw, max_bytes=max_text_bytes)

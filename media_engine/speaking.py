@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from media_engine.audio import OutboundAudio, SpeechChunk
+from media_engine.audio import OUT_RATE, OutboundAudio, SpeechChunk
 from media_engine.chunking import SpeechChunker
 from media_engine.tts import TTS, sayable
 from media_engine.turn_detector import EndReason
@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 # for synthesis (Kokoro runs about as fast as real time on 2 cores), few enough that a barge-in
 # wastes little shared CPU.
 READ_AHEAD = 3
+# Synthesized audio not yet played, below which generation waits for synthesis: the model
+# writes text several times faster than it is spoken, so holding it costs the reply nothing,
+# while synthesis running short of the cores is heard as silence mid-reply.
+LEAD_LOW_S = 2.0
+# A wait between two chunks longer than this means synthesis fell behind playback.
+GAP_LOG_S = 0.15
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
@@ -51,6 +57,11 @@ class TurnClock:
     first_chunk_at: float | None = None
     first_audio_at: float | None = None
     first_sent_at: float | None = None
+    longest_gap_s: float = 0.0
+    """The longest wait for synthesis between two chunks of the reply (beyond their own
+    pauses): playback ran out of audio."""
+    gaps: int = 0
+    """Waits of more than GAP_LOG_S between chunks."""
     speculated: bool = False
     """The reply was prepared at a pause, before the end of the turn was decided."""
     drops: int = 0
@@ -129,6 +140,9 @@ class TurnClock:
             "total_ms": _ms(self.reference, self.first_sent_at),
         }
         if self.first_sent_at is not None:
+            fields["longest_gap_ms"] = round(self.longest_gap_s * 1000, 1)
+            fields["gaps"] = self.gaps
+        if self.first_sent_at is not None:
             fields["first_audio_sent_ms_epoch"] = round(
                 (now_epoch - (now_mono - self.first_sent_at)) * 1000
             )
@@ -149,7 +163,9 @@ class Speaker:
 
     Nothing is played before `gate` is set: a speculative reply is synthesized while the turn
     is still being judged, and heard only once it is committed. `clear` is barge-in: queued
-    audio is dropped at once and `played_text` tells what was heard.
+    audio is dropped at once and `played_text` tells what was heard. `on_sound(text, at_ms)` is
+    told as each chunk's first frame is sent: its text and when it starts, in ms after the
+    reply's first frame (0 for the first chunk), on the outbound track's clock.
     """
 
     def __init__(
@@ -161,7 +177,7 @@ class Speaker:
         outbound: OutboundAudio,
         clock: TurnClock,
         gate: asyncio.Event,
-        on_first_sound: Callable[[], None],
+        on_sound: Callable[[str, float], None],
     ) -> None:
         self._tts = tts
         # Chosen once, for the whole reply: a voice never changes mid-sentence.
@@ -170,10 +186,13 @@ class Speaker:
         self._outbound = outbound
         self._clock = clock
         self._gate = gate
-        self._on_first_sound = on_first_sound
+        self._on_sound = on_sound
+        self._first_sample: int | None = None
         self._chunker = SpeechChunker()
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
         self._first_audio = asyncio.Event()
+        self._synthesized = asyncio.Event()
+        self._synthesizing = False
         self.chunks: list[SpeechChunk] = []
 
     @property
@@ -192,10 +211,23 @@ class Speaker:
         self._texts.put_nowait(None)
 
     async def ready(self) -> None:
-        """Wait while the first chunk is being synthesized: nothing is heard until it is, so
-        generation holds (the model stops a few pieces ahead) and synthesis has both cores."""
+        """Wait while synthesis is what the student waits for: while the first chunk is being
+        synthesized (nothing is heard until it is), and while less than LEAD_LOW_S of audio is
+        left to play and text is waiting to be synthesized. Generation holds meanwhile (the
+        model stops a few pieces ahead), so synthesis has the cores."""
         if self._clock.first_chunk_at is not None and not self._first_audio.is_set():
             await self._first_audio.wait()
+        while self._gate.is_set() and self._behind():
+            self._synthesized.clear()
+            await self._synthesized.wait()
+
+    def lead_s(self) -> float:
+        """Seconds of synthesized audio queued and not yet played."""
+        return sum(len(c.pcm) - c.played for c in self.chunks if not c.finished.is_set()) / OUT_RATE
+
+    def _behind(self) -> bool:
+        waiting = self._synthesizing or not self._texts.empty()
+        return waiting and self.lead_s() < LEAD_LOW_S
 
     async def run(self) -> None:
         """Synthesize and play every chunk fed, then wait until the last one is played.
@@ -210,12 +242,20 @@ class Speaker:
                 # Enough is queued: wait rather than spend shared CPU on audio a barge-in
                 # may throw away.
                 await self.chunks[-READ_AHEAD].finished.wait()
+            self._synthesizing = True
             try:
                 speech = await self._tts.synthesize(
-                    text, voice=self._voice, language=self._language, first=first
+                    text,
+                    voice=self._voice,
+                    language=self._language,
+                    first=first,
+                    needed_in=self.lead_s(),
                 )
             finally:
-                self._first_audio.set()  # generation must not wait on a failed synthesis
+                # Generation must not wait on a failed synthesis.
+                self._synthesizing = False
+                self._first_audio.set()
+                self._synthesized.set()
             if self._clock.first_audio_at is None:
                 self._clock.first_audio_at = time.monotonic()
             await self._gate.wait()
@@ -232,7 +272,31 @@ class Speaker:
     def _chunk_started(self, chunk: SpeechChunk) -> None:
         if self._clock.first_sent_at is None:
             self._clock.first_sent_at = chunk.started_at
-            self._on_first_sound()
+        start = chunk.start_sample or 0
+        if self._first_sample is None:
+            self._first_sample = start
+        self._on_sound(chunk.text, round((start - self._first_sample) * 1000 / OUT_RATE, 1))
+        index = self.chunks.index(chunk)
+        before = self.chunks[index - 1] if index > 0 else None
+        if (
+            before is not None
+            and before.start_sample is not None
+            and chunk.start_sample is not None
+            and before.played >= len(before.pcm)
+        ):
+            self._gap((chunk.start_sample - before.start_sample - len(before.pcm)) / OUT_RATE)
+
+    def _gap(self, seconds: float) -> None:
+        """Playback waited `seconds` for this chunk (a frame's rounding is no wait)."""
+        clock = self._clock
+        clock.longest_gap_s = max(clock.longest_gap_s, seconds)
+        if seconds > GAP_LOG_S:
+            clock.gaps += 1
+            log.info(
+                "turn %s: synthesis fell behind playback, %.0f ms of silence",
+                clock.turn_id,
+                seconds * 1000,
+            )
 
     def clear(self) -> None:
         """Stop at once: the next frame sent is silence."""

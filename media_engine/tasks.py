@@ -4,9 +4,12 @@ session, and the owner cancels and awaits them all when it closes."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
+
+from core import logs
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,12 @@ class TaskSet:
         self._on_failure = on_failure
 
     def spawn(self, coro: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
-        task = asyncio.create_task(coro, name=f"{self._owner}-{name}-{self._session_id}")
+        # Its own copy of the context, tagged with the session: log lines name it.
+        context = contextvars.copy_context()
+        context.run(logs.SESSION_ID.set, self._session_id)
+        task = asyncio.create_task(
+            coro, name=f"{self._owner}-{name}-{self._session_id}", context=context
+        )
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task

@@ -14,6 +14,7 @@ import abc
 import asyncio
 import logging
 import re
+import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from media_engine.audio import OUT_RATE, Samples, to_output_pcm
+from media_engine.deadlines import DeadlineWorker
 from media_engine.errors import StageError
 from media_engine.onnx_options import session_options
 
@@ -86,25 +88,38 @@ class TTS(abc.ABC):
     def __init__(self) -> None:
         # A reply's first chunk is what a student waits for in silence; the rest is synthesized
         # ahead while it plays. So first chunks get a thread of their own and never queue
-        # behind another call's read-ahead; everything else takes turns on the second thread.
+        # behind another call's read-ahead; everything else shares the second thread, the
+        # chunk whose call will run out of audio soonest first.
         self._first = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-first")
-        self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-ahead")
+        self._ahead = DeadlineWorker(f"{self.name}-ahead")
         self._said: OrderedDict[tuple[str, str, str], NDArray[np.int16]] = OrderedDict()
 
     async def synthesize(
-        self, text: str, *, voice: str, language: str, first: bool = False
+        self,
+        text: str,
+        *,
+        voice: str,
+        language: str,
+        first: bool = False,
+        needed_in: float = 0.0,
     ) -> Speech:
         """Speak `text` in `voice`; `language` is the tutor's, which decides pronunciation.
 
-        `first` marks the first chunk of a reply, which goes ahead of read-ahead work.
+        `first` marks the first chunk of a reply, which goes ahead of read-ahead work; among
+        read-ahead chunks, the one `needed_in` the fewest seconds (its call's audio still
+        queued) goes first.
         """
         loop = asyncio.get_running_loop()
-        executor = self._first if first else self._ahead
         key = (clean_for_speech(text), voice, language)
         try:
             pcm = self._said.get(key)
             if pcm is None:
-                pcm = await loop.run_in_executor(executor, self._output_pcm, *key)
+                if first:
+                    pcm = await loop.run_in_executor(self._first, self._output_pcm, *key)
+                else:
+                    deadline = time.monotonic() + needed_in
+                    job = self._ahead.submit(deadline, self._output_pcm, *key)
+                    pcm = await asyncio.wrap_future(job)
                 self._keep(key, pcm)
         except TTSError:
             raise
@@ -136,8 +151,8 @@ class TTS(abc.ABC):
         """Blocking synthesis: float32 mono audio and its sample rate."""
 
     async def aclose(self) -> None:
-        for executor in (self._first, self._ahead):
-            executor.shutdown(wait=False, cancel_futures=True)
+        self._first.shutdown(wait=False, cancel_futures=True)
+        self._ahead.shutdown()
 
 
 class KokoroTTS(TTS):

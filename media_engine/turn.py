@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable
 
+from core import logs, metrics
 from knowledge.index import Passage
 from media_engine.conversation import Conversation, Planned, Reply, Words
 from media_engine.errors import StageError
@@ -28,6 +29,7 @@ from media_engine.events import (
     Error,
     Metrics,
     OutEvent,
+    ReplyChunk,
     ReplyText,
     Sources,
     TextDelta,
@@ -39,8 +41,9 @@ from media_engine.tasks import OnFailure, TaskSet
 log = logging.getLogger(__name__)
 
 Send = Callable[[str], None]
-MakeSpeaker = Callable[[TurnClock, asyncio.Event, Callable[[], None]], Speaker]
-"""A spoken reply's speaker: (its clock, the gate its audio waits on, called at first sound)."""
+MakeSpeaker = Callable[[TurnClock, asyncio.Event, Callable[[str, float], None]], Speaker]
+"""A spoken reply's speaker: (its clock, the gate its audio waits on, called as each chunk
+starts to sound with its text and start in ms after the first)."""
 
 
 class TurnState(enum.Enum):
@@ -83,7 +86,7 @@ class Turn:
         # What was said before this turn, as it was when the turn began: the answer is to
         # `text` after it, even if `text` joins the history before the answer is planned.
         self._history = conversation.history()
-        self.speaker = make_speaker(clock, self._gate, self._first_sound) if make_speaker else None
+        self.speaker = make_speaker(clock, self._gate, self._sounding) if make_speaker else None
         self.task = tasks.spawn(self._run(), name="turn")
 
     # --- what the owner does -------------------------------------------------------------------
@@ -126,13 +129,21 @@ class Turn:
         stored = self._store(interrupted=True)
         self.task.cancel()
         if self.speaker is not None:
+            # The client replaces the reply it shows with what was heard: the stored text.
+            heard = self.speaker.played_text().strip()
             ended = [
-                TtsState(turn_id=self.turn_id, state="interrupted"),
-                Metrics(turn_id=self.turn_id, values=self.clock.metrics()),
+                TtsState(turn_id=self.turn_id, state="interrupted", heard=heard),
+                self._metrics(),
             ]
             # Told once what was heard is kept, like the end of a reply.
             stored.add_done_callback(lambda _: self._send_all(ended))
         return True
+
+    def _metrics(self) -> Metrics:
+        """The reply's metrics event, also counted for the operator (`/metrics`)."""
+        values = self.clock.metrics()
+        metrics.observe_turn(values)
+        return Metrics(turn_id=self.turn_id, values=values)
 
     def _send_all(self, events: list[OutEvent]) -> None:
         for item in events:
@@ -141,6 +152,7 @@ class Turn:
     # --- the reply -----------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        logs.TURN_ID.set(self.turn_id)  # this task's own context: its log lines name the turn
         failure: StageError | None = None
         try:
             async with asyncio.TaskGroup() as group:
@@ -162,7 +174,7 @@ class Turn:
             self._send(self._text_event().json())
         elif self.clock.first_sent_at is not None:
             self._send(TtsState(turn_id=self.turn_id, state="end").json())
-            self._send(Metrics(turn_id=self.turn_id, values=self.clock.metrics()).json())
+            self._send(self._metrics().json())
 
     async def _generate(self) -> None:
         reply, speaker = self.reply, self.speaker
@@ -213,10 +225,15 @@ class Turn:
         """The one way a failed stage is told: a log line and an `error` event; the call goes
         on, and what was delivered is kept."""
         log.warning("session %s turn %s: %s", self._conversation.session_id, self.turn_id, exc.code)
+        metrics.ERRORS.labels(exc.code).inc()
         self._emit(Error.of(exc, self.turn_id))
 
-    def _first_sound(self) -> None:
-        self._send(TtsState(turn_id=self.turn_id, state="start").json())
+    def _sounding(self, text: str, starts_at_ms: float) -> None:
+        if self.state is not TurnState.COMMITTED:
+            return  # interrupted between the frame and this call: nothing more is heard
+        if starts_at_ms == 0:
+            self._send(TtsState(turn_id=self.turn_id, state="start").json())
+        self._send(ReplyChunk(turn_id=self.turn_id, text=text, starts_at_ms=starts_at_ms).json())
 
     def _emit(self, item: OutEvent) -> None:
         if self.state is TurnState.SPECULATIVE:
@@ -238,6 +255,7 @@ class Turn:
                 first_token_at=self.reply.first_token_at,
                 finished_at=self.reply.finished_at,
                 route=self.reply.route,
+                total_ms=self.clock.metrics().get("total_ms"),
             )
         return self._conversation.commit_reply(delivered, interrupted=interrupted)
 

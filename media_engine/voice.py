@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from core import metrics
 from core.settings import Settings, VoiceSettings
 from knowledge.retriever import same_question
 from media_engine.asr import Transcript
@@ -28,6 +29,7 @@ from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, Pacing
 from media_engine.conversation import Conversation
 from media_engine.errors import StageError
 from media_engine.events import Error, Transcription, VadState
+from media_engine.opus_out import OpusOutbound
 from media_engine.speaking import Speaker, TurnClock
 from media_engine.tasks import TaskSet
 from media_engine.tts import choose_tts
@@ -116,7 +118,7 @@ class VoicePipeline:
 
     def __init__(self, *, call: CallPort, factory: VoiceFactory) -> None:
         self.call = call
-        self.outbound = OutboundAudio(factory.pacing)
+        self.outbound: OutboundAudio = OpusOutbound(factory.pacing)
         self._factory = factory
         self._language = call.tutor.language
         self._asr = factory.models.asr_for(self._language)
@@ -342,7 +344,7 @@ class VoicePipeline:
     # --- speaking ------------------------------------------------------------------------------
 
     def make_speaker(
-        self, clock: TurnClock, gate: asyncio.Event, on_first_sound: Callable[[], None]
+        self, clock: TurnClock, gate: asyncio.Event, on_sound: Callable[[str, float], None]
     ) -> Speaker:
         """The speaker of one reply, in the tutor's voice (chosen once, for the whole reply)."""
         models = self._factory.models
@@ -354,11 +356,12 @@ class VoicePipeline:
             outbound=self.outbound,
             clock=clock,
             gate=gate,
-            on_first_sound=on_first_sound,
+            on_sound=on_sound,
         )
 
     def _error(self, exc: StageError, turn_id: str) -> None:
         log.warning("session %s turn %s: %s", self.call.session_id, turn_id, exc.code)
+        metrics.ERRORS.labels(exc.code).inc()
         self.call.send(Error.of(exc, turn_id).json())
 
     # --- tasks ---------------------------------------------------------------------------------

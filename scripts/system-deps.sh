@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages named as arguments whose program is missing (needs root or sudo).
-# Each argument is a program that its Debian package of the same name provides; a program that
-# is already on PATH (npm bundled with a nodejs from elsewhere, say) is left alone.
+# Each argument is a program that its Debian package of the same name provides, or
+# PROGRAM:PACKAGE when the names differ (turnserver:coturn); a program that is already on PATH
+# (npm bundled with a nodejs from elsewhere, say) is left alone.
 set -euo pipefail
 missing=()
-for pkg in "$@"; do
-  command -v "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+for arg in "$@"; do
+  program="${arg%%:*}"
+  pkg="${arg#*:}"
+  command -v "$program" >/dev/null 2>&1 || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "installing system packages: ${missing[*]}"

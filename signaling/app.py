@@ -13,17 +13,20 @@ from aiohttp import web
 from yarl import URL
 
 from auth import TokenIssuer
-from core import __version__
+from core import __version__, metrics
 from core.http import cors_middleware, error_middleware, security_headers
 from core.settings import Settings
 from knowledge.runtime import KnowledgeRuntime
 from media_engine import api as engine_api
 from media_engine.llm.base import LLM
 from signaling.accounts import AccountService
+from signaling.classes import ClassService
 from signaling.engine_client import EngineClient, HttpEngineClient, LocalEngineClient
+from signaling.engine_pool import PoolEngineClient
 from signaling.insights import Insights
 from signaling.keys import (
     ACCOUNTS,
+    CLASSES,
     DB,
     EMBEDDER,
     ENGINE,
@@ -35,18 +38,23 @@ from signaling.keys import (
     SETTINGS,
     THROTTLE,
     TUTORS,
+    USERS,
+    account_check,
 )
 from signaling.openapi import describe
 from signaling.routes import auth as auth_routes
+from signaling.routes import classes as class_routes
 from signaling.routes import insights as insight_routes
 from signaling.routes import knowledge as knowledge_routes
 from signaling.routes import sessions as session_routes
 from signaling.routes import tutors as tutor_routes
+from signaling.routes import users as user_routes
 from signaling.routes import voices as voice_routes
 from signaling.seed import SeededAccount, seed
 from signaling.sessions import SessionService
 from signaling.throttle import LoginThrottle
 from signaling.tutors import TutorService
+from signaling.users import UserService
 from storage import Database
 
 log = logging.getLogger(__name__)
@@ -64,6 +72,8 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     ttl_s = app[SETTINGS].access_token_expire_minutes * 60
     app[ACCOUNTS] = AccountService(db, app[ISSUER], token_ttl_s=ttl_s)
     app[TUTORS] = TutorService(db)
+    app[USERS] = UserService(db)
+    app[CLASSES] = ClassService(db)
     yield
     await db.close()
 
@@ -75,14 +85,24 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     runtime = await KnowledgeRuntime.start(app[DB], settings, embedder=app.get(EMBEDDER))
     app[KNOWLEDGE] = runtime
     app[INSIGHTS] = Insights(app[DB], runtime)
+    unwatch = metrics.watch(
+        metrics.Reading(
+            "vt_ingestion_queue",
+            "Documents waiting to be ingested.",
+            "gauge",
+            lambda: runtime.ingestor.waiting,
+        )
+    )
     try:
         yield
     finally:
+        unwatch()
         await runtime.aclose()
 
 
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The in-process engine (default), or a client of the engine at ENGINE_URL."""
+    """The in-process engine (default), a pool of engines (ENGINE_POOL), or a client of the
+    engine at ENGINE_URL."""
     settings = app[SETTINGS]
     async with AsyncExitStack() as stack:
         client: EngineClient
@@ -91,6 +111,11 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
                 engine_api.serve_engine(app, settings, app[DB], app[KNOWLEDGE].retriever)
             )
             client = LocalEngineClient(manager, lambda: engine_api.engine_health(app))
+        elif settings.engine_pool:
+            pool = PoolEngineClient(app[DB], app[ISSUER], settings)
+            pool.start()
+            stack.push_async_callback(pool.aclose)
+            client = pool
         else:
             assert settings.engine_url is not None
             http_client = HttpEngineClient(settings.engine_url, app[ISSUER])
@@ -134,7 +159,7 @@ def web_client_csp(settings: Settings) -> str:
 def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application:
     """The whole server. `llm` shares an already loaded model (tests, benchmarks)."""
     app = web.Application(
-        middlewares=[cors_middleware(settings.cors_origins), error_middleware],
+        middlewares=[cors_middleware(settings.cors_origins), error_middleware, account_check],
         client_max_size=8 * 1024 * 1024,
     )
     app[SETTINGS] = settings
@@ -152,11 +177,14 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
     app.cleanup_ctx.append(engine_ctx)
     app.add_routes(auth_routes.routes)
     app.add_routes(tutor_routes.routes)
+    app.add_routes(user_routes.routes)
+    app.add_routes(class_routes.routes)
     app.add_routes(session_routes.routes)
     app.add_routes(knowledge_routes.routes)
     app.add_routes(insight_routes.routes)
     app.add_routes(voice_routes.routes)
     app.router.add_get("/health", health)
+    app.router.add_get("/metrics", engine_api.metrics_page)
     app[OPENAPI] = describe(with_engine=settings.in_process_engine)
     app.router.add_get("/api/openapi.json", openapi)
     if settings.in_process_engine:

@@ -9,18 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from core import __version__
-from core.http import DB_ID_MAX
-
-Schema = dict[str, Any]
-
-ID: Schema = {"type": "integer", "minimum": 1, "maximum": DB_ID_MAX}
-TEXT: Schema = {"type": "string", "minLength": 1}
-ERROR: Schema = {"$ref": "#/components/schemas/Error"}
-
-
-def _obj(required: tuple[str, ...] = (), **props: Schema) -> Schema:
-    return {"type": "object", "properties": props, "required": list(required)}
-
+from signaling.openapi_accounts import account_paths
+from signaling.openapi_parts import ID, TEXT, Schema
+from signaling.openapi_parts import obj as _obj
+from signaling.openapi_parts import op as _op
 
 TUTOR_FIELDS: dict[str, Schema] = {
     "name": {"type": "string", "maxLength": 120},
@@ -30,30 +22,9 @@ TUTOR_FIELDS: dict[str, Schema] = {
     "voice": {"type": "string", "maxLength": 64},
     "kb_id": {"oneOf": [ID, {"type": "null"}]},
     "answer_policy": {"type": "string"},
+    "everyone": {"type": "boolean"},
+    "class_ids": {"type": "array", "items": ID},
 }
-
-
-def _op(
-    summary: str,
-    ok: int,
-    *,
-    auth: str | None = "bearer",
-    body: Schema | None = None,
-    content: str = "application/json",
-    errors: tuple[int, ...] = (),
-) -> dict[str, Any]:
-    responses: dict[str, Any] = {str(ok): {"description": "success"}}
-    for status in sorted({*errors, *((401,) if auth else ())}):
-        responses[str(status)] = {
-            "description": "error",
-            "content": {"application/json": {"schema": ERROR}},
-        }
-    op: dict[str, Any] = {"summary": summary, "responses": responses}
-    if auth:
-        op["security"] = [{auth: []}]
-    if body is not None:
-        op["requestBody"] = {"required": True, "content": {content: {"schema": body}}}
-    return op
 
 
 def _path_params(path: str) -> list[dict[str, Any]]:
@@ -75,6 +46,7 @@ def _api_paths() -> dict[str, dict[str, Any]]:
     return {
         "/health": {"get": _op("Health of the server and its engine", 200, auth=None)},
         "/api/openapi.json": {"get": _op("This description", 200, auth=None)},
+        "/metrics": {"get": _op("Operator's metrics, Prometheus text format", 200, auth=None)},
         "/api/auth/login": {
             "post": _op(
                 "Log in: a bearer access token",
@@ -233,7 +205,7 @@ def _socket() -> dict[str, Any]:
 
 def describe(*, with_engine: bool) -> dict[str, Any]:
     """The description of the routes a server has: the engine's when it runs in-process."""
-    paths = _api_paths()
+    paths = _api_paths() | account_paths()
     if with_engine:
         paths.update(_engine_paths())
     for path, ops in paths.items():

@@ -6,13 +6,23 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from auth import Principal
+from auth import Principal, Role
 from media_engine.manager import SessionGrant
+from signaling.access import tutor_visible_to
 from signaling.engine_client import EngineClient, EngineUnavailable
-from storage import Database, SessionRecord, Turn, Tutor, mark_session_ended
+from storage import (
+    Database,
+    KBChunk,
+    KBTurnSource,
+    SessionRecord,
+    Turn,
+    Tutor,
+    mark_session_ended,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,37 @@ def session_json(record: SessionRecord, tutor_name: str | None) -> dict[str, Any
     }
 
 
+PREVIEW_CHARS = 120
+"""How much of a session's first question the list shows."""
+
+
+def preview(text: str | None) -> str | None:
+    """The start of `text`, cut at a word where one is near."""
+    flat = " ".join((text or "").split())
+    if not flat:
+        return None
+    if len(flat) <= PREVIEW_CHARS:
+        return flat
+    cut = flat[:PREVIEW_CHARS]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > PREVIEW_CHARS // 2 else cut) + "…"
+
+
+async def turn_sources(s: AsyncSession, session_id: str) -> dict[str, list[dict[str, str]]]:
+    """Each reply's course material (turn id → [{title, location}], in rank order); a passage
+    deleted since keeps its document's title."""
+    rows = await s.execute(
+        select(KBTurnSource.turn_id, KBTurnSource.title, KBChunk.location)
+        .outerjoin(KBChunk, KBChunk.id == KBTurnSource.chunk_id)
+        .where(KBTurnSource.session_id == session_id)
+        .order_by(KBTurnSource.id)
+    )
+    out: dict[str, list[dict[str, str]]] = {}
+    for turn_id, title, location in rows:
+        out.setdefault(turn_id, []).append({"title": title, "location": location or ""})
+    return out
+
+
 def turn_json(turn: Turn) -> dict[str, Any]:
     return {
         "turn_id": turn.turn_id,
@@ -63,8 +104,12 @@ class SessionService:
         self._engine = engine
 
     async def open(self, who: Principal, tutor_id: int, *, base_url: str) -> SessionGrant:
+        query = select(Tutor).where(Tutor.id == tutor_id)
+        if who.role is Role.STUDENT:
+            # A tutor of another class is not there for this student.
+            query = query.where(tutor_visible_to(who.user_id))
         async with self._db.session() as s:
-            tutor = await s.get(Tutor, tutor_id)
+            tutor = await s.scalar(query)
         if tutor is None:
             raise TutorNotFound(f"no tutor with id {tutor_id}")
         return await self._engine.create_session(
@@ -72,14 +117,26 @@ class SessionService:
         )
 
     async def list(self, who: Principal) -> list[dict[str, Any]]:
+        """The student's sessions, newest first, each with its first question as a preview."""
+        first = (
+            select(Turn.session_id, func.min(Turn.id).label("turn_pk"))
+            .where(Turn.role == "user")
+            .group_by(Turn.session_id)
+            .subquery()
+        )
         async with self._db.session() as s:
             rows = await s.execute(
-                select(SessionRecord, Tutor.name)
+                select(SessionRecord, Tutor.name, Turn.text)
                 .outerjoin(Tutor, Tutor.id == SessionRecord.tutor_id)
+                .outerjoin(first, first.c.session_id == SessionRecord.id)
+                .outerjoin(Turn, Turn.id == first.c.turn_pk)
                 .where(SessionRecord.student_id == who.user_id)
                 .order_by(SessionRecord.created_at.desc())
             )
-            return [session_json(record, name) for record, name in rows]
+            return [
+                {**session_json(record, name), "first_question": preview(text)}
+                for record, name, text in rows
+            ]
 
     async def get(self, who: Principal, session_id: str) -> dict[str, Any]:
         async with self._db.session() as s:
@@ -91,8 +148,14 @@ class SessionService:
             if record is None:
                 raise SessionNotFound(session_id)
             tutor = await s.get(Tutor, record.tutor_id) if record.tutor_id else None
+            sources = await turn_sources(s, session_id)
         out = session_json(record, tutor.name if tutor else None)
-        out["turns"] = [turn_json(t) for t in record.turns]
+        out["turns"] = [
+            {**turn_json(t), "sources": sources.get(t.turn_id, [])}
+            if t.role == "assistant"
+            else turn_json(t)
+            for t in record.turns
+        ]
         return out
 
     async def end(self, who: Principal, session_id: str) -> dict[str, Any]:

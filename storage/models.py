@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, false, true
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -26,6 +26,17 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     display_name: Mapped[str] = mapped_column(String(120), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A disabled account cannot log in, and its tokens are refused from the next request."""
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Carried by access tokens; raised when the password changes, which ends older tokens."""
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    """The teacher (or admin) who made the account: a teacher's students are theirs."""
+    deleted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    """Set on an account deleted with its sessions kept: the row stays for them, but its
+    email, name and password are wiped and it is listed nowhere."""
 
 
 class KnowledgeBase(Base):
@@ -35,6 +46,10 @@ class KnowledgeBase(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    """The teacher who manages it; None: managed by admins only."""
 
 
 class Tutor(Base):
@@ -55,6 +70,12 @@ class Tutor(Base):
     """course_first: the material, else the subject and general school knowledge, said so;
     course_only: the material alone (see ANSWER_POLICIES)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    """The teacher who made it and may change it; None: changed by admins only."""
+    everyone: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    """Every student sees it; otherwise only the students of its classes (TutorClass)."""
 
 
 ANSWER_POLICIES = ("course_first", "course_only")
@@ -99,3 +120,58 @@ class Turn(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     session: Mapped[SessionRecord] = relationship(back_populates="turns")
+
+
+class SchoolClass(Base):
+    """A teacher's class: the students in it see the tutors assigned to it."""
+
+    __tablename__ = "classes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    teacher_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ClassMember(Base):
+    __tablename__ = "class_members"
+
+    class_id: Mapped[int] = mapped_column(
+        ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class TutorClass(Base):
+    """A tutor assigned to a class."""
+
+    __tablename__ = "tutor_classes"
+
+    tutor_id: Mapped[int] = mapped_column(
+        ForeignKey("tutors.id", ondelete="CASCADE"), primary_key=True
+    )
+    class_id: Mapped[int] = mapped_column(
+        ForeignKey("classes.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class EngineRecord(Base):
+    """One engine of a pool, as it last reported itself (storage.engines)."""
+
+    __tablename__ = "engines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(255), unique=True)
+    """Where the signaling tier and clients reach it (its PUBLIC_URL)."""
+    capacity: Mapped[int] = mapped_column(Integer)
+    in_use: Mapped[int] = mapped_column(Integer, default=0)
+    """Its slots in use at its last heartbeat, plus those placed on it since."""
+    languages: Mapped[str] = mapped_column(String(64), default="en,zh")
+    """The tutor languages it serves, comma-separated."""
+    models: Mapped[str] = mapped_column(String(255), default="")
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -54,6 +54,30 @@ def test_personal_questions_are_answered_honestly_by_the_engine() -> None:
     assert not is_personal("我们为什么需要睡觉？", "zh")
 
 
+def test_the_students_own_papers_and_marks_are_not_guessed() -> None:
+    for question, tutor in [
+        ("What's the answer to question 7 on my homework sheet?", ADA),
+        ("What mark did I get in my last maths test?", ADA),
+        ("How did I do in my spelling test?", ADA),
+        ("我作业本上第七题的答案是什么？", LI),
+        ("我上次数学考试考了多少分？", LI),
+    ]:
+        decided = plan(question, tutor, relevant=[])
+        assert decided.route == "personal" and decided.said, question
+        assert any(w in decided.said for w in ("can't see", "看不到")), decided.said
+    # Asking for help with schoolwork is what a tutor is for.
+    for question, language in [
+        ("Can you help me with my homework on fractions?", "en"),
+        ("How do I revise for my science test?", "en"),
+        ("What should I study for my exam?", "en"),
+        ("What is the answer to 7 times 8?", "en"),
+        ("我明天有数学考试，怎么复习？", "zh"),
+        ("你能帮我做作业吗？", "zh"),
+    ]:
+        assert not is_personal(question, language), question
+    assert is_personal("How old is my maths teacher?", "en")
+
+
 def test_a_word_no_dictionary_knows_is_asked_about() -> None:
     decided = plan("What is the atomic number of zorbium?", ADA, relevant=[], known=known)
     assert decided.route == "unknown_term" and decided.said and "zorbium" in decided.said

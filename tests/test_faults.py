@@ -6,16 +6,13 @@ killed are real processes."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -30,15 +27,10 @@ from tests.calls import (
     plain_tutor,
     turns,
 )
-from tests.conftest import ROOT, SECRET, MakeClient, login, make_settings
+from tests.conftest import ROOT, MakeClient, login, make_settings
+from tests.engine_procs import engine_env as make_engine_env
+from tests.engine_procs import free_port, start_engine
 from tests.fake_ollama import BEHAVIOUR, create_fake_ollama
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 # --- the LLM server ----------------------------------------------------------------------------
 
@@ -163,46 +155,9 @@ async def no_calls(client: TestClient[Any, Any]) -> bool:
 # --- a killed engine ---------------------------------------------------------------------------
 
 
-async def start_engine(env: dict[str, str], url: str) -> asyncio.subprocess.Process:
-    """`virtual-tutor engine` in a process of its own, once it answers /health."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "virtual_tutor.cli",
-        "engine",
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 180
-    async with aiohttp.ClientSession() as http:
-        while True:
-            assert proc.returncode is None, "the engine exited during start-up"
-            try:
-                async with http.get(f"{url}/health") as resp:
-                    if resp.status == 200:
-                        return proc
-            except aiohttp.ClientError:
-                pass
-            assert time.monotonic() < deadline, "the engine did not start"
-            await asyncio.sleep(0.5)
-
-
 @pytest.fixture
 async def engine_env(tmp_path: Path) -> AsyncIterator[dict[str, str]]:
-    port = free_port()
-    yield {
-        "DATABASE_URL": f"sqlite:///{tmp_path}/test.db",
-        "SECRET_KEY": SECRET,
-        "VAR_DIR": str(tmp_path),
-        "MODELS_DIR": str(ROOT / "var" / "models"),
-        "LOAD_VOICE_MODELS": "false",
-        "ENABLE_LLM": "false",
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
+    yield make_engine_env(tmp_path)
 
 
 async def test_a_killed_engine_restarted_ends_its_sessions(

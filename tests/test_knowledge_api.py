@@ -20,7 +20,7 @@ from knowledge.ingest import make_document
 from signaling.app import knowledge_ctx
 from signaling.keys import DB, EMBEDDER, ISSUER, KNOWLEDGE_SETTINGS
 from signaling.routes import knowledge as knowledge_routes
-from storage import Database, KBChunk, KnowledgeBase
+from storage import Database, KBChunk, KnowledgeBase, User
 
 SECRET = "knowledge-test-secret-" + "k" * 40
 
@@ -49,6 +49,9 @@ def knowledge_app(
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         db = Database(url)
         await db.migrate()
+        async with db.session() as s, s.begin():
+            # The account auth_header's tokens name: it owns the knowledge bases they create.
+            s.add(User(id=1, email="teacher@example.com", password_hash="!", role="teacher"))
         app[DB] = db
         yield
         await db.close()
@@ -314,7 +317,12 @@ async def test_attach_to_tutors(kb_client: Client) -> None:
 
     db = kb_client.app[DB]
     async with db.session() as s, s.begin():
-        s.add_all([Tutor(name="Ada", subject="Science"), Tutor(name="Bo", subject="Maths")])
+        s.add_all(
+            [
+                Tutor(name="Ada", subject="Science", owner_id=1),
+                Tutor(name="Bo", subject="Maths", owner_id=1),
+            ]
+        )
     kb_id = await new_kb(kb_client)
     url = f"/api/knowledge-bases/{kb_id}/tutors"
     resp = await kb_client.patch(url, json={"tutor_ids": [1, 2]}, headers=teacher(kb_client))

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from core.paths import LLM_MODELS, llm_model_name
-from core.settings import Settings, SettingsError
+from core.settings import EMBEDDED_LLMS, Settings, SettingsError
 from virtual_tutor import models
 from virtual_tutor.cli import _needed_models
 from virtual_tutor.models import ModelError, ModelPaths, check, load_manifest
@@ -136,8 +135,7 @@ def test_model_paths_follow_the_manifest(tmp_path: Path) -> None:
 
 
 def test_llm_model_setting_picks_the_gguf(tmp_path: Path) -> None:
-    choices = next(f for f in fields(Settings) if f.name == "llm_model").metadata["choices"]
-    assert set(choices) == set(LLM_MODELS)
+    assert set(EMBEDDED_LLMS) == set(LLM_MODELS)
     assert {_model(name)["stage"] for name in LLM_MODELS.values()} == {"llm"}
     base = {"SECRET_KEY": "k" * 40, "VAR_DIR": str(tmp_path), "MODELS_DIR": str(tmp_path)}
     default = Settings.from_env(base, env_file=None)
@@ -151,6 +149,10 @@ def test_llm_model_setting_picks_the_gguf(tmp_path: Path) -> None:
     assert {"smart-turn-v3.2", "piper-joe-us"} <= _needed_models(big)
     ollama = Settings.from_env({**base, "OLLAMA_BASE_URL": "http://x:1"}, env_file=None)
     assert not set(LLM_MODELS.values()) & _needed_models(ollama)
+    served = {"LLM_BASE_URL": "http://gpu:8000/v1/", "LLM_MODEL": "Qwen/Qwen2.5-7B-Instruct"}
+    remote = Settings.from_env({**base, **served}, env_file=None)
+    assert remote.llm_base_url == "http://gpu:8000/v1"
+    assert not set(LLM_MODELS.values()) & _needed_models(remote)
     with pytest.raises(SettingsError, match="LLM_MODEL"):
         Settings.from_env({**base, "LLM_MODEL": "qwen2.5-coder-7b"}, env_file=None)
 

@@ -48,7 +48,7 @@ with warnings.catch_warnings():
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "bench" / "retrieval_questions.json"
 BEES = b"Bees make honey from the nectar of flowers and store it in wax combs."
-HEAD = "0005"
+HEAD = "0007"
 
 
 class Postgres:

@@ -58,3 +58,30 @@ async def test_video_only_offer_is_422_and_the_session_survives(
     await pc.close()
     await client.post(f"/api/student/sessions/{grant['session_id']}/end", headers=student)
     assert await in_use(client) == 0
+
+
+async def test_an_audio_offer_without_opus_is_422(client: TestClient[Any, Any]) -> None:
+    """The tutor speaks Opus (the engine encodes it itself); an offer of PCMU/PCMA alone is
+    refused, clearly, and the session can still connect with a proper offer."""
+    student = await login(client)
+    grant = await open_session(client, student)
+    path = URL(grant["engine_url"]).path
+    headers = {"Authorization": f"Bearer {grant['engine_token']}"}
+    pc = RTCPeerConnection()
+    pc.addTransceiver("audio", direction="sendrecv")
+    await pc.setLocalDescription(await pc.createOffer())
+    sdp = pc.localDescription.sdp
+    opus = [line.split()[0].split(":")[1] for line in sdp.splitlines() if "opus/48000" in line]
+    without = "\r\n".join(
+        line.replace(f" {opus[0]} ", " ").replace(f" {opus[0]}\r", "\r")
+        for line in sdp.split("\r\n")
+        if f":{opus[0]} " not in line
+    )
+    assert "opus" not in without.lower()
+    resp = await client.post(path, json={"sdp": without, "type": "offer"}, headers=headers)
+    await pc.close()
+    assert resp.status == 422, await resp.text()
+    error = (await resp.json())["error"]
+    assert error["code"] == "unsupported_offer" and "Opus" in error["message"]
+    assert await in_use(client) == 1
+    await client.post(f"/api/student/sessions/{grant['session_id']}/end", headers=student)

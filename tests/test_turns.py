@@ -43,7 +43,7 @@ class Rig:
             tts = tts or FakeTTS()
             self.listener = Listener(self.outbound)
 
-            def make_speaker(clock: TurnClock, gate: asyncio.Event, on_first_sound: Any) -> Speaker:
+            def make_speaker(clock: TurnClock, gate: asyncio.Event, on_sound: Any) -> Speaker:
                 return Speaker(
                     tts=tts,
                     voice="af_heart",
@@ -51,7 +51,7 @@ class Rig:
                     outbound=self.outbound,
                     clock=clock,
                     gate=gate,
-                    on_first_sound=on_first_sound,
+                    on_sound=on_sound,
                 )
 
             self.turns.make_speaker = make_speaker

@@ -139,11 +139,27 @@ class ScriptedTrack(MediaStreamTrack):
         return frame
 
 
+class OpusDecoder:
+    """Decodes the Opus packets an outbound track hands aiortc, as the student's side would."""
+
+    def __init__(self) -> None:
+        self._codec = av.CodecContext.create("libopus", "r")
+        assert isinstance(self._codec, av.AudioCodecContext)
+        self._codec.sample_rate = 48_000
+        self._codec.layout = "mono"
+
+    def decode(self, packet: Any) -> Any:
+        frames = self._codec.decode(av.Packet(bytes(packet)))
+        pcm = [f.to_ndarray().reshape(-1) for f in frames]
+        return np.concatenate(pcm).astype(np.float64) if pcm else np.zeros(960)
+
+
 class Listener:
     """Plays the part of aiortc's RTP sender: pulls the outbound track and notes each frame."""
 
     def __init__(self, track: MediaStreamTrack) -> None:
         self.frames: list[tuple[float, float]] = []  # (monotonic, rms)
+        self._decoder = OpusDecoder()
         self._task = asyncio.create_task(self._pull(track))
 
     async def _pull(self, track: MediaStreamTrack) -> None:
@@ -152,8 +168,12 @@ class Listener:
                 frame = await track.recv()
             except MediaStreamError:
                 return
-            assert isinstance(frame, av.AudioFrame)
-            self.frames.append((time.monotonic(), rms(frame.to_ndarray()[0] / 32768.0)))
+            if isinstance(frame, av.Packet):  # the engine's track hands the sender Opus
+                samples = self._decoder.decode(frame)
+            else:
+                assert isinstance(frame, av.AudioFrame)
+                samples = frame.to_ndarray()[0]
+            self.frames.append((time.monotonic(), rms(samples / 32768.0)))
 
     def voiced_after(self, moment: float) -> int:
         return sum(1 for at, level in self.frames if at > moment and level > 0.001)

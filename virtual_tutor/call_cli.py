@@ -126,6 +126,8 @@ async def _run(args: argparse.Namespace, out: Output) -> None:
                 session["engine_token"],
                 microphone=mic.track if mic else None,
                 on_track=listener.start if voice else None,
+                ice_servers=session.get("ice_servers"),
+                ice_transport_policy=session.get("ice_transport_policy", "all"),
             )
         log = TurnLog(call, out)
         turns = Turns(call, out, listener, log, timeout=args.timeout, voice=voice)

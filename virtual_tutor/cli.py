@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from core import logs
 from core.settings import Settings, SettingsError
 from virtual_tutor import __version__
 
@@ -23,20 +24,15 @@ VOICE_MODELS = {
 }
 
 
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("aioice", "aiortc", "aiohttp.access", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _logging(verbose: bool, *, as_json: bool = False) -> None:
+    logs.configure(verbose=verbose, as_json=as_json)
 
 
 def _needed_models(settings: Settings) -> set[str]:
     needed: set[str] = set()
     if settings.load_voice_models:
         needed |= VOICE_MODELS
-    if settings.enable_llm and not settings.ollama_base_url:
+    if settings.enable_llm and not (settings.ollama_base_url or settings.llm_base_url):
         from core.paths import llm_model_name
 
         needed.add(llm_model_name(settings.llm_model))
@@ -184,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if settings.log_format == "json":
+        _logging(args.verbose, as_json=True)
     overrides = {k: getattr(args, k) for k in ("host", "port") if getattr(args, k, None)}
     if overrides:
         settings = settings.with_overrides(**overrides)

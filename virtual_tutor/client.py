@@ -15,7 +15,14 @@ from typing import Any, Protocol
 from urllib.parse import urljoin
 
 import aiohttp
-from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCIceServer,
+    RTCIceTransportPolicy,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamTrack
 
 from media_engine.jitter import set_jitter_packets
@@ -99,11 +106,19 @@ class CallConnection:
         *,
         microphone: MediaStreamTrack | None = None,
         on_track: Callable[[MediaStreamTrack], None] | None = None,
+        ice_servers: list[dict[str, Any]] | None = None,
+        ice_transport_policy: str = "all",
     ) -> None:
         self._http = http
         self._engine_url = engine_url
         self._auth = {"Authorization": f"Bearer {engine_token}"}
-        self.pc = RTCPeerConnection()
+        # The session's STUN/TURN servers, in the W3C shape the API hands out.
+        servers = [
+            RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+            for s in ice_servers or []
+        ]
+        policy = RTCIceTransportPolicy(ice_transport_policy)
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
         if microphone is not None:
             self.pc.addTrack(microphone)
             for transceiver in self.pc.getTransceivers():
@@ -363,6 +378,7 @@ class Turns:
             transcript=turn.transcript,
             content=turn.reply,
             latency_ms=latency,
+            longest_silence_ms=round(self._listener.longest_silence(speech_end) * 1000),
             first_delta_ms=_ms(turn.first_delta_at, speech_end),
             interrupted=turn.tts == "interrupted",
             metrics=turn.metrics,

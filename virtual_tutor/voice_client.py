@@ -32,6 +32,7 @@ from media_engine.audio import (
 SOUND_RMS = 0.005
 # Silence for this long after the tutor spoke means its audio stopped.
 STOPPED_FRAMES = 3
+FRAME_S = 0.020  # the engine sends 20 ms frames (media_engine.audio)
 
 
 class WavError(ValueError):
@@ -135,6 +136,22 @@ class Listener:
 
     def first_sound_after(self, t: float) -> float | None:
         return next((f.at for f in self.frames if f.at > t and f.rms > SOUND_RMS), None)
+
+    def longest_silence(self, after: float) -> float:
+        """Seconds of the longest quiet stretch between two sounding frames that arrived after
+        `after`: a pause inside the reply, counted in frames so network jitter does not enter."""
+        longest = quiet = 0
+        heard = False
+        for f in self.frames:
+            if f.at <= after:
+                continue
+            if f.rms > SOUND_RMS:
+                if heard:
+                    longest = max(longest, quiet)
+                heard, quiet = True, 0
+            elif heard:
+                quiet += 1
+        return longest * FRAME_S
 
     def stopped_after(self, t: float) -> float | None:
         """When the audio went silent (for good, or for STOPPED_FRAMES frames) after `t`."""

@@ -33,6 +33,8 @@ class App {
     this.call = null;
     this.audioContext = null;
     this.meter = null;
+    this.activity = null;
+    this.captions = null;
     this.eventCounts = {};
     this.cleanup = null;
     this.loginNotice = null;
@@ -211,8 +213,11 @@ class App {
     if (this.audioContext.state === "suspended") this.audioContext.resume().catch(() => {});
   }
 
-  attachCall(call) {
+  /** The call view's call, and its activity and captions (what the browser tests read). */
+  attachCall(call, { activity = null, captions = null } = {}) {
     this.call = call;
+    this.activity = activity;
+    this.captions = captions;
     this.eventCounts = {};
     this.lastTts = null;
     call.addEventListener("message", ({ detail }) => {
@@ -223,9 +228,16 @@ class App {
 
   detachCall() {
     this.call = null;
+    this.activity = null;
+    this.captions = null;
     this.activeCall = null;
     if (this.meter) this.meter.close();
     this.meter = null;
+  }
+
+  /** RMS of the tutor's audio as this page plays it now (0 without any). */
+  remoteLevel() {
+    return this.meter ? this.meter.energy() : 0;
   }
 
   meterRemote(stream) {
@@ -266,6 +278,10 @@ class App {
       eventCounts: { ...this.eventCounts },
       /** The last speech state of the tutor: null, "start", "end" or "interrupted". */
       lastTts: call ? this.lastTts : null,
+      /** What the call is doing now, as the status line shows it. */
+      activity: this.activity ? this.activity.state : null,
+      /** The microphone's level (RMS) as the status line shows it. */
+      micLevel: this.activity ? this.activity.micLevel : 0,
     };
   }
 }
@@ -278,6 +294,19 @@ window.__tutor = {
   /** RMS energy of the tutor's audio right now (0 when there is none). */
   remoteAudioEnergy() {
     return app.meter ? app.meter.energy() : 0;
+  },
+  /**
+   * The call's record, with performance.now() times: each state the status line showed,
+   * each sample of the tutor's audio level, and each caption as it was revealed.
+   */
+  timeline() {
+    const { activity, captions } = app;
+    return {
+      states: activity ? activity.states : [],
+      levels: activity ? activity.levels : [],
+      captions: captions ? captions.shown : [],
+      firstSound: activity ? Object.fromEntries(activity.firstSound) : {},
+    };
   },
   /** The loudest RMS energy of the tutor's audio since the call started. */
   remoteAudioPeak() {

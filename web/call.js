@@ -31,7 +31,8 @@ export class CallError extends Error {
 const HEARTBEAT_MS = 1500;
 
 export class TutorCall extends EventTarget {
-  /** `session` is the API's answer to starting a session: {session_id, engine_url, engine_token}. */
+  /** `session` is the API's answer to starting a session: {session_id, engine_url, engine_token,
+   * ice_servers, ice_transport_policy}. */
   constructor(session) {
     super();
     this.session = session;
@@ -118,7 +119,12 @@ export class TutorCall extends EventTarget {
     this.microphone = stream;
     this.emit("microphone", { problem, detail });
 
-    const pc = new RTCPeerConnection({ iceServers: [] });
+    // STUN/TURN servers (with short-lived TURN credentials) come with the session; "relay"
+    // sends everything through TURN, as an operator may require.
+    const pc = new RTCPeerConnection({
+      iceServers: this.session.ice_servers || [],
+      iceTransportPolicy: this.session.ice_transport_policy === "relay" ? "relay" : "all",
+    });
     this.pc = pc;
     this.watch(pc);
     const track = this.microphoneTrack;
@@ -173,6 +179,14 @@ export class TutorCall extends EventTarget {
     if (!this.chatOpen) return false;
     if (this.link) return this.link.send({ type: "text", content });
     this.channel.send(JSON.stringify({ type: "text", content }));
+    return true;
+  }
+
+  /** Ask the tutor to stop talking (as a barge-in does); false when the chat is not open. */
+  stopTutor() {
+    if (!this.chatOpen) return false;
+    if (this.link) return this.link.send({ type: "stop" });
+    this.channel.send(JSON.stringify({ type: "stop" }));
     return true;
   }
 

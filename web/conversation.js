@@ -15,6 +15,10 @@ export class Conversation {
     this.userKey = userKey;
     this.turns = new Map();
     this.pendingPartial = null;
+    /** Spoken replies are shown as they are heard (captions), not as they are written. */
+    this.spoken = false;
+    /** turn id → the whole reply as written, shown once it has been heard. */
+    this.written = new Map();
     this.empty = emptyKey ? tr("li", emptyKey, null, { class: "conversation__empty" }) : null;
     if (this.empty) this.list.append(this.empty);
   }
@@ -24,6 +28,7 @@ export class Conversation {
     switch (message.type) {
       case "vad":
         if (message.state === "speech_start") this.dropStalePartials(message.turn_id);
+        else this.stopListening(message.turn_id);
         return undefined;
       case "transcription":
         return this.transcription(message);
@@ -35,7 +40,7 @@ export class Conversation {
         }
         return undefined;
       case "tts":
-        if (message.state === "interrupted") this.markInterrupted(message.turn_id);
+        if (message.state === "interrupted") this.interrupted(message);
         return undefined;
       case "metrics":
         return this.latency(message.turn_id, message.total_ms);
@@ -62,9 +67,47 @@ export class Conversation {
         at: turn.created_at,
       });
       if (turn.interrupted) this.markInterrupted(turn.turn_id, item);
+      if (turn.role !== "assistant") continue;
       const totalMs = turn.timings && turn.timings.total_ms;
-      if (turn.role === "assistant" && Number.isFinite(totalMs)) this.latency(turn.turn_id, totalMs);
+      if (Number.isFinite(totalMs)) this.latency(turn.turn_id, totalMs);
+      if (Array.isArray(turn.sources)) this.sources(turn.turn_id, turn.sources);
     }
+  }
+
+  /** The student's turn is over: its transcript is no longer "still listening". */
+  stopListening(turnId) {
+    const item = this.find("user", turnId);
+    if (item) this.setBusyBadge(item, false);
+  }
+
+  /** A chunk of a spoken reply, now heard. */
+  caption(turnId, text) {
+    const item = this.find("assistant", turnId) || this.add("assistant", turnId, { text: "" });
+    const el = item.querySelector(".turn__text");
+    const before = el.textContent;
+    // Chinese runs on without spaces; other languages' chunks are words apart.
+    const gap = before && !/^[\u3000-\u9fff\uff00-\uffef]/.test(text) ? " " : "";
+    el.textContent = before + gap + text;
+    this.scroll();
+  }
+
+  /** A spoken reply was heard to its end: the whole of it, as written, stays. */
+  replyHeard(turnId) {
+    const item = this.find("assistant", turnId);
+    if (!item) return;
+    const written = this.written.get(turnId);
+    if (written) item.querySelector(".turn__text").textContent = written;
+    this.written.delete(turnId);
+    item.classList.remove("turn--streaming");
+    this.updateBusy();
+  }
+
+  /** The reply was cut short: it shows what was heard, as it is stored. */
+  interrupted({ turn_id: turnId, heard }) {
+    const item = this.find("assistant", turnId);
+    if (item && typeof heard === "string") item.querySelector(".turn__text").textContent = heard;
+    this.written.delete(turnId);
+    this.markInterrupted(turnId, item);
   }
 
   transcription({ turn_id: turnId, content = "", partial }) {
@@ -95,6 +138,13 @@ export class Conversation {
 
   replyText(turnId, content, { delta }) {
     const item = this.find("assistant", turnId) || this.add("assistant", turnId, { text: "" });
+    if (this.spoken) {
+      // Held until heard: captions show it as it is spoken.
+      this.written.set(turnId, delta ? (this.written.get(turnId) || "") + content : content);
+      item.classList.add("turn--streaming");
+      this.updateBusy();
+      return;
+    }
     const text = item.querySelector(".turn__text");
     text.textContent = delta ? text.textContent + content : content;
     item.classList.toggle("turn--streaming", delta);

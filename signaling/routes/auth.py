@@ -1,4 +1,4 @@
-"""Log in, and who am I."""
+"""Log in, who am I, and changing one's own password."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from aiohttp import web
 
 from core.http import http_error, json_body, require_str
-from signaling.accounts import InvalidCredentials
+from signaling.accounts import AccountDisabled, InvalidCredentials
 from signaling.keys import ACCOUNTS, THROTTLE, principal
 from signaling.throttle import retry_after_header
 
@@ -44,6 +44,10 @@ async def login(request: web.Request) -> web.Response:
         account = "unknown email" if exc.user_id is None else f"user {exc.user_id}"
         log.warning("failed login for %s from address %s", account, address)
         raise http_error(401, BAD_LOGIN, code="invalid_credentials") from None
+    except AccountDisabled:
+        # Told only to whoever knows the password: the account exists but may not log in.
+        throttle.succeeded(email, address)
+        raise http_error(403, "this account is disabled", code="account_disabled") from None
     throttle.succeeded(email, address)
     return web.json_response(token)
 
@@ -55,3 +59,16 @@ async def me(request: web.Request) -> web.Response:
     if profile is None:
         raise http_error(401, "this account no longer exists")
     return web.json_response(profile)
+
+
+@routes.post("/api/auth/password")
+async def change_password(request: web.Request) -> web.Response:
+    """`{current_password, new_password}`: a fresh token; every older one stops working."""
+    who = principal(request)
+    body = await json_body(request, max_bytes=4096)
+    current, new = body.get("current_password"), body.get("new_password")
+    if not isinstance(current, str) or not current:
+        raise http_error(422, "'current_password' must be a non-empty string")
+    if not isinstance(new, str):
+        raise http_error(422, "'new_password' must be a string")
+    return web.json_response(await request.app[ACCOUNTS].change_password(who, current, new))

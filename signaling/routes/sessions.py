@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.http import base_url, http_error, json_body, require_id
+from core.ice import ice_servers
 from media_engine.errors import CallNotFound, EngineError, engine_http_error
 from signaling.keys import SESSIONS, SETTINGS, principal
 from signaling.sessions import SessionNotFound, TutorNotFound
@@ -27,8 +28,20 @@ async def create_session(request: web.Request) -> web.Response:
         raise http_error(404, str(exc), code="tutor_not_found") from None
     except EngineError as exc:
         raise engine_http_error(exc) from None
+    servers = ice_servers(
+        settings.ice_servers,
+        secret=settings.turn_secret,
+        user=str(who.user_id),
+        ttl_s=settings.turn_ttl_seconds,
+    )
     return web.json_response(
-        {**grant.as_json(), "status": "active"},
+        {
+            **grant.as_json(),
+            "status": "active",
+            # The client's RTCConfiguration: iceServers and iceTransportPolicy.
+            "ice_servers": [s.as_json() for s in servers],
+            "ice_transport_policy": settings.ice_transport_policy,
+        },
         status=201,
     )
 

@@ -1,4 +1,5 @@
-"""Tutors: anyone logged in lists them; teachers and admins create, change and delete them."""
+"""Tutors: anyone logged in lists those they may see; teachers and admins create them, and
+change and delete their own (admins any)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from storage import ANSWER_POLICIES
 routes = web.RouteTableDef()
 
 LANGUAGES = {"en", "zh"}
+MAX_CLASS_IDS = 1000
 _TEXT_FIELDS = {"name": 120, "subject": 120, "persona_prompt": 4000, "voice": 64}
 
 
@@ -44,8 +46,6 @@ async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
         kb_id = body["kb_id"]
         if kb_id is not None and not is_db_id(kb_id):
             raise http_error(422, "'kb_id' must be an integer id or null")
-        if kb_id is not None and not await request.app[TUTORS].knowledge_base_exists(kb_id):
-            raise http_error(422, f"no knowledge base with id {kb_id}")
         out["kb_id"] = kb_id
     if "answer_policy" in body:
         if (
@@ -54,7 +54,19 @@ async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
         ):
             raise http_error(422, f"'answer_policy' must be one of {list(ANSWER_POLICIES)}")
         out["answer_policy"] = body["answer_policy"]
-    unknown = set(body) - set(_TEXT_FIELDS) - {"language", "kb_id", "answer_policy", "id"}
+    if "everyone" in body:
+        if not isinstance(body["everyone"], bool):
+            raise http_error(422, "'everyone' must be true or false")
+        out["everyone"] = body["everyone"]
+    if "class_ids" in body:
+        ids = body["class_ids"]
+        if not isinstance(ids, list) or len(ids) > MAX_CLASS_IDS or not all(map(is_db_id, ids)):
+            raise http_error(
+                422, f"'class_ids' must be a list of at most {MAX_CLASS_IDS} integer ids"
+            )
+        out["class_ids"] = ids
+    known = {"language", "kb_id", "answer_policy", "id", "everyone", "class_ids"}
+    unknown = set(body) - set(_TEXT_FIELDS) - known
     if unknown:
         raise http_error(422, f"unknown fields: {', '.join(sorted(unknown))}")
     return out
@@ -62,39 +74,34 @@ async def _validated(request: web.Request, *, partial: bool) -> dict[str, Any]:
 
 @routes.get("/api/tutors")
 async def list_tutors(request: web.Request) -> web.Response:
-    principal(request)
-    return web.json_response(await request.app[TUTORS].all())
+    return web.json_response(await request.app[TUTORS].all(principal(request)))
 
 
 @routes.get("/api/tutors/{tutor_id}")
 async def get_tutor(request: web.Request) -> web.Response:
-    principal(request)
-    tutor = await request.app[TUTORS].get(_tutor_id(request))
-    if tutor is None:
-        raise http_error(404, "no such tutor")
-    return web.json_response(tutor)
+    who = principal(request)
+    return web.json_response(await request.app[TUTORS].get(who, _tutor_id(request)))
 
 
 @routes.post("/api/tutors")
 async def create_tutor(request: web.Request) -> web.Response:
-    principal(request).require(Role.TEACHER, Role.ADMIN)
+    who = principal(request)
+    who.require(Role.TEACHER, Role.ADMIN)
     fields = await _validated(request, partial=False)
-    return web.json_response(await request.app[TUTORS].create(fields), status=201)
+    return web.json_response(await request.app[TUTORS].create(who, fields), status=201)
 
 
 @routes.patch("/api/tutors/{tutor_id}")
 async def update_tutor(request: web.Request) -> web.Response:
-    principal(request).require(Role.TEACHER, Role.ADMIN)
+    who = principal(request)
+    who.require(Role.TEACHER, Role.ADMIN)
     fields = await _validated(request, partial=True)
-    tutor = await request.app[TUTORS].update(_tutor_id(request), fields)
-    if tutor is None:
-        raise http_error(404, "no such tutor")
-    return web.json_response(tutor)
+    return web.json_response(await request.app[TUTORS].update(who, _tutor_id(request), fields))
 
 
 @routes.delete("/api/tutors/{tutor_id}")
 async def delete_tutor(request: web.Request) -> web.Response:
-    principal(request).require(Role.TEACHER, Role.ADMIN)
-    if not await request.app[TUTORS].delete(_tutor_id(request)):
-        raise http_error(404, "no such tutor")
+    who = principal(request)
+    who.require(Role.TEACHER, Role.ADMIN)
+    await request.app[TUTORS].delete(who, _tutor_id(request))
     return web.Response(status=204)

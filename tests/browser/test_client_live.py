@@ -18,6 +18,9 @@ pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
 
 REPLY_TIMEOUT_MS = 120_000
+# A spoken reply is settled once heard to its end; while the server still embeds the demo
+# notes (its first minutes) that can take minutes.
+HEARD_OUT_MS = 300_000
 LATENCY = re.compile(r"^\d+(\.\d)? m?s$")
 DENY_MICROPHONE = """
 navigator.mediaDevices.getUserMedia = () =>
@@ -35,7 +38,7 @@ def log_in(page: Any, server: str, password: str = STUDENT_PASSWORD) -> None:
 def call_english_tutor(page: Any) -> None:
     tutor = page.locator(".tutor", has_text="English").first
     tutor.get_by_role("button").click()
-    expect(page.locator(".call__state")).to_have_text("Connected", timeout=30_000)
+    page.wait_for_function("__tutor.state.connection === 'connected'", timeout=30_000)
     page.wait_for_function("__tutor.state.chatOpen", timeout=30_000)
 
 
@@ -47,8 +50,8 @@ def type_and_await_reply(page: Any, text: str) -> Any:
     expect(page.locator(".turn--user").last.locator(".turn__text")).to_have_text(text)
     expect(replies).to_have_count(before + 1, timeout=REPLY_TIMEOUT_MS)
     reply = replies.last
-    # The final "text" event ends the streaming state; deltas came before it.
-    expect(reply).not_to_have_class(re.compile("turn--streaming"), timeout=REPLY_TIMEOUT_MS)
+    # Heard to its end (or, without a voice, written to its end), the reply is settled.
+    expect(reply).not_to_have_class(re.compile("turn--streaming"), timeout=HEARD_OUT_MS)
     expect(reply.locator(".turn__text")).not_to_be_empty(timeout=REPLY_TIMEOUT_MS)
     return reply
 

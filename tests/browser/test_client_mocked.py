@@ -130,6 +130,7 @@ SESSION = {
     "created_at": "2026-11-24T10:00:00",
     "ended_at": "2026-11-24T10:05:00",
     "end_reason": "hangup",
+    "first_question": "What is photosynthesis?",
 }
 TURNS = [
     {
@@ -149,6 +150,7 @@ TURNS = [
         "interrupted": True,
         "created_at": "2026-11-24T10:00:07",
         "timings": {"total_ms": 812},
+        "sources": [{"title": "Science notes for Ada", "location": "Photosynthesis"}],
     },
 ]
 
@@ -173,7 +175,7 @@ def log_in(page: Any, password: str = "right") -> None:
 
 def start_call(page: Any, tutor: str = "Ada") -> None:
     page.get_by_role("button", name=f"Start a call with {tutor}").click()
-    expect(page.locator(".call__state")).to_have_text("Connected")
+    page.wait_for_function("__tutor.state.connection === 'connected'")
 
 
 def test_wrong_password_is_explained(browser: Any, static_site: str) -> None:
@@ -202,7 +204,7 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     # Noise: no final transcript for turn 2; the next turn's speech removes its partial.
     emit({"type": "vad", "state": "speech_start", "turn_id": 3})
     expect(page.locator(".turn--user")).to_have_count(0)
-    expect(page.locator(".call__activity")).to_have_text("Listening…")
+    expect(page.locator(".call__state")).to_have_text("Listening…")
     emit({"type": "transcription", "partial": True, "content": "What is", "turn_id": 3})
     user = page.locator(".turn--user").last
     expect(user).to_have_class(re.compile("turn--partial"))
@@ -236,8 +238,13 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     reply = page.locator(".turn--assistant").last
     expect(reply).to_have_class(re.compile("turn--streaming"))
     emit({"type": "text_delta", "role": "assistant", "content": "Plants use ", "turn_id": 3})
+    expect(page.locator(".call__state")).to_have_text("Ada is thinking…")
+    # A spoken reply is shown as it is heard: the written words wait for their audio.
+    expect(reply.locator(".turn__text")).to_have_text("")
     emit({"type": "tts", "state": "start", "turn_id": 3})
-    expect(page.locator(".call__activity")).to_have_text("Ada is speaking")
+    expect(page.locator(".call__state")).to_have_text("Ada is speaking")
+    chunk = {"type": "reply_chunk", "turn_id": 3, "text": "Plants use light.", "starts_at_ms": 0}
+    emit(chunk)
     emit({"type": "text_delta", "role": "assistant", "content": "light.", "turn_id": 3})
     expect(reply.locator(".turn__text")).to_have_text("Plants use light.")
     expect(page.locator("#conversation")).to_have_attribute("aria-busy", "true")
@@ -250,8 +257,10 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
         }
     )
     emit({"type": "metrics", "turn_id": 3, "total_ms": 734.6})
-    emit({"type": "tts", "state": "interrupted", "turn_id": 3})
-    expect(reply.locator(".turn__text")).to_have_text("Plants use light to make sugar.")
+    emit({"type": "tts", "state": "interrupted", "turn_id": 3, "heard": "Plants use light"})
+    # Interrupted, the reply shows what was heard, as it is stored.
+    expect(reply.locator(".turn__text")).to_have_text("Plants use light")
+    expect(page.locator(".call__state")).to_have_text("Ada stopped")
     expect(reply.locator(".turn__latency-value")).to_have_text("735 ms")
     expect(reply.locator(".badge--interrupted")).to_have_text("Interrupted")
     expect(page.locator("#conversation")).to_have_attribute("aria-busy", "false")
@@ -276,6 +285,13 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
         }
     )
     expect(page.locator(".turn--error")).to_contain_text("The tutor cannot answer right now.")
+    # Esc, like the Stop talking button, asks the engine to stop the reply being heard.
+    emit({"type": "tts", "state": "start", "turn_id": 5})
+    expect(page.get_by_role("button", name="Stop talking")).to_be_enabled()
+    page.keyboard.press("Escape")
+    assert page.evaluate("__fakeEngine.sent.filter((m) => m.type === 'stop')") == [{"type": "stop"}]
+    expect(page.locator(".call__state")).to_have_text("Ada stopped")
+    expect(page.get_by_role("button", name="Stop talking")).to_be_disabled()
 
     page.wait_for_function("__tutor.remoteAudioEnergy() > 0.01")
     mute = page.get_by_role("button", name="Mute")
@@ -293,12 +309,17 @@ def test_call_shows_every_engine_event(browser: Any, static_site: str) -> None:
     assert api.requests.index(("POST", "/api/student/sessions/s1/end")) > delete_at
 
     page.get_by_role("link", name="Past sessions").first.click()
-    page.locator('.session[data-session-id="s1"]').get_by_role(
-        "link", name="View transcript"
-    ).click()
+    listed = page.locator('.session[data-session-id="s1"]')
+    expect(listed.locator(".session__preview")).to_have_text(
+        "First question:What is photosynthesis?"
+    )
+    listed.get_by_role("link", name="View transcript").click()
     expect(page.get_by_role("heading", name="Transcript of the call with Ada")).to_be_visible()
     expect(page.locator(".turn--assistant .badge--interrupted")).to_be_visible()
     expect(page.locator(".turn--assistant .turn__latency-value")).to_have_text("812 ms")
+    stored = page.locator(".turn--assistant")
+    stored.get_by_text("Sources (1)").click()
+    expect(stored.locator(".sources li")).to_have_text("Science notes for Ada · Photosynthesis")
     page.get_by_label("Language").select_option("zh")
     expect(page.locator(".turn--assistant .turn__latency-value")).to_have_text("812 毫秒")
     expect(page.locator(".view--transcript time").first).to_contain_text("2026年")

@@ -1,8 +1,13 @@
-// The call page: connection state, microphone notice, mute, hang up, conversation and composer.
+// The call page: what the call is doing now, microphone notice, mute, stop, hang up, the
+// conversation (with captions in step with the tutor's voice) and the composer.
 
+import { AudioMeter } from "../audio-meter.js";
 import { TutorCall } from "../call.js";
+import { CallActivity } from "../call-activity.js";
+import { Captions } from "../captions.js";
 import { Conversation } from "../conversation.js";
-import { h, retranslate, tr } from "../dom.js";
+import { retranslate } from "../dom.js";
+import { buildCallView, showEnded, showLevel, showMuted, showState } from "./call-parts.js";
 
 const MIC_MESSAGES = {
   denied: "call.mic.denied",
@@ -19,9 +24,16 @@ export function renderCall(main, { app }) {
 
   const call = new TutorCall(session);
   const conversation = new Conversation(ui.list, { scroller: ui.scroller, emptyKey: "call.empty" });
-  app.attachCall(call);
-  showCallEvents(call, { ui, conversation, app, tutor });
-  wireComposer(call, ui, conversation);
+  app.resumeAudio();
+  const micMeter = new AudioMeter(app.audioContext);
+  const activity = new CallActivity({
+    remoteLevel: () => app.remoteLevel(),
+    localLevel: () => (call.muted ? 0 : micMeter.energy()),
+  });
+  const captions = new Captions(activity, (turnId, text) => conversation.caption(turnId, text));
+  app.attachCall(call, { activity, captions });
+  showCallEvents(call, { ui, conversation, app, activity, captions, micMeter });
+  wireComposer(call, { ui, conversation, activity });
 
   let ending = null;
   const end = () => {
@@ -32,7 +44,13 @@ export function renderCall(main, { app }) {
     );
     return ending;
   };
-  wireControls(call, { ui, app, end });
+  wireControls(call, { ui, app, end, activity });
+
+  // Esc stops the tutor talking, wherever the focus is (as the Stop button does).
+  const onKey = (event) => {
+    if (event.key === "Escape" && call.state !== "closed") stopTutor(call, ui, activity);
+  };
+  document.addEventListener("keydown", onKey);
 
   // Closing the tab ends the call and the session instead of leaving a slot taken.
   const onPageHide = () => {
@@ -45,7 +63,7 @@ export function renderCall(main, { app }) {
   call.start().catch((failure) => {
     if (call.state === "closed") return; // hung up or left while connecting
     console.warn("the call could not be started:", failure.message);
-    showState(ui, "failed");
+    activity.setConnection("failed");
     retranslate(ui.notice, "call.failed", { message: failure.message });
     ui.notice.hidden = false;
     end().then(() => showEnded(ui, { keepNotice: true }));
@@ -54,14 +72,21 @@ export function renderCall(main, { app }) {
 
   return () => {
     window.removeEventListener("pagehide", onPageHide);
+    document.removeEventListener("keydown", onKey);
+    captions.close();
+    activity.close();
+    micMeter.close();
     if (call.state !== "closed") end();
   };
 }
 
 /** Reflect the call's events in the page. */
-function showCallEvents(call, { ui, conversation, app, tutor }) {
-  call.addEventListener("state", ({ detail }) => showState(ui, detail.state));
-  call.addEventListener("microphone", ({ detail }) => showMicrophone(ui, detail.problem));
+function showCallEvents(call, { ui, conversation, app, activity, captions, micMeter }) {
+  call.addEventListener("state", ({ detail }) => activity.setConnection(detail.state));
+  call.addEventListener("microphone", ({ detail }) => {
+    if (!detail.problem && call.microphone) micMeter.attach(call.microphone);
+    showMicrophone(ui, detail.problem);
+  });
   call.addEventListener("transport", () => {
     retranslate(ui.transport, "call.transport.websocket");
     ui.transport.hidden = false;
@@ -70,21 +95,42 @@ function showCallEvents(call, { ui, conversation, app, tutor }) {
     ui.send.disabled = !detail.open;
     if (detail.open) ui.notice.hidden = true;
   });
-  call.addEventListener("track", ({ detail }) => playRemote(app, ui, detail.stream));
+  call.addEventListener("track", ({ detail }) => {
+    // With the tutor's voice, replies are shown as they are heard.
+    conversation.spoken = true;
+    activity.spoken = true;
+    playRemote(app, ui, detail.stream);
+  });
   call.addEventListener("message", ({ detail }) => {
-    showActivity(ui, detail, tutor);
+    activity.message(detail);
+    if (detail.type === "reply_chunk") captions.add(detail);
+    if (detail.type === "tts" && detail.state === "interrupted") captions.cancel(detail.turn_id);
     conversation.handle(detail);
+  });
+  activity.addEventListener("heard", ({ detail }) => conversation.replyHeard(detail.turnId));
+  activity.addEventListener("level", ({ detail }) => showLevel(ui, detail.level));
+  activity.addEventListener("change", ({ detail }) => {
+    showState(ui, detail.state);
+    // The engine ended the call (or the connection closed): say so and offer what is next.
+    if (detail.state === "ended" && ui.after.hidden) showEnded(ui, { keepNotice: true });
+    // Stopping makes sense while the tutor has the floor.
+    ui.stop.disabled = !(detail.state === "thinking" || detail.state === "speaking");
   });
 }
 
-function wireControls(call, { ui, app, end }) {
+function stopTutor(call, ui, activity) {
+  if (!call.stopTutor()) return;
+  ui.stop.disabled = true;
+  activity.stopped();
+}
+
+function wireControls(call, { ui, app, end, activity }) {
   ui.mute.addEventListener("click", () => {
     const muted = !call.muted;
     call.setMuted(muted);
-    // The name stays "Mute"; aria-pressed says whether it is on, for every user the same way.
-    ui.mute.setAttribute("aria-pressed", String(muted));
-    ui.mutedNote.hidden = !muted;
+    showMuted(ui, muted);
   });
+  ui.stop.addEventListener("click", () => stopTutor(call, ui, activity));
   ui.sound.addEventListener("click", () => {
     app.resumeAudio();
     ui.audio.play().then(
@@ -100,7 +146,7 @@ function wireControls(call, { ui, app, end }) {
   });
 }
 
-function wireComposer(call, ui, conversation) {
+function wireComposer(call, { ui, conversation, activity }) {
   ui.composer.addEventListener("submit", (event) => {
     event.preventDefault();
     const text = ui.input.value.trim();
@@ -111,126 +157,10 @@ function wireComposer(call, ui, conversation) {
       return;
     }
     conversation.addTyped(text);
+    activity.sentText();
     ui.input.value = "";
     ui.input.focus();
   });
-}
-
-function hidden(el) {
-  el.hidden = true;
-  return el;
-}
-
-function buildCallView(tutor) {
-  const ui = {};
-  buildStatus(ui, tutor);
-  buildControls(ui);
-  buildConversation(ui);
-  buildComposer(ui);
-  ui.audio = h("audio", { id: "tutor-audio", autoplay: true });
-  ui.root = h(
-    "section",
-    { class: "view view--call", "aria-labelledby": "call-heading" },
-    h("div", { class: "call__header" }, ui.heading, ui.state),
-    ui.controls,
-    ui.mutedNote,
-    ui.activity,
-    ui.transport,
-    ui.micMessage,
-    ui.notice,
-    ui.after,
-    ui.scroller,
-    ui.composer,
-    ui.audio,
-  );
-  return ui;
-}
-
-/** Heading, connection state, what is happening now, and the notices. */
-function buildStatus(ui, tutor) {
-  ui.heading = tr("h1", "call.heading", { name: tutor.name }, { id: "call-heading", tabindex: "-1" });
-  ui.stateText = tr("span", "call.state.new", null, { id: "call-state-text" });
-  ui.state = h(
-    "p",
-    { class: "call__state", role: "status", dataset: { state: "new" } },
-    h("span", { class: "call__dot", "aria-hidden": "true" }),
-    ui.stateText,
-  );
-  ui.activity = h("p", { class: "call__activity", "aria-live": "polite" });
-  ui.transport = hidden(h("p", { class: "message", id: "call-transport", role: "status" }));
-  ui.mutedNote = hidden(tr("p", "call.mutedNote", null, { class: "call__muted", role: "status" }));
-  ui.micMessage = hidden(
-    h("p", { class: "message message--warning", id: "mic-message", role: "alert" }),
-  );
-  ui.notice = hidden(h("p", { class: "message message--error", id: "call-notice", role: "alert" }));
-}
-
-/** Mute, hang up, turn on sound; and, once the call has ended, where to go next. */
-function buildControls(ui) {
-  ui.mute = h(
-    "button",
-    { type: "button", class: "button", id: "mute", "aria-pressed": "false" },
-    h("span", { class: "icon icon--mic", "aria-hidden": "true" }),
-    tr("span", "call.mute"),
-  );
-  ui.hangupText = tr("span", "call.hangup");
-  ui.hangup = h(
-    "button",
-    { type: "button", class: "button danger", id: "hangup" },
-    h("span", { class: "icon icon--hangup", "aria-hidden": "true" }),
-    ui.hangupText,
-  );
-  ui.sound = hidden(tr("button", "call.enableSound", null, { type: "button", class: "button" }));
-  ui.controls = h("div", { class: "call__controls" }, ui.mute, ui.hangup, ui.sound);
-  ui.after = hidden(
-    h(
-      "nav",
-      { class: "call__after" },
-      tr("a", "call.backToTutors", null, { class: "button primary", href: "#/tutors" }),
-      tr("a", "nav.history", null, { class: "button", href: "#/history" }),
-    ),
-  );
-}
-
-function buildConversation(ui) {
-  ui.list = h("ol", {
-    class: "conversation__list",
-    id: "conversation",
-    role: "log",
-    "aria-live": "polite",
-    "aria-labelledby": "conversation-heading",
-  });
-  ui.scroller = h(
-    "div",
-    { class: "conversation" },
-    tr("h2", "call.conversation", null, { id: "conversation-heading", class: "visually-hidden" }),
-    ui.list,
-  );
-}
-
-function buildComposer(ui) {
-  ui.input = h("input", {
-    id: "chat-input",
-    name: "message",
-    type: "text",
-    autocomplete: "off",
-    maxlength: "4000",
-    dataset: { i18nAttr: "placeholder:call.typePlaceholder" },
-  });
-  ui.send = tr("button", "call.send", null, { type: "submit", class: "button primary", id: "send" });
-  ui.send.disabled = true;
-  ui.composer = h(
-    "form",
-    { class: "composer" },
-    tr("label", "call.typeLabel", null, { for: "chat-input", class: "visually-hidden" }),
-    ui.input,
-    ui.send,
-  );
-}
-
-function showState(ui, state) {
-  ui.state.dataset.state = state;
-  retranslate(ui.stateText, `call.state.${state}`);
 }
 
 function showMicrophone(ui, problem) {
@@ -238,15 +168,7 @@ function showMicrophone(ui, problem) {
   retranslate(ui.micMessage, MIC_MESSAGES[problem] || MIC_MESSAGES.error);
   ui.micMessage.hidden = false;
   ui.mute.hidden = true;
-}
-
-function showActivity(ui, message, tutor) {
-  const show = (key, params) => ui.activity.replaceChildren(key ? tr("span", key, params) : "");
-  if (message.type === "vad") {
-    show(message.state === "speech_start" ? "call.activity.listening" : null);
-  } else if (message.type === "tts") {
-    show(message.state === "start" ? "call.activity.speaking" : null, { name: tutor.name });
-  }
+  ui.level.hidden = true;
 }
 
 function playRemote(app, ui, stream) {
@@ -257,14 +179,4 @@ function playRemote(app, ui, stream) {
     // Autoplay was refused (no user gesture yet): let the student turn the sound on.
     ui.sound.hidden = false;
   });
-}
-
-function showEnded(ui, { keepNotice = false } = {}) {
-  showState(ui, "closed");
-  ui.controls.hidden = true;
-  ui.composer.hidden = true;
-  ui.activity.replaceChildren();
-  if (!keepNotice) ui.notice.hidden = true;
-  ui.after.hidden = false;
-  ui.after.querySelector("a").focus();
 }

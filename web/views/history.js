@@ -51,6 +51,14 @@ function sessionItem(session) {
       h("h2", { class: "session__tutor" }, session.tutor_name || ""),
       started,
       statusLine(session),
+      session.first_question
+        ? h(
+            "p",
+            { class: "session__preview" },
+            tr("span", "history.firstQuestion", null, { class: "visually-hidden" }),
+            h("q", { dir: "auto" }, session.first_question),
+          )
+        : null,
     ),
     // The link keeps its visible name; the summary beside it tells which session it opens.
     h(
