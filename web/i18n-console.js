@@ -59,6 +59,8 @@ export const CONSOLE_STRINGS = {
     "console.tutors.policy.course_only": "Only answer from the course material",
     "console.tutors.material": "Course material",
     "console.tutors.noMaterial": "None",
+    "console.tutors.audience": "Who can talk to this tutor",
+    "console.tutors.everyone": "Every student",
     "console.tutors.created": "{name} was created.",
     "console.tutors.deleted": "{name} was deleted.",
     "console.tutors.confirmDelete":
@@ -190,6 +192,8 @@ export const CONSOLE_STRINGS = {
     "console.tutors.policy.course_only": "只根据课程资料回答",
     "console.tutors.material": "课程资料",
     "console.tutors.noMaterial": "无",
+    "console.tutors.audience": "谁可以和这位导师对话",
+    "console.tutors.everyone": "所有学生",
     "console.tutors.created": "已创建 {name}。",
     "console.tutors.deleted": "已删除 {name}。",
     "console.tutors.confirmDelete": "删除导师 {name}？学生将无法再和它通话，以前的会话会保留。",

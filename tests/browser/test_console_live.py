@@ -5,18 +5,17 @@ material did not cover first. Screenshots of each page go to docs/screenshots/."
 
 from __future__ import annotations
 
+import json
 import secrets
-import sqlite3
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from browser_support import REPO, close_page, running_server, save_screenshot
-
-from auth import hash_password
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api").expect
@@ -39,26 +38,35 @@ DROP_FILE = """([name, text]) => {
 }"""
 
 
+ADMIN = ("admin@example.com", "admin-pass-" + secrets.token_hex(4))
+
+
+def post(url: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.load(response)
+        return answer
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real server (API, engine with its voice models, web client) and a teacher account.
-
-    Teachers are added by the accounts API, which this server does not have yet: the one
-    teacher is written to the database directly, as the server's own seeding does.
-    """
+    """The real server (API, engine with its voice models, web client) and a teacher the
+    admin adds through the accounts API."""
     var = tmp_path_factory.mktemp("console")
     env = {
+        "ADMIN_EMAIL": ADMIN[0],
+        "ADMIN_PASSWORD": ADMIN[1],
         "DEMO_STUDENT_EMAIL": STUDENT[0],
         "DEMO_STUDENT_PASSWORD": STUDENT[1],
         "LLM_MAX_TOKENS": "24",
     }
     with running_server(var, env, timeout=300) as url:
-        with sqlite3.connect(var / "t.db") as conn:
-            conn.execute(
-                "INSERT INTO users (email, password_hash, role, display_name, created_at) "
-                "VALUES (?, ?, 'teacher', 'Ms Chen', datetime('now'))",
-                (TEACHER[0], hash_password(TEACHER[1])),
-            )
+        login = post(f"{url}/api/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})
+        teacher = {"email": TEACHER[0], "display_name": "Ms Chen", "role": "teacher"}
+        post(f"{url}/api/users", {**teacher, "password": TEACHER[1]}, login["access_token"])
         yield url
 
 

@@ -23,7 +23,11 @@ export async function renderTutorsAdmin(body, { app }) {
   create.hidden = true;
   body.append(alert, status, create, formSlot, list);
 
-  const [voices, kbs] = await Promise.all([loadVoices(app), loadKbs(app, alert)]);
+  const [voices, kbs, classes] = await Promise.all([
+    loadVoices(app),
+    loadKbs(app, alert),
+    loadClasses(app),
+  ]);
   const refresh = async () => {
     let tutors;
     try {
@@ -37,7 +41,7 @@ export async function renderTutorsAdmin(body, { app }) {
   const open = (tutor) => {
     alert.clear();
     formSlot.replaceChildren(
-      tutorForm(app, tutor, { voices, kbs, alert, status, done: closeForm, refresh }),
+      tutorForm(app, tutor, { voices, kbs, classes, alert, status, done: closeForm, refresh }),
     );
     formSlot.querySelector("input").focus();
   };
@@ -96,6 +100,39 @@ async function loadVoices(app) {
   }
 }
 
+async function loadClasses(app) {
+  try {
+    return await app.api.request("GET", "/api/classes");
+  } catch {
+    return []; // a server without classes: every tutor is for everyone
+  }
+}
+
+/** Who may talk to the tutor: every student, or the students of the classes ticked. */
+function audience(value, classes) {
+  const everyone = h("input", { type: "checkbox", checked: value.everyone !== false });
+  const boxes = classes.map((group) => {
+    const box = h("input", {
+      type: "checkbox",
+      value: String(group.id),
+      checked: (value.class_ids || []).includes(group.id),
+    });
+    return { box, row: h("label", { class: "check" }, box, ` ${group.name}`) };
+  });
+  const set = h(
+    "fieldset",
+    { class: "field audience" },
+    tr("legend", "console.tutors.audience"),
+    h("label", { class: "check" }, everyone, " ", tr("span", "console.tutors.everyone")),
+    boxes.map((b) => b.row),
+  );
+  set.read = () => ({
+    everyone: everyone.checked,
+    ...(classes.length ? { class_ids: boxes.filter((b) => b.box.checked).map((b) => Number(b.box.value)) } : {}),
+  });
+  return set;
+}
+
 async function loadKbs(app, alert) {
   try {
     return await app.api.request("GET", "/api/knowledge-bases");
@@ -105,7 +142,7 @@ async function loadKbs(app, alert) {
   }
 }
 
-function tutorForm(app, tutor, { voices, kbs, alert, status, done, refresh }) {
+function tutorForm(app, tutor, { voices, kbs, classes, alert, status, done, refresh }) {
   const isNew = tutor === null;
   const value = tutor || { language: "en", answer_policy: "course_first", kb_id: null };
   const name = h("input", { type: "text", required: true, maxlength: 120, value: value.name });
@@ -158,6 +195,7 @@ function tutorForm(app, tutor, { voices, kbs, alert, status, done, refresh }) {
     }
   });
 
+  const who = audience(value, classes);
   const save = tr("button", isNew ? "console.create" : "console.save", null, {
     type: "submit",
     class: "button primary",
@@ -178,6 +216,7 @@ function tutorForm(app, tutor, { voices, kbs, alert, status, done, refresh }) {
     player,
     field("console.tutors.policy", policy, { hintKey: "console.tutors.policyHint" }),
     field("console.tutors.material", kb),
+    who,
     h("div", { class: "form-actions" }, save, cancel),
   );
   form.addEventListener("submit", async (event) => {
@@ -191,6 +230,7 @@ function tutorForm(app, tutor, { voices, kbs, alert, status, done, refresh }) {
       voice: voice.value,
       answer_policy: policy.value,
       kb_id: kb.value ? Number(kb.value) : null,
+      ...who.read(),
     };
     try {
       const path = isNew ? "/api/tutors" : `/api/tutors/${tutor.id}`;
