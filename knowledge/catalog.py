@@ -132,6 +132,24 @@ class Catalog:
             )
             return None if d is None else document_json(d)
 
+    async def passages(self, kb_id: int, doc_id: int) -> list[dict[str, Any]] | None:
+        """The passages a document was cut into, in order; None for no such document."""
+        async with self._db.session() as s:
+            doc = await s.scalar(
+                select(KBDocument.id).where(KBDocument.id == doc_id, KBDocument.kb_id == kb_id)
+            )
+            if doc is None:
+                return None
+            rows = await s.execute(
+                select(KBChunk.id, KBChunk.ordinal, KBChunk.location, KBChunk.text)
+                .where(KBChunk.document_id == doc_id)
+                .order_by(KBChunk.ordinal)
+            )
+            return [
+                {"id": cid, "ordinal": ordinal, "location": location, "text": text}
+                for cid, ordinal, location, text in rows
+            ]
+
     async def delete_document(self, kb_id: int, doc_id: int) -> bool:
         async with self._db.session() as s, s.begin():
             d = await s.scalar(

@@ -26,6 +26,9 @@ class KnowledgeRuntime:
     retriever: Retriever
     ingestor: Ingestor
     executor: ThreadPoolExecutor
+    embedder: Embedder | None = None
+    """The dense model, for other work on the same executor (grouping questions); None when
+    embeddings are off."""
 
     @classmethod
     async def start(
@@ -56,7 +59,13 @@ class KnowledgeRuntime:
         ingestor = Ingestor(db, embedder, settings=settings, executor=executor)
         if ingest:
             await ingestor.start()
-        return cls(settings=settings, retriever=retriever, ingestor=ingestor, executor=executor)
+        return cls(
+            settings=settings,
+            retriever=retriever,
+            ingestor=ingestor,
+            executor=executor,
+            embedder=embedder,
+        )
 
     async def aclose(self) -> None:
         await self.ingestor.aclose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from auth.tokens import TokenIssuer
 from core.paths import ModelPaths
@@ -22,6 +22,9 @@ from media_engine.llm.base import LLM
 from media_engine.store import TurnStore
 from storage import Database
 
+if TYPE_CHECKING:
+    from media_engine.voice_models import VoiceModels
+
 log = logging.getLogger(__name__)
 
 
@@ -30,6 +33,8 @@ class VoiceFactory(Protocol):
 
     pacing: PacingStats
     """Outbound audio timing over every call."""
+    models: VoiceModels
+    """The shared models (voice samples for teachers use its TTS)."""
 
     def create(self, call: Any) -> Any: ...
 

@@ -23,12 +23,14 @@ from signaling.accounts import AccountService
 from signaling.classes import ClassService
 from signaling.engine_client import EngineClient, HttpEngineClient, LocalEngineClient
 from signaling.engine_pool import PoolEngineClient
+from signaling.insights import Insights
 from signaling.keys import (
     ACCOUNTS,
     CLASSES,
     DB,
     EMBEDDER,
     ENGINE,
+    INSIGHTS,
     ISSUER,
     KNOWLEDGE,
     KNOWLEDGE_SETTINGS,
@@ -42,10 +44,12 @@ from signaling.keys import (
 from signaling.openapi import describe
 from signaling.routes import auth as auth_routes
 from signaling.routes import classes as class_routes
+from signaling.routes import insights as insight_routes
 from signaling.routes import knowledge as knowledge_routes
 from signaling.routes import sessions as session_routes
 from signaling.routes import tutors as tutor_routes
 from signaling.routes import users as user_routes
+from signaling.routes import voices as voice_routes
 from signaling.seed import SeededAccount, seed
 from signaling.sessions import SessionService
 from signaling.throttle import LoginThrottle
@@ -80,6 +84,7 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app.get(KNOWLEDGE_SETTINGS) or app[SETTINGS].knowledge
     runtime = await KnowledgeRuntime.start(app[DB], settings, embedder=app.get(EMBEDDER))
     app[KNOWLEDGE] = runtime
+    app[INSIGHTS] = Insights(app[DB], runtime)
     unwatch = metrics.watch(
         metrics.Reading(
             "vt_ingestion_queue",
@@ -176,6 +181,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
     app.add_routes(class_routes.routes)
     app.add_routes(session_routes.routes)
     app.add_routes(knowledge_routes.routes)
+    app.add_routes(insight_routes.routes)
+    app.add_routes(voice_routes.routes)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", engine_api.metrics_page)
     app[OPENAPI] = describe(with_engine=settings.in_process_engine)

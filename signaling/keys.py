@@ -13,6 +13,7 @@ from knowledge.runtime import KnowledgeRuntime
 from signaling.accounts import AccountService
 from signaling.classes import ClassService
 from signaling.engine_client import EngineClient
+from signaling.insights import Insights
 from signaling.sessions import SessionService
 from signaling.throttle import LoginThrottle
 from signaling.tutors import TutorService
@@ -35,6 +36,7 @@ CLASSES = web.AppKey("classes", ClassService)
 TUTORS = web.AppKey("tutors", TutorService)
 SESSIONS = web.AppKey("sessions", SessionService)
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+INSIGHTS = web.AppKey("insights", Insights)
 
 CHECKED = web.RequestKey("checked_principal", object)
 """What account_check found for the request's token: the account's Principal as it is now,

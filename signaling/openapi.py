@@ -121,12 +121,41 @@ def _api_paths() -> dict[str, dict[str, Any]]:
             "get": _op("One document and its ingestion (staff)", 200, errors=(403, 404)),
             "delete": _op("Delete a document (staff)", 204, errors=(403, 404)),
         },
+        f"{kb}/documents/{{doc_id}}/passages": {
+            "get": _op("The passages a document became (staff)", 200, errors=(403, 404))
+        },
         f"{kb}/search": {
             "post": _op(
                 "Search the base as a tutor would (staff)",
                 200,
                 body=_obj(("query",), query=TEXT, k={"type": "integer", "minimum": 1}),
                 errors=(400, 403, 404, 422),
+            )
+        },
+        "/api/tutors/{tutor_id}/questions": {
+            "get": _op(
+                "What students asked the tutor in the last ?days=N, by topic (?format=csv; staff)",
+                200,
+                errors=(403, 404, 422),
+            )
+        },
+        "/api/sessions": {
+            "get": _op(
+                "Students' sessions, ?tutor_id= for one tutor's (staff)", 200, errors=(403, 422)
+            )
+        },
+        "/api/sessions/{session_id}": {
+            "get": _op("One session, its turns and their sources (staff)", 200, errors=(403, 404))
+        },
+        "/api/voices": {
+            "get": _op("The voices tutors can speak in (staff)", 200, errors=(403, 503))
+        },
+        "/api/voices/sample": {
+            "post": _op(
+                "A voice's sample, audio/wav (staff)",
+                200,
+                body=_obj(("voice",), voice=TEXT, text=TEXT),
+                errors=(400, 403, 422, 503),
             )
         },
     }

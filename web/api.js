@@ -84,6 +84,13 @@ export class ApiClient {
     clearToken();
   }
 
+  /** Keep the fresh token an answer carries (a password change ends every older token). */
+  adoptToken(body) {
+    if (body && typeof body.access_token === "string") {
+      saveToken(body.access_token, Number(body.expires_in) || 0);
+    }
+  }
+
   me() {
     return this.request("GET", "/api/auth/me");
   }
@@ -110,9 +117,28 @@ export class ApiClient {
     return this.request("POST", path, { keepalive });
   }
 
-  async request(method, path, { body, auth = true, keepalive = false } = {}) {
-    const headers = { Accept: "application/json" };
+  /**
+   * `form`: a FormData body (multipart, for uploads) instead of JSON; `text`: a plain body
+   * of `contentType` (a CSV). `raw`: return the Response itself (audio, CSV) once it is ok.
+   */
+  async request(
+    method,
+    path,
+    {
+      body,
+      form,
+      text,
+      contentType = "text/plain",
+      auth = true,
+      keepalive = false,
+      raw = false,
+      // A 401 that means "wrong current password" rather than "logged out" keeps the session.
+      expires = true,
+    } = {},
+  ) {
+    const headers = { Accept: raw ? "*/*" : "application/json" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (text !== undefined) headers["Content-Type"] = contentType;
     if (auth) {
       const saved = loadToken();
       if (!saved) {
@@ -126,7 +152,7 @@ export class ApiClient {
       response = await fetch(this.baseUrl + path, {
         method,
         headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: form ?? text ?? (body === undefined ? undefined : JSON.stringify(body)),
         keepalive,
       });
     } catch (cause) {
@@ -134,12 +160,13 @@ export class ApiClient {
     }
     if (!response.ok) {
       const error = await errorFrom(response);
-      if (auth && response.status === 401) {
+      if (auth && expires && response.status === 401) {
         clearToken();
         this.onUnauthorized();
       }
       throw error;
     }
+    if (raw) return response;
     if (response.status === 204) return null;
     return response.json();
   }

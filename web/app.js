@@ -15,7 +15,9 @@ import {
   t,
   translate,
 } from "./i18n.js";
+import { openPasswordDialog } from "./password-dialog.js";
 import { renderCall } from "./views/call.js";
+import { isStaff, renderConsole } from "./views/console.js";
 import { renderHistory, renderTranscript } from "./views/history.js";
 import { renderLogin } from "./views/login.js";
 import { renderTutors } from "./views/tutors.js";
@@ -43,6 +45,8 @@ class App {
   start() {
     this.setupLanguage();
     document.getElementById("logout").addEventListener("click", () => this.logout());
+    const password = document.getElementById("change-password");
+    password.addEventListener("click", () => openPasswordDialog(this, password));
     // The skip link moves focus itself: following "#main" would leave the view's route.
     document.querySelector(".skip-link").addEventListener("click", (event) => {
       event.preventDefault();
@@ -96,6 +100,11 @@ class App {
         return this.show("history", renderHistory);
       case "tutors":
         return this.show("tutors", renderTutors);
+      case "console": {
+        if (!isStaff(this.me)) return this.go("#/tutors");
+        const [, , sub = "tutors", more = ""] = hash.split("/");
+        return this.show("console", renderConsole, { page: sub, arg: more });
+      }
       default:
         return this.go("#/tutors");
     }
@@ -142,6 +151,7 @@ class App {
     }
     const name = this.me.display_name || this.me.email;
     retranslate(this.user, "nav.signedInAs", { name });
+    document.getElementById("nav-console").hidden = !isStaff(this.me);
     this.scheduleExpiry();
     this.route();
   }
@@ -234,6 +244,14 @@ class App {
     this.resumeAudio();
     if (!this.meter) this.meter = new AudioMeter(this.audioContext);
     this.meter.attach(stream);
+  }
+
+  /** Say `key` in the page's status line for a few seconds ("Your password was changed."). */
+  notify(key) {
+    const notice = document.getElementById("notice");
+    retranslate(notice, key);
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = setTimeout(() => retranslate(notice, "app.empty"), 8000);
   }
 
   /** Show an API failure in `element` (network, or the server's own message). */

@@ -8,9 +8,11 @@ import { formatTime, parseDate, t } from "./i18n.js";
  * a stored transcript through `showTurns(turns)`.
  */
 export class Conversation {
-  constructor(list, { scroller = list, emptyKey = null } = {}) {
+  constructor(list, { scroller = list, emptyKey = null, userKey = "turn.you" } = {}) {
     this.list = list;
     this.scroller = scroller;
+    /** Who the student's turns are from: "You" for the student, the student for a teacher. */
+    this.userKey = userKey;
     this.turns = new Map();
     this.pendingPartial = null;
     /** Spoken replies are shown as they are heard (captions), not as they are written. */
@@ -234,7 +236,7 @@ export class Conversation {
     const meta = h(
       "div",
       { class: "turn__meta" },
-      tr("span", role === "user" ? "turn.you" : "turn.tutor", null, { class: "turn__who" }),
+      tr("span", role === "user" ? this.userKey : "turn.tutor", null, { class: "turn__who" }),
       h("time", { datetime: when.toISOString() }, formatTime(when)),
       source === "typed" || source === "spoken"
         ? tr("span", `turn.${source}`, null, { class: "badge" })

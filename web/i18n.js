@@ -1,5 +1,7 @@
 // Every string the interface shows, in English and Chinese, and the current language.
 
+import { CONSOLE_STRINGS } from "./i18n-console.js";
+
 const STRINGS = {
   en: {
     "app.title": "Virtual Tutor",
@@ -222,6 +224,8 @@ const STRINGS = {
     "error.generic": "出现问题：{message}",
   },
 };
+
+for (const code of Object.keys(STRINGS)) Object.assign(STRINGS[code], CONSOLE_STRINGS[code]);
 
 export const LANGUAGES = [
   { code: "en", name: "English" },

@@ -150,6 +150,16 @@ async def get_document(request: web.Request) -> web.Response:
     return web.json_response(doc)
 
 
+@routes.get("/api/knowledge-bases/{kb_id}/documents/{doc_id}/passages")
+async def document_passages(request: web.Request) -> web.Response:
+    """The passages the document became: `[{id, ordinal, location, text}]`."""
+    catalog, kb = await _kb(request)
+    found = await catalog.passages(kb["id"], _id(request, "doc_id"))
+    if found is None:
+        raise http_error(404, "no such document")
+    return web.json_response(found)
+
+
 @routes.delete("/api/knowledge-bases/{kb_id}/documents/{doc_id}")
 async def delete_document(request: web.Request) -> web.Response:
     catalog, kb = await _kb(request)

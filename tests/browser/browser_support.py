@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"
@@ -48,3 +59,64 @@ def save_screenshot(page: Any, name: str, *, for_readme: bool = False) -> None:
     if for_readme:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, SCREENSHOTS / name)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"the server was not healthy within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+
+
+@contextmanager
+def running_server(var: Path, env: dict[str, str], *, timeout: float = 180) -> Iterator[str]:
+    """The real server (API, engine, web client) on a free port, its database and files in
+    `var`; `env` adds to or overrides the settings. Its log is kept in the artifacts."""
+    port = free_port()
+    full = {
+        **os.environ,
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{var}/t.db",
+        "VAR_DIR": str(var),
+        "MODELS_DIR": str(REPO / "var" / "models"),
+        "SECRET_KEY": secrets.token_urlsafe(36)[:48],
+        "ADMIN_PASSWORD": "admin-pass-" + secrets.token_hex(4),
+        **env,
+    }
+    log = var / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "virtual_tutor.cli", "serve"],
+            cwd=REPO,
+            env=full,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(url, process, log, timeout)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(log, ARTIFACTS / f"server-{var.name}.log")

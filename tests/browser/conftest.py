@@ -3,16 +3,9 @@ statically (with a mocked API), and the real server started as a subprocess."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -21,14 +14,13 @@ from typing import Any
 
 import pytest
 from browser_support import (
-    ARTIFACTS,
     CHROMIUM,
     QUESTION,
-    REPO,
     STUDENT_EMAIL,
     STUDENT_PASSWORD,
     WEB,
     new_page,
+    running_server,
 )
 
 CHROMIUM_ARGS = [
@@ -40,12 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -163,57 +149,10 @@ def open_page() -> Iterator[Any]:
             page.context.close()
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited with {process.returncode}:\n{log.read_text()[-4000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"the server was not healthy within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real server (API, engine, web client) with the demo student, on a free port."""
     var = tmp_path_factory.mktemp("var")
-    port = free_port()
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "DATABASE_URL": f"sqlite:///{var}/t.db",
-        "VAR_DIR": str(var),
-        "MODELS_DIR": str(REPO / "var" / "models"),
-        "SECRET_KEY": secrets.token_urlsafe(36)[:48],
-        "ADMIN_PASSWORD": "admin-pass-" + secrets.token_hex(4),
-        "DEMO_STUDENT_EMAIL": STUDENT_EMAIL,
-        "DEMO_STUDENT_PASSWORD": STUDENT_PASSWORD,
-    }
-    log = var / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "virtual_tutor.cli", "serve"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, process, log, timeout=180)
+    env = {"DEMO_STUDENT_EMAIL": STUDENT_EMAIL, "DEMO_STUDENT_PASSWORD": STUDENT_PASSWORD}
+    with running_server(var, env) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(log, ARTIFACTS / "server.log")
