@@ -58,5 +58,8 @@ def test_call_falls_back_to_the_websocket_and_is_heard(
     assert counts.get("tts", 0) >= 1 and counts.get("transcription", 0) >= 1, counts
     save_screenshot(page, "call-websocket.png")
     page.get_by_role("button", name="Hang up").click()
-    expect(page.locator(".call__state")).to_have_text("Call ended", timeout=15_000)
+    # Hanging up ends the session through the API, which closes the socket call (its interrupted
+    # reply stored first); while the demo material is still being embedded on the same two
+    # cores that took 16 s once.
+    expect(page.locator(".call__state")).to_have_text("Call ended", timeout=60_000)
     close_page(page)
