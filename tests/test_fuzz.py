@@ -62,10 +62,9 @@ async def test_requests_from_the_openapi_description_never_5xx(
     requests: list[Request], client: TestClient[Any, Any]
 ) -> None:
     tally = await fuzz_rest_on(client, requests)
-    # The test server loads no voice models: the voices answer their documented 503.
-    voices = [e for e in tally.server_errors if e.startswith("503 ") and "/api/voices" in e]
-    unexpected = [e for e in tally.server_errors if e not in voices]
-    assert unexpected == [] and tally.not_json == [], tally
+    # The test server loads no voice models: the voices answer their documented 503 (counted
+    # apart, in `unavailable`); any other 5xx is a failure.
+    assert tally.server_errors == [] and tally.not_json == [], tally
     assert len(tally.by_status) > 3, tally.by_status  # the inputs reach past the first check
     assert await in_use(client) == 0
 
