@@ -107,6 +107,16 @@ def test_a_class_its_students_and_its_tutor(
     page.get_by_role("button", name="Create").click()
     expect(page.get_by_role("status").filter(has_text="Rex was created.")).to_be_visible()
     rex = page.locator(".admin-row", has_text="Rex").get_attribute("data-tutor-id")
+    # Questions and sessions are offered only of her own tutors (the demo tutors are the admins').
+    tabs = page.locator(".console__tabs")
+    tabs.get_by_role("link", name="What students asked").click()
+    expect(page.get_by_label("Tutor").locator("option")).to_have_text(["Euclid", "Rex"])
+    expect(page.get_by_role("status").filter(has_text="0 questions in 0 topics")).to_be_visible()
+    tabs.get_by_role("link", name="Sessions").click()
+    options = page.get_by_label("Tutor").locator("option")
+    expect(options).to_have_text(["All tutors", "Euclid", "Rex"])
+    expect(page.locator(".session-list")).to_be_attached()
+    expect(page.get_by_role("alert")).to_be_hidden()
     close_page(page)
 
     student = open_page(quiet_browser)
