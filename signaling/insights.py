@@ -12,9 +12,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from auth import Forbidden, Principal, Role
 from knowledge.prompt import looks_like_question
 from knowledge.questions import MAX_QUESTIONS, Asked, Topic, group_questions
 from knowledge.runtime import KnowledgeRuntime
+from signaling.access import check_owns, students_of
+from signaling.errors import not_found
 from signaling.sessions import SessionNotFound, session_json, turn_json
 from storage import Database, KBTurnSource, SessionRecord, Turn, Tutor, User
 
@@ -75,9 +78,16 @@ class Insights:
         self._db = db
         self._knowledge = knowledge
 
-    async def tutor_exists(self, tutor_id: int) -> bool:
+    async def check_tutor(self, who: Principal, tutor_id: int) -> None:
+        """404 when there is no such tutor, 403 unless `who` may manage it (as the tutors
+        routes answer): an admin every tutor, a teacher their own; the demo tutors belong to
+        no one and are the admins'."""
+        who.require(Role.TEACHER, Role.ADMIN)
         async with self._db.session() as s:
-            return await s.get(Tutor, tutor_id) is not None
+            tutor = await s.get(Tutor, tutor_id)
+        if tutor is None:
+            raise not_found("tutor")
+        check_owns(who, tutor.owner_id, "tutors")
 
     async def asked(self, tutor_id: int, *, days: int) -> list[Asked]:
         """The questions students asked `tutor_id` in the last `days` days, newest first; a
@@ -116,8 +126,12 @@ class Insights:
             self._knowledge.executor, group_questions, asked, self._knowledge.embedder
         )
 
-    async def sessions(self, tutor_id: int | None) -> list[dict[str, Any]]:
-        """Every student's sessions (of one tutor), newest first, with who the student was."""
+    async def sessions(self, who: Principal, tutor_id: int | None) -> list[dict[str, Any]]:
+        """The students' sessions `who` may read (of one tutor), newest first, with who the
+        student was: an admin's every one; a teacher's those of their own students with their
+        own tutors."""
+        if tutor_id is not None:
+            await self.check_tutor(who, tutor_id)
         query = (
             select(SessionRecord, Tutor.name, User.email, User.display_name)
             .outerjoin(Tutor, Tutor.id == SessionRecord.tutor_id)
@@ -127,6 +141,8 @@ class Insights:
         )
         if tutor_id is not None:
             query = query.where(SessionRecord.tutor_id == tutor_id)
+        if who.role is not Role.ADMIN:
+            query = query.where(Tutor.owner_id == who.user_id, students_of(who.user_id))
         async with self._db.session() as s:
             rows = (await s.execute(query)).all()
         return [
@@ -134,8 +150,10 @@ class Insights:
             for record, name, email, display in rows
         ]
 
-    async def session(self, session_id: str) -> dict[str, Any]:
-        """One session with its turns, each reply with the passages it was given."""
+    async def session(self, who: Principal, session_id: str) -> dict[str, Any]:
+        """One session with its turns, each reply with the passages it was given; 403 unless
+        `who` is an admin or the teacher of both its tutor and its student."""
+        who.require(Role.TEACHER, Role.ADMIN)
         async with self._db.session() as s:
             record = await s.scalar(
                 select(SessionRecord)
@@ -146,6 +164,12 @@ class Insights:
                 raise SessionNotFound(session_id)
             tutor = await s.get(Tutor, record.tutor_id) if record.tutor_id else None
             student = await s.get(User, record.student_id)
+            if who.role is not Role.ADMIN:
+                theirs = await s.scalar(
+                    select(User.id).where(User.id == record.student_id, students_of(who.user_id))
+                )
+                if tutor is None or tutor.owner_id != who.user_id or theirs is None:
+                    raise Forbidden("a teacher reads only their own students' sessions")
             sources = await s.scalars(
                 select(KBTurnSource)
                 .where(KBTurnSource.session_id == session_id)

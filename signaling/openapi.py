@@ -134,18 +134,27 @@ def _api_paths() -> dict[str, dict[str, Any]]:
         },
         "/api/tutors/{tutor_id}/questions": {
             "get": _op(
-                "What students asked the tutor in the last ?days=N, by topic (?format=csv; staff)",
+                "What students asked the tutor in the last ?days=N, by topic (?format=csv; an "
+                "admin, or the teacher who owns the tutor)",
                 200,
                 errors=(403, 404, 422),
             )
         },
         "/api/sessions": {
             "get": _op(
-                "Students' sessions, ?tutor_id= for one tutor's (staff)", 200, errors=(403, 422)
+                "Students' sessions, ?tutor_id= for one tutor's (an admin's all; a teacher's "
+                "own students' with their own tutors)",
+                200,
+                errors=(403, 404, 422),
             )
         },
         "/api/sessions/{session_id}": {
-            "get": _op("One session, its turns and their sources (staff)", 200, errors=(403, 404))
+            "get": _op(
+                "One session, its turns and their sources (an admin, or the teacher of its "
+                "tutor and its student)",
+                200,
+                errors=(403, 404),
+            )
         },
         "/api/voices": {
             "get": _op("The voices tutors can speak in (staff)", 200, errors=(403, 503))

@@ -1,5 +1,7 @@
-"""The console's Students and classes page and the "change my password" dialog, against the
-accounts API's shapes (scripted with page.route(): that API lands separately)."""
+"""The console's Students and classes page and the "change my password" dialog against a
+scripted accounts API (page.route()), for what the live class flow (test_classes_live.py) does
+not reach: a CSV's bad line, resets, disabling, adding a member by email, a phone's width, the
+page in Chinese, a server without the accounts API, and the password dialog's errors."""
 
 from __future__ import annotations
 

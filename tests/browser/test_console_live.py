@@ -53,8 +53,8 @@ def post(url: str, body: dict[str, Any], token: str | None = None) -> dict[str, 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real server (API, engine with its voice models, web client) and a teacher the
-    admin adds through the accounts API."""
+    """The real server (API, engine with its voice models, web client), a teacher the admin
+    adds through the accounts API, and the demo student in her class."""
     var = tmp_path_factory.mktemp("console")
     env = {
         "ADMIN_EMAIL": ADMIN[0],
@@ -67,6 +67,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         login = post(f"{url}/api/auth/login", {"email": ADMIN[0], "password": ADMIN[1]})
         teacher = {"email": TEACHER[0], "display_name": "Ms Chen", "role": "teacher"}
         post(f"{url}/api/users", {**teacher, "password": TEACHER[1]}, login["access_token"])
+        # A teacher reads only their own students' sessions: the demo student joins her class.
+        own = post(f"{url}/api/auth/login", {"email": TEACHER[0], "password": TEACHER[1]})
+        group = post(f"{url}/api/classes", {"name": "7B"}, own["access_token"])
+        members = f"{url}/api/classes/{group['id']}/members"
+        post(members, {"email": STUDENT[0]}, own["access_token"])
         yield url
 
 

@@ -58,7 +58,9 @@ export function statusBox() {
 export async function tutorPicker(app, { allKey = null } = {}) {
   const select = h("select", {});
   if (allKey) select.append(tr("option", allKey, null, { value: "" }));
-  const tutors = await app.api.request("GET", "/api/tutors");
+  const all = await app.api.request("GET", "/api/tutors");
+  // A teacher reads the questions and sessions of their own tutors only; the others would be 403.
+  const tutors = app.me?.role === "teacher" ? all.filter((t) => t.owner_id === app.me.id) : all;
   for (const tutor of tutors) {
     select.append(h("option", { value: String(tutor.id) }, tutor.name));
   }
