@@ -69,6 +69,12 @@ class OpusFrames:
         # libopus may hold the first frame back: until a packet is out, silence goes instead.
         return self._ready.popleft() if self._ready else SILENCE_PACKET
 
+    def close(self) -> None:
+        """Free the encoder now: FFmpeg keeps two threads for each open one, and a call's
+        objects may wait for the garbage collector long after the call ended."""
+        self._encoder = None
+        self._ready.clear()
+
 
 class OpusOutbound(OutboundAudio):
     """The engine's outbound track on a WebRTC call: Opus packets, silence never encoded."""
@@ -76,6 +82,10 @@ class OpusOutbound(OutboundAudio):
     def __init__(self, stats: PacingStats | None = None) -> None:
         super().__init__(stats)
         self._opus = OpusFrames(OUT_RATE, FRAME_SAMPLES)
+
+    def stop(self) -> None:
+        super().stop()
+        self._opus.close()
 
     async def recv(self) -> av.Packet[Any]:  # type: ignore[override]
         samples = await self.next_frame()
