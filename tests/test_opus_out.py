@@ -29,3 +29,22 @@ async def test_silence_is_one_constant_packet_and_speech_is_encoded() -> None:
     assert [bytes(p) for p in after[TAIL_FRAMES:]] == [SILENCE_PACKET] * 3
     assert stats.frames == len(packets)
     track.stop()
+
+
+def _threads() -> int:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+
+
+async def test_a_stopped_track_frees_its_encoder_and_the_encoders_threads() -> None:
+    before = _threads()
+    tracks = [OpusOutbound() for _ in range(3)]
+    for track in tracks:
+        track.play(SpeechChunk(pcm=np.full(FRAME_SAMPLES * 2, 4000, dtype=np.int16), text="a"))
+        for _ in range(3):
+            await track.recv()
+        assert track._opus._encoder is not None
+    for track in tracks:
+        track.stop()
+        assert track._opus._encoder is None
+    assert _threads() <= before  # FFmpeg's threads of each encoder end with it
