@@ -32,9 +32,10 @@ ASK: list[ChatMessage] = [
 
 @pytest.fixture(scope="module")
 def model_server() -> Iterator[str]:
-    """`python -m llama_cpp.server` with the small model, its API behind a key."""
+    """`python -m llama_cpp.server` with the model `make test` assembles (the default one),
+    its API behind a key."""
     port = free_port()
-    gguf = ModelPaths(MODELS_DIR, "qwen2.5-coder-0.5b").llm
+    gguf = ModelPaths(MODELS_DIR).llm
     proc = subprocess.Popen(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1"]
         + ["--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--api_key", KEY],
@@ -62,7 +63,7 @@ def model_server() -> Iterator[str]:
 
 
 def backend(url: str, key: str | None = KEY) -> OpenAICompatibleLLM:
-    return OpenAICompatibleLLM(base_url=url, model="qwen2.5-coder-0.5b", api_key=key)
+    return OpenAICompatibleLLM(base_url=url, model="tutor", api_key=key)
 
 
 async def test_a_reply_streams_in_pieces(model_server: str) -> None:
@@ -125,7 +126,7 @@ async def test_a_call_answers_through_the_model_server(
     model_server: str, make_client: MakeClient, tmp_path: Path
 ) -> None:
     settings = make_settings(
-        tmp_path, LLM_BASE_URL=model_server, LLM_API_KEY=KEY, LLM_MODEL="qwen2.5-coder-0.5b"
+        tmp_path, LLM_BASE_URL=model_server, LLM_API_KEY=KEY, LLM_MODEL="tutor"
     )
     client: TestClient[Any, Any] = await make_client(create_app(settings))
     headers = await login(client)
