@@ -105,6 +105,8 @@ def log_in(page: Any, site: str) -> None:
     page.get_by_label("Email").fill(ME["email"])
     page.get_by_label("Password").fill("right")
     page.get_by_role("button", name="Log in").click()
+    # Logging in ends on the tutor list; a page.goto() before that would be overtaken by it.
+    expect(page.get_by_role("heading", name="Choose a tutor")).to_be_visible()
 
 
 def test_accounts_and_classes(quiet_browser: Any, static_site: str) -> None:
