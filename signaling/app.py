@@ -56,6 +56,7 @@ from signaling.throttle import LoginThrottle
 from signaling.tutors import TutorService
 from signaling.users import UserService
 from storage import Database
+from storage import engines as registry
 
 log = logging.getLogger(__name__)
 
@@ -140,18 +141,27 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(WEB_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+    headers = {"Cache-Control": "no-cache"}
+    if request.app[SETTINGS].engine_pool:
+        # The page talks to the engine its session is placed on: any engine of the pool, which
+        # changes as engines come and go, so the policy is made for each page load.
+        engines = await registry.engines(request.app[DB])
+        headers["Content-Security-Policy"] = web_client_csp([e.url for e in engines])
+    return web.FileResponse(WEB_DIR / "index.html", headers=headers)
 
 
-def web_client_csp(settings: Settings) -> str:
+def web_client_csp(engines: list[str]) -> str:
     """The web client's policy: its own scripts and styles only (it has no inline ones), and
-    requests to this server and, when separate, the engine."""
-    connect = "'self'"
-    if settings.engine_url:
-        connect += " " + str(URL(settings.engine_url).origin())
+    requests to this server and to the engines at `engines` (their offers, and the WebSocket
+    transport)."""
+    connect = ["'self'"]
+    for url in engines:
+        origin = URL(url).origin()
+        socket = origin.with_scheme("wss" if origin.scheme == "https" else "ws")
+        connect += [str(origin), str(socket)]
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"media-src 'self' blob:; connect-src {connect}; object-src 'none'; "
+        f"media-src 'self' blob:; connect-src {' '.join(connect)}; object-src 'none'; "
         "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 
@@ -163,7 +173,8 @@ def create_app(settings: Settings, *, llm: LLM | None = None) -> web.Application
         client_max_size=8 * 1024 * 1024,
     )
     app[SETTINGS] = settings
-    app.on_response_prepare.append(security_headers(web_client_csp(settings)))
+    engines = [settings.engine_url] if settings.engine_url else []
+    app.on_response_prepare.append(security_headers(web_client_csp(engines)))
     if llm is not None:
         app[engine_api.SHARED_LLM] = llm
     app[ISSUER] = TokenIssuer(secret_key=settings.secret_key, algorithm=settings.algorithm)

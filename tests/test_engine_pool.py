@@ -53,6 +53,11 @@ async def test_sessions_are_placed_least_loaded_first_and_a_full_engine_is_passe
     urls, procs = await start_pool(tmp_path, 3, MAX_SESSIONS="1", **slow)
     try:
         assert await live(client) == urls
+        # The web client may talk to any engine of the pool, and only to them.
+        policy = (await client.get("/")).headers["Content-Security-Policy"]
+        connect = policy.split("connect-src ", 1)[1].split(";", 1)[0].split()
+        ws = [url.replace("http://", "ws://") for url in urls]
+        assert sorted(connect) == sorted(["'self'", *urls, *ws])
         headers = await login(client)
         first = await open_session(client, headers)
         assert host(first) == urls[0]

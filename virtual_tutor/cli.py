@@ -66,7 +66,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     def announce() -> None:
         # Called once the socket listens, so the URL printed is ready to use.
         print(f"\nVirtual Tutor {__version__} is running at {settings.base_url}/", flush=True)
-        engine = settings.engine_url or "in-process"
+        engine = "pool" if settings.engine_pool else settings.engine_url or "in-process"
         print(f"  engine: {engine}   database: {settings.database_url}", flush=True)
         for account in app[SEEDED]:
             password = account.password or "(as set in the environment or shown at first start)"

@@ -67,6 +67,10 @@ const STRINGS = {
     "call.mic.error": "The microphone could not be started. You can still type your messages.",
     "call.failed": "The call could not be started: {message}",
     "call.lost": "The call was lost: {message}",
+    "call.engineLost":
+      "The tutor's server stopped, so this call has ended. Everything said so far is saved. Start a new call to go on.",
+    "call.endedBy": "The call has ended ({reason}).",
+    "call.again": "Start a new call",
     "call.ended": "The call has ended.",
     "call.backToTutors": "Back to tutors",
     "call.conversation": "Conversation",
@@ -110,6 +114,7 @@ const STRINGS = {
     "reason.connect_timeout": "could not connect",
     "reason.session_timeout": "time limit reached",
     "reason.shutdown": "server restarted",
+    "reason.engine_lost": "the tutor's server stopped",
 
     "error.network": "The server cannot be reached. Check your connection and try again.",
     "error.generic": "Something went wrong: {message}",
@@ -176,6 +181,9 @@ const STRINGS = {
     "call.mic.error": "麦克风无法启动。您仍然可以输入文字。",
     "call.failed": "无法开始通话：{message}",
     "call.lost": "通话中断：{message}",
+    "call.engineLost": "导师的服务器停止了，这次通话已结束。之前的对话都已保存。开始新的通话即可继续。",
+    "call.endedBy": "通话已结束（{reason}）。",
+    "call.again": "开始新的通话",
     "call.ended": "通话已结束。",
     "call.backToTutors": "返回导师列表",
     "call.conversation": "对话",
@@ -219,6 +227,7 @@ const STRINGS = {
     "reason.connect_timeout": "未能连接",
     "reason.session_timeout": "已达时长上限",
     "reason.shutdown": "服务器重启",
+    "reason.engine_lost": "导师的服务器停止了",
 
     "error.network": "无法连接服务器，请检查网络后重试。",
     "error.generic": "出现问题：{message}",

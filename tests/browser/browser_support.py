@@ -67,7 +67,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
+def _wait_healthy(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float, degraded: bool
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -76,6 +78,9 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout
             with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
                 if response.status == 200:
                     return
+        except urllib.error.HTTPError as error:
+            if degraded and error.code == 503:
+                return
         except (urllib.error.URLError, OSError):
             pass
         time.sleep(0.5)
@@ -83,9 +88,13 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path, timeout
 
 
 @contextmanager
-def running_server(var: Path, env: dict[str, str], *, timeout: float = 180) -> Iterator[str]:
+def running_server(
+    var: Path, env: dict[str, str], *, timeout: float = 180, degraded: bool = False
+) -> Iterator[str]:
     """The real server (API, engine, web client) on a free port, its database and files in
-    `var`; `env` adds to or overrides the settings. Its log is kept in the artifacts."""
+    `var`; `env` adds to or overrides the settings. Its log is kept in the artifacts. With
+    `degraded`, a server that answers but reports trouble (503: a pool with no engine yet) is
+    up."""
     port = free_port()
     full = {
         **os.environ,
@@ -109,7 +118,7 @@ def running_server(var: Path, env: dict[str, str], *, timeout: float = 180) -> I
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, process, log, timeout)
+        _wait_healthy(url, process, log, timeout, degraded)
         yield url
     finally:
         process.terminate()

@@ -112,10 +112,13 @@ function buildControls(ui) {
   );
   ui.sound = hidden(tr("button", "call.enableSound", null, { type: "button", class: "button" }));
   ui.controls = h("div", { class: "call__controls" }, ui.mute, ui.stop, ui.hangup, ui.sound);
+  // Offered when the server ended the call (its engine stopped), not when the student did.
+  ui.again = hidden(tr("button", "call.again", null, { type: "button", class: "button primary" }));
   ui.after = hidden(
     h(
       "nav",
       { class: "call__after" },
+      ui.again,
       tr("a", "call.backToTutors", null, { class: "button primary", href: "#/tutors" }),
       tr("a", "nav.history", null, { class: "button", href: "#/history" }),
     ),
@@ -166,7 +169,7 @@ function buildComposer(ui) {
   );
 }
 
-export function showEnded(ui, { keepNotice = false } = {}) {
+export function showEnded(ui, { keepNotice = false, again = false } = {}) {
   showState(ui, "ended");
   ui.controls.hidden = true;
   ui.composer.hidden = true;
@@ -174,5 +177,6 @@ export function showEnded(ui, { keepNotice = false } = {}) {
   ui.level.hidden = true;
   if (!keepNotice) ui.notice.hidden = true;
   ui.after.hidden = false;
-  ui.after.querySelector("a").focus();
+  ui.again.hidden = !again;
+  (again ? ui.again : ui.after.querySelector("a")).focus();
 }

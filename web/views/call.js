@@ -45,6 +45,7 @@ export function renderCall(main, { app }) {
     return ending;
   };
   wireControls(call, { ui, app, end, activity });
+  const unwatch = watchSession(call, { ui, app, session, tutor });
 
   // Esc stops the tutor talking, wherever the focus is (as the Stop button does).
   const onKey = (event) => {
@@ -71,6 +72,7 @@ export function renderCall(main, { app }) {
   ui.heading.focus();
 
   return () => {
+    unwatch();
     window.removeEventListener("pagehide", onPageHide);
     document.removeEventListener("keydown", onKey);
     captions.close();
@@ -116,6 +118,59 @@ function showCallEvents(call, { ui, conversation, app, activity, captions, micMe
     // Stopping makes sense while the tutor has the floor.
     ui.stop.disabled = !(detail.state === "thinking" || detail.state === "speaking");
   });
+}
+
+// While the connection is down, how often the server is asked whether the call still exists.
+const SESSION_CHECK_MS = 3000;
+
+/**
+ * While the connection is down, ask the server whether the session is still on. An engine
+ * that stopped ends its sessions (reason `engine_lost`): then the call is over, the student is
+ * told why and offered a new call with the same tutor. Returns the watcher's cleanup.
+ */
+function watchSession(call, { ui, app, session, tutor }) {
+  let timer = null;
+  const stop = () => {
+    clearInterval(timer);
+    timer = null;
+  };
+  const check = async () => {
+    let detail;
+    try {
+      detail = await app.api.session(session.session_id);
+    } catch {
+      return; // the server itself may be restarting: ask again at the next tick
+    }
+    if (detail.status !== "ended" || call.state === "closed") return;
+    stop();
+    call.close();
+    const reason = detail.end_reason || "";
+    if (reason === "engine_lost") retranslate(ui.notice, "call.engineLost");
+    else retranslate(ui.notice, "call.endedBy", { reason: app.t(`reason.${reason}`) });
+    ui.notice.hidden = false;
+    showEnded(ui, { keepNotice: true, again: true });
+  };
+  call.addEventListener("state", ({ detail }) => {
+    if (detail.state === "disconnected" || detail.state === "failed") {
+      if (timer === null) {
+        check();
+        timer = setInterval(check, SESSION_CHECK_MS);
+      }
+    } else {
+      stop();
+    }
+  });
+  ui.again.addEventListener("click", async () => {
+    ui.again.disabled = true;
+    try {
+      await app.startCall(tutor);
+    } catch (failure) {
+      ui.again.disabled = false;
+      app.showFailure(ui.notice, failure);
+      ui.notice.hidden = false;
+    }
+  });
+  return stop;
 }
 
 function stopTutor(call, ui, activity) {
