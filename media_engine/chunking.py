@@ -85,6 +85,25 @@ class SpeechChunker:
         return None
 
 
+def word_pieces(text: str) -> list[str]:
+    """A fixed text (what the engine says itself) in pieces like a generated reply's: words
+    with their spaces, or Chinese six characters at a time."""
+    return re.findall(r"\S+\s*|\s+", text) if " " in text else re.findall(r".{1,6}", text)
+
+
+def first_chunk(text: str, *, whole: bool) -> str | None:
+    """The first chunk of a reply that opens with `text` (is `text`, if `whole`), cut as the
+    reply's will be, its pieces fed one at a time. None if the reply goes on after `text` and
+    the chunk would end in what follows. The engine makes its audio ahead (Conversation.
+    prefetch)."""
+    chunker = SpeechChunker()
+    for piece in word_pieces(text):
+        chunks = chunker.push(piece)
+        if chunks:
+            return chunks[0]
+    return chunker.flush() if whole else None
+
+
 def _boundary_after(text: str, i: int) -> bool:
     """An ASCII mark ends something only before a space or a Chinese character."""
     j = _after_closers(text, i + 1)

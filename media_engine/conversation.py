@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -26,6 +25,7 @@ from knowledge.prompt import RULES, UNAVAILABLE
 from knowledge.retriever import Retrieval, Retriever, same_question
 from knowledge.vocabulary import as_list
 from media_engine.answering import KnownWord, Plan, follows_up, not_covered_rules, opening, plan
+from media_engine.chunking import first_chunk, word_pieces
 from media_engine.errors import StageError
 from media_engine.fact_guard import FactGuard, at_most_sentences, guarded
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
@@ -35,6 +35,8 @@ from media_engine.tutor import TutorProfile
 log = logging.getLogger(__name__)
 
 Send = Callable[[str], None]
+Prepare = Callable[[str], Awaitable[None]]
+"""Makes the audio of a reply's likely first chunk ahead (the voice pipeline's)."""
 
 # Turns kept in the prompt: enough for follow-up questions, small enough for a 0.5B model's
 # context and for a fast first token.
@@ -164,15 +166,17 @@ class Conversation:
             return ""
         return as_list(words, self.tutor.language)
 
-    async def prefetch(self, text: str) -> None:
+    async def prefetch(self, text: str, prepare: Prepare | None = None) -> None:
         """Prepare the reply to `text`, a stable partial transcript, before the turn ends.
 
         The voice pipeline calls this, in a task it owns, once the partial transcript has
-        settled. The course material for it is searched, and the model reads the prompt the
-        turn will most likely have (history, material, these words), so when the student
-        stops only the words that changed are left to read. When the final transcript asks
-        the same thing (80% of its terms in common), the reply reuses this search and its
-        material word for word, so the prompt matches what was read. The latest call wins.
+        settled. The course material for it is searched; the first chunk of the words the
+        engine will open the reply with (the notes' sentence, its own answer) is handed to
+        `prepare`, which makes its audio; then the model reads the prompt the turn will most
+        likely have (history, material, these words), so when the student stops only the words
+        that changed are left to read. When the final transcript asks the same thing (80% of
+        its terms in common), the reply reuses this search and its material word for word, so
+        the prompt matches what was read. The latest call wins.
         """
         if not text.strip():
             return
@@ -188,10 +192,23 @@ class Conversation:
             self._prefetched = found
             relevant = found.relevant
         ahead = plan(text, self.tutor, relevant=relevant)
+        if prepare is not None:
+            await self._prepare_opening(ahead, text, prepare)
         if ahead.said is not None:
             return  # the engine will answer this itself: no prompt to read
         draft: list[ChatMessage] = [*self._history, {"role": "user", "content": text}]
         await self._llm.prefill(self._prompt(draft, ahead.context))
+
+    async def _prepare_opening(self, ahead: Plan, text: str, prepare: Prepare) -> None:
+        """Hand the first chunk of the reply's likely opening to `prepare`."""
+        if ahead.said is not None:
+            chunk = first_chunk(ahead.said, whole=True)
+        else:
+            said = " ".join(m["content"] for m in self._history if m["role"] == "assistant")
+            lead = opening(ahead, text, self.tutor.language, said)
+            chunk = first_chunk(lead, whole=False) if lead else None
+        if chunk:
+            await prepare(chunk)
 
     def asked_question(self) -> bool:
         """Whether the tutor's last words (what the student heard) asked a question."""
@@ -392,5 +409,5 @@ def _history_start(count: int) -> int:
 
 async def _words(text: str) -> AsyncIterator[str]:
     """A fixed reply, in pieces like a generated one, so it is shown and spoken the same way."""
-    for piece in re.findall(r"\S+\s*|\s+", text) if " " in text else re.findall(r".{1,6}", text):
+    for piece in word_pieces(text):
         yield piece

@@ -93,6 +93,8 @@ class TTS(abc.ABC):
         self._first = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-first")
         self._ahead = DeadlineWorker(f"{self.name}-ahead")
         self._said: OrderedDict[tuple[str, str, str], NDArray[np.int16]] = OrderedDict()
+        # Audio being made now, by its words: a second request for them waits for the first.
+        self._making: dict[tuple[str, str, str], asyncio.Future[NDArray[np.int16]]] = {}
 
     async def synthesize(
         self,
@@ -107,34 +109,61 @@ class TTS(abc.ABC):
 
         `first` marks the first chunk of a reply, which goes ahead of read-ahead work; among
         read-ahead chunks, the one `needed_in` the fewest seconds (its call's audio still
-        queued) goes first.
+        queued) goes first. Audio already made (a kept phrase, or one `prepare`d or still
+        being made for the same words) is not made again.
         """
-        loop = asyncio.get_running_loop()
         key = (clean_for_speech(text), voice, language)
+        pcm = await self._pcm(key, first=first, needed_in=needed_in)
+        self._keep(key, pcm)
+        gap = np.zeros(int(GAP_S * OUT_RATE), dtype=np.int16)
+        return Speech(pcm=np.concatenate([pcm, gap]))
+
+    async def prepare(self, text: str, *, voice: str, language: str) -> None:
+        """Make and keep the audio of `text` now, as a reply's first chunk: the words a reply
+        will most likely open with, made while the student is still speaking, so that the
+        reply's first chunk costs nothing once they stop."""
+        key = (clean_for_speech(text), voice, language)
+        pcm = await self._pcm(key, first=True, needed_in=0.0)
+        self._keep(key, pcm, always=True)
+
+    async def _pcm(
+        self, key: tuple[str, str, str], *, first: bool, needed_in: float
+    ) -> NDArray[np.int16]:
+        pcm = self._said.get(key)
+        if pcm is not None:
+            self._said.move_to_end(key)
+            return pcm
+        making = self._making.get(key)
+        if making is None:
+            if first:
+                loop = asyncio.get_running_loop()
+                making = loop.run_in_executor(self._first, self._output_pcm, *key)
+            else:
+                job = self._ahead.submit(time.monotonic() + needed_in, self._output_pcm, *key)
+                making = asyncio.wrap_future(job)
+            self._making[key] = making
+            making.add_done_callback(lambda _: self._making.pop(key, None))
         try:
-            pcm = self._said.get(key)
-            if pcm is None:
-                if first:
-                    pcm = await loop.run_in_executor(self._first, self._output_pcm, *key)
-                else:
-                    deadline = time.monotonic() + needed_in
-                    job = self._ahead.submit(deadline, self._output_pcm, *key)
-                    pcm = await asyncio.wrap_future(job)
-                self._keep(key, pcm)
+            # Shielded: one waiter given up (a barge-in) must not cancel it for the others.
+            return await asyncio.shield(making)
         except TTSError:
+            raise
+        except asyncio.CancelledError:
             raise
         except Exception as exc:
             log.exception("%s failed", self.name)
             raise TTSError(f"speech synthesis failed ({type(exc).__name__})") from exc
-        gap = np.zeros(int(GAP_S * OUT_RATE), dtype=np.int16)
-        return Speech(pcm=np.concatenate([pcm, gap]))
 
-    def _keep(self, key: tuple[str, str, str], pcm: NDArray[np.int16]) -> None:
+    def _keep(
+        self, key: tuple[str, str, str], pcm: NDArray[np.int16], always: bool = False
+    ) -> None:
         """Keep the audio of short phrases: replies open with the same few words ("That's
-        not in our course notes, but"), which then cost no synthesis."""
-        if len(key[0]) > KEEP_CHARS:
+        not in our course notes, but"), which then cost no synthesis. `always`: a prepared
+        first chunk, kept whatever its length until it is used or pushed out."""
+        if len(key[0]) > KEEP_CHARS and not always:
             return
         self._said[key] = pcm
+        self._said.move_to_end(key)
         while len(self._said) > KEEP_PHRASES:
             self._said.popitem(last=False)
 

@@ -248,7 +248,18 @@ class VoicePipeline:
         if utterance.searched and same_question(utterance.searched, text):
             return
         utterance.searched = text
-        self._tasks.spawn(self.call.conversation.prefetch(text), name="prefetch")
+        prefetch = self.call.conversation.prefetch(text, self._prepare_chunk)
+        self._tasks.spawn(prefetch, name="prefetch")
+
+    async def _prepare_chunk(self, text: str) -> None:
+        """Make the audio of the reply's likely first chunk while the student finishes: if the
+        reply opens with it, its first words cost no synthesis when they stop."""
+        models = self._factory.models
+        tts, voice = choose_tts(self.call.tutor.voice, models.tts, models.piper)
+        try:
+            await tts.prepare(text, voice=voice, language=self._language)
+        except StageError:
+            return  # the reply's own synthesis reports a failure
 
     async def _transcribe(self, audio: Samples) -> Transcript | None:
         self.asr_calls += 1

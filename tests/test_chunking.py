@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from media_engine.chunking import FIRST_MAX_WORDS, SpeechChunker
+from media_engine.chunking import FIRST_MAX_WORDS, SpeechChunker, first_chunk
 
 
 def chunk(text: str, *, piece: int = 3) -> list[str]:
@@ -109,3 +109,21 @@ def test_an_unpunctuated_chinese_start_is_cut_after_a_whole_word() -> None:
     assert chunker.push("光合作用是绿") == []
     assert chunker.push("色植物制造养") == ["光合作用是绿色植物"]
     assert chunker.push("料的过程。") == ["制造养料的过程。"]
+
+
+def test_the_first_chunk_of_a_known_opening_is_cut_as_the_reply_will_be() -> None:
+    # Fed a word at a time, as the reply is: a clause without punctuation is cut at its
+    # sixth word, although the whole sentence ends in a full stop.
+    opening = "Plants use sunlight water and carbon dioxide to make food."
+    assert first_chunk(opening, whole=False) == "Plants use sunlight water and carbon"
+    assert first_chunk("Photosynthesis is how plants make food, using light.", whole=False) == (
+        "Photosynthesis is how plants make food,"
+    )
+    # A short opening the model goes on from: where its first chunk ends is not known yet.
+    assert first_chunk("Yes, it is", whole=False) is None
+    # The engine's own whole answer: its end ends the chunk.
+    assert first_chunk("12 times 12 is 144.", whole=True) == "12 times 12 is 144."
+    assert (
+        first_chunk("光合作用是植物利用阳光制造养分的过程。", whole=True)
+        == chunk("光合作用是植物利用阳光制造养分的过程。", piece=6)[0]
+    )

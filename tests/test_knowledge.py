@@ -32,6 +32,7 @@ from knowledge.runtime import KnowledgeRuntime
 from knowledge.seed import seed_demo_knowledge
 from knowledge.text import safe_title, tokens
 from media_engine.answering import NOT_COVERED, NOT_COVERED_LEAD, not_covered_rules
+from media_engine.chunking import first_chunk
 from media_engine.conversation import Conversation
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.store import TurnStore
@@ -425,3 +426,25 @@ async def test_passages_of_another_model_are_embedded_again(tmp_path: Path) -> N
     finally:
         await runtime.aclose()
         await db.close()
+
+
+async def test_prefetch_hands_over_the_first_chunk_the_reply_opens_with(grounded: Any) -> None:
+    # While the student finishes, the engine makes the audio of the reply's first chunk: the
+    # notes' answer (the model goes on after it), or the engine's own whole answer.
+    db, runtime, ada_kb, _ = grounded
+    sent: list[str] = []
+    conv = await _conversation(db, runtime.retriever, ada_kb, sent, ScriptedLLM())
+    prepared: list[str] = []
+
+    async def prepare(chunk: str) -> None:
+        prepared.append(chunk)
+
+    await conv.prefetch("how do plants make their food", prepare)
+    reply = await ask(conv, "How do plants make their food?", turn_id="t1", sent=sent)
+    assert prepared and prepared[0] == first_chunk(reply.text, whole=True)
+    assert len(prepared[0]) < len(reply.text)  # a chunk, not the whole reply
+
+    await conv.prefetch("what is 12 times 12", prepare)
+    reply = await ask(conv, "What is 12 times 12?", turn_id="t2", sent=sent)
+    assert "144" in reply.text
+    assert prepared[1] == first_chunk(reply.text, whole=True)

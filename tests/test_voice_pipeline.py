@@ -296,7 +296,7 @@ async def test_course_material_is_searched_once_the_partial_transcript_settles(
     rig: Rig = await make_rig(audio, llm=ScriptedLLM("Yes."))
     searched: list[tuple[float, str]] = []
 
-    async def prefetch(text: str) -> None:
+    async def prefetch(text: str, prepare: Any = None) -> None:
         searched.append((time.monotonic(), text))
 
     rig.call.conversation.prefetch = prefetch  # type: ignore[method-assign]
