@@ -99,7 +99,12 @@ class Trouble:
     error: StageError
 
 
-ReplyPiece = Planned | Words | Trouble
+@dataclass(frozen=True)
+class ModelAsked:
+    """The engine's opening is said; the model is asked to go on from it."""
+
+
+ReplyPiece = Planned | Words | Trouble | ModelAsked
 
 
 class Conversation:
@@ -253,6 +258,7 @@ class Conversation:
                 async for piece in _words(lead):
                     yield Words(piece)
                 prompt.append({"role": "assistant", "content": lead})
+                yield ModelAsked()
             # Every backend's stream is an async generator: it can be closed early.
             generated = cast(AsyncGenerator[str, None], self._llm.stream(prompt, self._options))
             pieces = at_most_sentences(generated, MAX_SENTENCES - (lead is not None))

@@ -54,6 +54,9 @@ class TurnClock:
     asr_compute_s: float | None = None
     llm_started_at: float | None = None
     first_token_at: float | None = None
+    model_asked_at: float | None = None
+    """When the model was asked, after the opening the engine said itself (none: no opening)."""
+    model_first_token_at: float | None = None
     first_chunk_at: float | None = None
     first_audio_at: float | None = None
     first_sent_at: float | None = None
@@ -120,6 +123,8 @@ class TurnClock:
             "transcript": self.transcript_at,
             "llm_start": self.llm_started_at,
             "first_token": self.first_token_at,
+            "model_asked": self.model_asked_at,
+            "model_first_token": self.model_first_token_at,
             "first_chunk": self.first_chunk_at,
             "first_audio": self.first_audio_at,
             "first_sent": self.first_sent_at,
@@ -135,6 +140,9 @@ class TurnClock:
         now_mono, now_epoch = time.monotonic(), time.time()
         fields: dict[str, Any] = {
             "llm_first_token_ms": _ms(self.llm_started_at, self.first_token_at),
+            # After an opening the engine said itself: how long the model took to go on from
+            # it (reading its prompt), which the opening's audio must cover.
+            "model_first_token_ms": _ms(self.model_asked_at, self.model_first_token_at),
             "tts_first_audio_ms": _ms(self.first_chunk_at, self.first_audio_at),
             "first_audio_sent_ms": _ms(self.first_audio_at, self.first_sent_at),
             "total_ms": _ms(self.reference, self.first_sent_at),

@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from core import logs, metrics
 from knowledge.index import Passage
-from media_engine.conversation import Conversation, Planned, Reply, Words
+from media_engine.conversation import Conversation, ModelAsked, Planned, Reply, Words
 from media_engine.errors import StageError
 from media_engine.events import (
     Error,
@@ -189,6 +189,8 @@ class Turn:
                 elif isinstance(piece, Planned):
                     reply.route = piece.route
                     self._planned(piece)
+                elif isinstance(piece, ModelAsked):
+                    self.clock.model_asked_at = time.monotonic()
                 else:
                     self._stage_failed(piece.error)
         reply.finished_at = time.monotonic()
@@ -198,8 +200,11 @@ class Turn:
 
     async def _words(self, text: str) -> None:
         reply = self.reply
+        clock = self.clock
         if reply.first_token_at is None:
-            reply.first_token_at = self.clock.first_token_at = time.monotonic()
+            reply.first_token_at = clock.first_token_at = time.monotonic()
+        if clock.model_asked_at is not None and clock.model_first_token_at is None:
+            clock.model_first_token_at = time.monotonic()
         reply.text += text
         self._emit(TextDelta(turn_id=self.turn_id, content=text))
         if self.speaker is not None:
