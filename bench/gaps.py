@@ -67,11 +67,18 @@ def report(name: str, turns: list[dict[str, Any]], late: float) -> dict[str, Any
     gaps = [t.get("metrics", {}).get("longest_gap_ms", 0.0) for t in turns]
     over = sum(1 for s in silences if s > GOAL_MS)
     waits = sum(int(t.get("metrics", {}).get("gaps", 0)) for t in turns)
+    # How long the model took to go on from the engine's opening: the opening must cover it.
+    model = [
+        t["metrics"]["model_first_token_ms"]
+        for t in turns
+        if "model_first_token_ms" in t.get("metrics", {})
+    ]
     print(
         f"{name:16} replies={len(turns):3}  longest silence p50={pct(silences, 50):6.0f} ms "
         f"max={max(silences, default=0):6.0f} ms  over {GOAL_MS} ms: {over}/{len(silences)}  "
         f"engine wait max={max(gaps, default=0):6.0f} ms ({waits} over 150 ms)  "
-        f"late frames {late:.2%}"
+        f"late frames {late:.2%}  model went on after p50={pct(model, 50):6.0f} ms "
+        f"max={max(model, default=0):6.0f} ms (n={len(model)})"
     )
     return {"name": name, "turns": turns, "late_frame_rate": late}
 
