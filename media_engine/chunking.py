@@ -52,6 +52,17 @@ class SpeechChunker:
                 self._emitted += 1
         return chunks
 
+    def cut_short(self) -> str | None:
+        """What was pushed so far is a fixed opening, and what follows is generated: a
+        sentence the opening ends with is a chunk now (returned: nothing that follows can join
+        it), and the next chunk is cut short, as a reply's first is (a clause of a few words).
+        """
+        rest = None
+        if self._buffer.rstrip().rstrip(_CLOSERS).endswith(tuple(_CJK_END + _ASCII_END)):
+            rest = self.flush()
+        self._emitted = 0
+        return rest
+
     def flush(self) -> str | None:
         """The text left when the reply ends."""
         rest, self._buffer = self._buffer.strip(), ""

@@ -89,6 +89,8 @@ class Words:
     """The next words of the reply."""
 
     text: str
+    opening: bool = False
+    """Words of the opening the engine says itself before the model goes on from it."""
 
 
 @dataclass(frozen=True)
@@ -253,10 +255,11 @@ class Conversation:
             if lead is not None:
                 # The material's answer opens the reply at once, spoken while the model reads
                 # the prompt; the model goes on from it (an explanation, a question back).
-                # Its first words are synthesized first, with both cores.
+                # Its first words are synthesized first, with both cores; the model is asked
+                # as soon as they are, and reads while the rest of the opening is made.
                 self._llm.stop_reading_ahead()
                 async for piece in _words(lead):
-                    yield Words(piece)
+                    yield Words(piece, opening=True)
                 prompt.append({"role": "assistant", "content": lead})
                 yield ModelAsked()
             # Every backend's stream is an async generator: it can be closed early.

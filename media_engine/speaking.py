@@ -218,14 +218,22 @@ class Speaker:
             self._texts.put_nowait(rest)
         self._texts.put_nowait(None)
 
-    async def ready(self) -> None:
+    def opening_said(self) -> None:
+        """The engine's own opening is all fed; the model goes on from it. Its first words
+        are cut into a short chunk, as a reply's first are, so they are heard sooner after the
+        opening."""
+        rest = self._chunker.cut_short()
+        if rest:
+            self._texts.put_nowait(rest)
+
+    async def ready(self, *, hold: bool = True) -> None:
         """Wait while synthesis is what the student waits for: while the first chunk is being
-        synthesized (nothing is heard until it is), and while less than LEAD_LOW_S of audio is
-        left to play and text is waiting to be synthesized. Generation holds meanwhile (the
-        model stops a few pieces ahead), so synthesis has the cores."""
+        synthesized (nothing is heard until it is), and (`hold`) while less than LEAD_LOW_S of
+        audio is left to play and text is waiting to be synthesized. Generation holds meanwhile
+        (the model stops a few pieces ahead), so synthesis has the cores."""
         if self._clock.first_chunk_at is not None and not self._first_audio.is_set():
             await self._first_audio.wait()
-        while self._gate.is_set() and self._behind():
+        while hold and self._gate.is_set() and self._behind():
             self._synthesized.clear()
             await self._synthesized.wait()
 

@@ -185,12 +185,14 @@ class Turn:
         ) as answer:
             async for piece in answer:
                 if isinstance(piece, Words):
-                    await self._words(piece.text)
+                    await self._words(piece.text, opening=piece.opening)
                 elif isinstance(piece, Planned):
                     reply.route = piece.route
                     self._planned(piece)
                 elif isinstance(piece, ModelAsked):
                     self.clock.model_asked_at = time.monotonic()
+                    if speaker is not None:
+                        speaker.opening_said()
                 else:
                     self._stage_failed(piece.error)
         reply.finished_at = time.monotonic()
@@ -198,7 +200,7 @@ class Turn:
             speaker.end()
             self._emit(self._text_event())
 
-    async def _words(self, text: str) -> None:
+    async def _words(self, text: str, *, opening: bool = False) -> None:
         reply = self.reply
         clock = self.clock
         if reply.first_token_at is None:
@@ -209,7 +211,9 @@ class Turn:
         self._emit(TextDelta(turn_id=self.turn_id, content=text))
         if self.speaker is not None:
             self.speaker.feed(text)
-            await self.speaker.ready()
+            # The opening's words never wait for its synthesis to get ahead: the sooner the
+            # model is asked, the sooner it has read its prompt.
+            await self.speaker.ready(hold=not opening)
 
     def _text_event(self) -> ReplyText:
         return ReplyText(

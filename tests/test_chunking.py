@@ -127,3 +127,24 @@ def test_the_first_chunk_of_a_known_opening_is_cut_as_the_reply_will_be() -> Non
         first_chunk("光合作用是植物利用阳光制造养分的过程。", whole=True)
         == chunk("光合作用是植物利用阳光制造养分的过程。", piece=6)[0]
     )
+
+
+def test_after_an_opening_the_models_first_words_are_a_short_chunk() -> None:
+    chunker = SpeechChunker()
+    out: list[str] = []
+    for piece in ["Plants make food ", "using sunlight, ", "water and air."]:
+        out += chunker.push(piece)
+    # The opening's last sentence is complete: it is a chunk now, not when the model goes on.
+    assert chunker.cut_short() == "water and air."
+    for piece in ["The ", "leaves ", "take ", "in ", "carbon ", "dioxide ", "through ", "tiny "]:
+        out += chunker.push(piece)
+    assert out == ["Plants make food using sunlight,", "The leaves take in carbon dioxide"]
+
+    # An opening that leads into the model's words ("..., but") joins its first short chunk.
+    chunker = SpeechChunker()
+    out = chunker.push("That's not in our course notes, ")
+    out += chunker.push("but ")
+    assert chunker.cut_short() is None
+    for piece in ["the ", "sky ", "is ", "blue ", "because ", "of ", "light."]:
+        out += chunker.push(piece)
+    assert out == ["That's not in our course notes,", "but the sky is blue because"]

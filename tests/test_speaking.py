@@ -84,6 +84,24 @@ async def test_generation_waits_for_synthesis_while_the_lead_is_short() -> None:
         await asyncio.wait_for(ready, 10)
 
 
+async def test_after_the_openings_first_chunk_the_model_is_asked_without_waiting() -> None:
+    # The engine's own opening: once its first chunk is made, the model may start reading
+    # while the rest of the opening is synthesized (it needs the time more than synthesis).
+    tts = HeldTTS(seconds_per_char=0.005)
+    async with speaking(tts) as (speaker, _, _):
+        speaker.feed("This first sentence is short. And a second one follows it.")
+        opened = asyncio.create_task(speaker.ready(hold=False))
+        await _wait_started(tts)
+        await asyncio.sleep(0.2)
+        assert not opened.done(), "nothing is heard until the first chunk is made"
+        tts.release()
+        await asyncio.wait_for(opened, 10)
+        speaker.opening_said()  # the opening's last sentence is a chunk now
+        await _wait_started(tts)
+        assert [c.text for c in speaker.chunks] == ["This first sentence is short."]
+        tts.release()
+
+
 async def test_generation_goes_on_with_enough_audio_ahead() -> None:
     tts = HeldTTS(seconds_per_char=0.2)  # the first chunk is several seconds of audio
     async with speaking(tts) as (speaker, _, _):
