@@ -160,14 +160,6 @@ class Call:
                 raise UnsupportedOffer(
                     "the offer's audio has no Opus codec, which the tutor speaks"
                 )
-            # The tutor's voice goes out as Opus the engine encodes itself (media_engine.
-            # opus_out); every browser offers it.
-            if media.kind == "audio" and not any(
-                c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs
-            ):
-                raise UnsupportedOffer(
-                    "the offer's audio has no Opus codec, which the tutor speaks"
-                )
         # getTransceivers() lists media only; a data channel shows as the SCTP transport.
         kinds = {t.kind for t in self._pc.getTransceivers()}
         if not kinds and self._pc.sctp is None:
