@@ -90,6 +90,7 @@ STAGES = [
     "endpoint_ms",
     "asr_final_ms",
     "llm_first_token_ms",
+    "model_first_token_ms",
     "tts_first_audio_ms",
     "first_audio_sent_ms",
     "total_ms",
@@ -197,6 +198,8 @@ def stage_summary(turns: list[dict[str, Any]]) -> list[str]:
     committed = sum(1 for t in turns if t.get("metrics", {}).get("speculation") == "committed")
     drops = sum(int(t.get("metrics", {}).get("speculation_drops", 0)) for t in turns)
     lines.append(f"  answered ahead and committed {committed}/{len(turns)}, dropped {drops}")
+    ahead = sum(1 for t in turns if t.get("metrics", {}).get("first_chunk_ahead"))
+    lines.append(f"  first chunk's audio made ahead (or kept) {ahead}/{len(turns)}")
     return lines
 
 

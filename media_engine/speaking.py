@@ -60,6 +60,8 @@ class TurnClock:
     first_chunk_at: float | None = None
     first_audio_at: float | None = None
     first_sent_at: float | None = None
+    first_chunk_ahead: bool = False
+    """The first chunk's audio was made before it was asked for (while the student spoke)."""
     longest_gap_s: float = 0.0
     """The longest wait for synthesis between two chunks of the reply (beyond their own
     pauses): playback ran out of audio."""
@@ -148,6 +150,7 @@ class TurnClock:
             "total_ms": _ms(self.reference, self.first_sent_at),
         }
         if self.first_sent_at is not None:
+            fields["first_chunk_ahead"] = self.first_chunk_ahead
             fields["longest_gap_ms"] = round(self.longest_gap_s * 1000, 1)
             fields["gaps"] = self.gaps
         if self.first_sent_at is not None:
@@ -274,6 +277,7 @@ class Speaker:
                 self._synthesized.set()
             if self._clock.first_audio_at is None:
                 self._clock.first_audio_at = time.monotonic()
+                self._clock.first_chunk_ahead = speech.ready_made
             await self._gate.wait()
             chunk = SpeechChunk(pcm=speech.pcm, text=text, on_start=self._chunk_started)
             self.chunks.append(chunk)

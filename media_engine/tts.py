@@ -68,6 +68,8 @@ class Speech:
 
     pcm: NDArray[np.int16]
     """48 kHz mono s16."""
+    ready_made: bool = False
+    """Made before it was asked for (prepared ahead, or a phrase kept from before)."""
 
 
 def clean_for_speech(text: str) -> str:
@@ -113,10 +115,11 @@ class TTS(abc.ABC):
         being made for the same words) is not made again.
         """
         key = (clean_for_speech(text), voice, language)
+        ready_made = key in self._said or key in self._making
         pcm = await self._pcm(key, first=first, needed_in=needed_in)
         self._keep(key, pcm)
         gap = np.zeros(int(GAP_S * OUT_RATE), dtype=np.int16)
-        return Speech(pcm=np.concatenate([pcm, gap]))
+        return Speech(pcm=np.concatenate([pcm, gap]), ready_made=ready_made)
 
     async def prepare(self, text: str, *, voice: str, language: str) -> None:
         """Make and keep the audio of `text` now, as a reply's first chunk: the words a reply

@@ -20,10 +20,10 @@ async def test_a_prepared_chunk_is_not_made_again() -> None:
     try:
         await tts.prepare(CHUNK, voice="af_heart", language="en")
         speech = await tts.synthesize(CHUNK, voice="af_heart", language="en", first=True)
-        assert tts.texts == [CHUNK] and len(speech.pcm) > 0
+        assert tts.texts == [CHUNK] and len(speech.pcm) > 0 and speech.ready_made
         # Another voice, or other words, are other audio.
-        await tts.synthesize(CHUNK, voice="bf_emma", language="en", first=True)
-        assert len(tts.texts) == 2
+        other = await tts.synthesize(CHUNK, voice="bf_emma", language="en", first=True)
+        assert len(tts.texts) == 2 and not other.ready_made
     finally:
         await tts.aclose()
 
