@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,6 +27,7 @@ from media_engine.chunking import first_chunk, word_pieces
 from media_engine.errors import StageError
 from media_engine.fact_guard import FactGuard, at_most_sentences, guarded
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
+from media_engine.reply import ModelAsked, Planned, Reply, ReplyPiece, Trouble, Words
 from media_engine.store import TurnStore
 from media_engine.tutor import TutorProfile
 
@@ -47,66 +46,6 @@ HISTORY_MESSAGES = 12
 HISTORY_DROP = 6
 # A spoken answer is short: two or three sentences, then the student's turn again.
 MAX_SENTENCES = 3
-
-
-@dataclass
-class Reply:
-    """The tutor's reply as it was produced; `text` is what was generated so far."""
-
-    turn_id: str
-    text: str = ""
-    started_at: float = field(default_factory=time.monotonic)
-    first_token_at: float | None = None
-    finished_at: float | None = None
-    route: str = ""
-    """How the question was answered (media_engine.answering.Plan.route)."""
-    total_ms: float | None = None
-    """A spoken reply: end of the question → its first frame sent (the metrics' total_ms)."""
-
-    def timings(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        if self.total_ms is not None:
-            out["total_ms"] = self.total_ms
-        if self.first_token_at is not None:
-            out["llm_first_token_ms"] = round((self.first_token_at - self.started_at) * 1000, 1)
-        if self.finished_at is not None:
-            out["llm_total_ms"] = round((self.finished_at - self.started_at) * 1000, 1)
-        return out
-
-
-@dataclass(frozen=True)
-class Planned:
-    """How the question will be answered, and the course material found for it (`retrieval_ms`
-    None: no material was searched)."""
-
-    route: str
-    passages: list[Passage] = field(default_factory=list)
-    retrieval_ms: float | None = None
-
-
-@dataclass(frozen=True)
-class Words:
-    """The next words of the reply."""
-
-    text: str
-    opening: bool = False
-    """Words of the opening the engine says itself before the model goes on from it."""
-
-
-@dataclass(frozen=True)
-class Trouble:
-    """A stage failed: retrieval (the reply goes on without the material) or the LLM (the reply
-    ends with what it had)."""
-
-    error: StageError
-
-
-@dataclass(frozen=True)
-class ModelAsked:
-    """The engine's opening is said; the model is asked to go on from it."""
-
-
-ReplyPiece = Planned | Words | Trouble | ModelAsked
 
 
 class Conversation:

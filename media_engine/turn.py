@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from core import logs, metrics
 from knowledge.index import Passage
-from media_engine.conversation import Conversation, ModelAsked, Planned, Reply, Words
+from media_engine.conversation import Conversation
 from media_engine.errors import StageError
 from media_engine.events import (
     Error,
@@ -35,6 +35,7 @@ from media_engine.events import (
     TextDelta,
     TtsState,
 )
+from media_engine.reply import ModelAsked, Planned, Reply, Words
 from media_engine.speaking import Speaker, TurnClock
 from media_engine.tasks import OnFailure, TaskSet
 

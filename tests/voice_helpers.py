@@ -25,8 +25,9 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from core.paths import ModelPaths
 from media_engine.asr import ASR
 from media_engine.audio import ASR_RATE, OUT_RATE, Samples
-from media_engine.conversation import Conversation, Reply
+from media_engine.conversation import Conversation
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
+from media_engine.reply import Reply
 from media_engine.tts import TTS, TTSError
 from media_engine.tts_piper import PiperTTS
 from media_engine.turn import Turns
