@@ -126,7 +126,9 @@ class TTS(abc.ABC):
         will most likely open with, made while the student is still speaking, so that the
         reply's first chunk costs nothing once they stop."""
         key = (clean_for_speech(text), voice, language)
-        pcm = await self._pcm(key, first=True, needed_in=0.0)
+        # On the read-ahead thread: if the guess is wrong, the reply's real first chunk does
+        # not queue behind it on the first-chunk thread.
+        pcm = await self._pcm(key, first=False, needed_in=0.0)
         self._keep(key, pcm, always=True)
 
     async def _pcm(
