@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.errors import KnowledgeError
 from knowledge.index import Passage
-from knowledge.prompt import RULES, UNAVAILABLE
+from knowledge.prompt import RULES, UNAVAILABLE, after_lead_context
 from knowledge.retriever import Retrieval, Retriever, same_question
 from knowledge.vocabulary import as_list
 from media_engine.answering import KnownWord, Plan, follows_up, not_covered_rules, opening, plan
@@ -138,23 +138,33 @@ class Conversation:
             self._prefetched = found
             relevant = found.relevant
         ahead = plan(text, self.tutor, relevant=relevant)
+        lead = None if ahead.said is not None else self._opening(ahead, text, self._history)
         if prepare is not None:
-            await self._prepare_opening(ahead, text, prepare)
+            said = ahead.said
+            chunk = first_chunk(said, whole=True) if said else first_chunk(lead or "", whole=False)
+            if chunk:
+                await prepare(chunk)
         if ahead.said is not None:
             return  # the engine will answer this itself: no prompt to read
-        draft: list[ChatMessage] = [*self._history, {"role": "user", "content": text}]
-        await self._llm.prefill(self._prompt(draft, ahead.context))
+        await self._llm.prefill(self._reply_prompt(ahead, text, self._history, lead))
 
-    async def _prepare_opening(self, ahead: Plan, text: str, prepare: Prepare) -> None:
-        """Hand the first chunk of the reply's likely opening to `prepare`."""
-        if ahead.said is not None:
-            chunk = first_chunk(ahead.said, whole=True)
-        else:
-            said = " ".join(m["content"] for m in self._history if m["role"] == "assistant")
-            lead = opening(ahead, text, self.tutor.language, said)
-            chunk = first_chunk(lead, whole=False) if lead else None
-        if chunk:
-            await prepare(chunk)
+    def _opening(self, decided: Plan, question: str, history: list[ChatMessage]) -> str | None:
+        said = " ".join(m["content"] for m in history if m["role"] == "assistant")
+        return opening(decided, question, self.tutor.language, said)
+
+    def _reply_prompt(
+        self, decided: Plan, question: str, history: list[ChatMessage], lead: str | None
+    ) -> list[ChatMessage]:
+        """The model's prompt for the reply to `question`; with `lead`, the reply's start the
+        engine says itself, which the model goes on from."""
+        context = decided.context
+        if lead is not None and decided.route == "material":
+            context = after_lead_context(decided.passages, lead)
+        draft: list[ChatMessage] = [*history, {"role": "user", "content": question}]
+        prompt = self._prompt(draft, context)
+        if lead is not None:
+            prompt.append({"role": "assistant", "content": lead})
+        return prompt
 
     def asked_question(self) -> bool:
         """Whether the tutor's last words (what the student heard) asked a question."""
@@ -183,14 +193,11 @@ class Conversation:
         )
         pieces: AsyncIterator[str]
         generated: AsyncGenerator[str, None] | None = None
-        said = " ".join(m["content"] for m in history if m["role"] == "assistant")
-        language = self.tutor.language
-        lead = None if decided.said is not None else opening(decided, question, language, said)
+        lead = None if decided.said is not None else self._opening(decided, question, history)
         if decided.said is not None:
             pieces = _words(decided.said)
         else:
-            draft: list[ChatMessage] = [*history, {"role": "user", "content": question}]
-            prompt = self._prompt(draft, decided.context)
+            prompt = self._reply_prompt(decided, question, history, lead)
             if lead is not None:
                 # The material's answer opens the reply at once, spoken while the model reads
                 # the prompt; the model goes on from it (an explanation, a question back).
@@ -199,7 +206,6 @@ class Conversation:
                 self._llm.stop_reading_ahead()
                 async for piece in _words(lead):
                     yield Words(piece, opening=True)
-                prompt.append({"role": "assistant", "content": lead})
                 yield ModelAsked()
             # Every backend's stream is an async generator: it can be closed early.
             generated = cast(AsyncGenerator[str, None], self._llm.stream(prompt, self._options))
