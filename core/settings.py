@@ -244,6 +244,9 @@ class Settings:
     llm_context: int = field(default=4096, metadata=env("LLM_CONTEXT", low=256))
     """Context window of the embedded model."""
     llm_max_tokens: int = field(default=256, metadata=env("LLM_MAX_TOKENS", low=1))
+    llm_warm_tutors: int = field(default=4, metadata=env("LLM_WARM_TUTORS", low=0))
+    """Tutors whose system prompts the model reads when the engine starts (the most recently
+    called first), so their first calls do not wait for it (media_engine.warm_prompts)."""
     """Longest reply, in tokens."""
     llm_temperature: float = field(default=0.0, metadata=env("LLM_TEMPERATURE", low=0, high=2))
     """Sampling temperature of replies: 0 (greedy) gives the model's most likely, and in the

@@ -39,6 +39,7 @@ from media_engine.manager import CallManager
 from media_engine.pool_member import pool_membership
 from media_engine.runtime import EngineRuntime, create_runtime
 from media_engine.socket_call import serve_socket
+from media_engine.warm_prompts import read_tutor_prompts
 from storage import Database
 
 log = logging.getLogger(__name__)
@@ -197,10 +198,21 @@ async def serve_engine(
     app[RUNTIME] = runtime
     app[MANAGER] = manager
     unwatch = [metrics.watch(reading) for reading in _readings(runtime, manager)]
+    warming: asyncio.Task[int] | None = None
     try:
         await manager.end_orphans()
+        reading = read_tutor_prompts(
+            runtime.store,
+            runtime.llm,
+            grounded=runtime.retriever is not None,
+            limit=settings.llm_warm_tutors,
+        )
+        warming = asyncio.create_task(reading, name="warm-prompts")
         yield manager
     finally:
+        if warming is not None:
+            warming.cancel()
+            await asyncio.gather(warming, return_exceptions=True)
         for stop in unwatch:
             stop()
         await manager.close_all("shutdown")

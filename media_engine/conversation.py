@@ -77,11 +77,7 @@ class Conversation:
         self._known = known
 
     def _prompt(self, history: list[ChatMessage], context: str | None) -> list[ChatMessage]:
-        prompt = self.tutor.system_prompt()
-        if self._retriever is not None and self.tutor.kb_id is not None:
-            prompt = f"{prompt}\n\n{RULES}"
-            if self.tutor.answer_policy == "course_first":
-                prompt = f"{prompt}\n{not_covered_rules(self.tutor)}"
+        prompt = system_message(self.tutor, grounded=self._retriever is not None)
         history = history[_history_start(len(history)) :]
         if context and history and history[-1]["role"] == "user":
             last = history[-1]["content"]
@@ -325,6 +321,17 @@ class Conversation:
         """Wait until everything committed is stored (a call's last step before it ends)."""
         while self._writes:
             await asyncio.gather(*self._writes, return_exceptions=True)
+
+
+def system_message(tutor: TutorProfile, *, grounded: bool) -> str:
+    """The system prompt of a call to `tutor` (`grounded`: the engine searches course
+    material): the same all call long, so the model reads it once (or loads it read before)."""
+    prompt = tutor.system_prompt()
+    if grounded and tutor.kb_id is not None:
+        prompt = f"{prompt}\n\n{RULES}"
+        if tutor.answer_policy == "course_first":
+            prompt = f"{prompt}\n{not_covered_rules(tutor)}"
+    return prompt
 
 
 async def _nothing() -> None:

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, ProgrammingError
 
 from media_engine.tutor import TutorProfile
@@ -51,6 +51,21 @@ class TurnStore:
                 kb_id=row.kb_id,
                 answer_policy=row.answer_policy,
             )
+
+    async def tutors_in_use(self, limit: int) -> list[TutorProfile]:
+        """Up to `limit` tutors, the most recently called first, then the rest by id."""
+        last_call = func.max(SessionRecord.created_at)
+        query = (
+            select(Tutor.id)
+            .outerjoin(SessionRecord, SessionRecord.tutor_id == Tutor.id)
+            .group_by(Tutor.id)
+            .order_by(last_call.desc().nulls_last(), Tutor.id)
+            .limit(limit)
+        )
+        async with self._db.session() as s:
+            ids = list(await s.scalars(query))
+        tutors = [await self.tutor(tutor_id) for tutor_id in ids]
+        return [t for t in tutors if t is not None]
 
     async def tutor_for_session(self, session_id: str) -> TutorProfile | None:
         async with self._db.session() as s:

@@ -39,6 +39,8 @@ def make_settings(tmp_path: Path, **env: str) -> Settings:
         "DEMO_STUDENT_PASSWORD": STUDENT[1],
         "LOAD_VOICE_MODELS": "false",
         "LLM_MAX_TOKENS": "48",
+        # Reading the tutors' prompts at start would only load the shared cores under tests.
+        "LLM_WARM_TUTORS": "0",
         "PORT": "0",
     }
     base.update(env)

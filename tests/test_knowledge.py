@@ -38,6 +38,7 @@ from media_engine.conversation import Conversation
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.store import TurnStore
 from media_engine.tutor import TutorProfile
+from media_engine.warm_prompts import read_tutor_prompts
 from storage import Database, KnowledgeBase, SessionRecord, Tutor, User
 from storage.knowledge_tables import KBChunk, KBTurnSource
 from tests.test_knowledge_api import EN_DOC, ZH_DOC, shared_embedder
@@ -474,3 +475,30 @@ def test_after_the_notes_answer_the_model_reads_only_the_sentence_that_follows()
     assert "Roots" not in context and lead not in context
     assert after_lead_context([notes], "Roots take in water.") is None  # nothing follows
     assert after_lead_context([notes], "Not a sentence of the notes.") is None
+
+
+async def test_the_tutors_prompts_are_read_ahead_most_recently_called_first(
+    grounded: Any,
+) -> None:
+    db, runtime, _, _ = grounded
+    async with db.session() as s, s.begin():
+        tutors = {t.name: t for t in await s.scalars(select(Tutor))}
+        s.add(SessionRecord(id="recent", student_id=1, tutor_id=tutors["李老师"].id))
+    llm = ScriptedLLM()
+    store = TurnStore(db)
+    read = await read_tutor_prompts(store, llm, grounded=True, limit=2)
+    assert read == 2 and len(llm.prefills) == 2
+    first = await store.tutor(tutors["李老师"].id)
+    assert first is not None
+    # Exactly what a call to that tutor reads first: the model finds it read already.
+    conv = Conversation(
+        session_id="s",
+        tutor=first,
+        llm=llm,
+        store=store,
+        options=GenerationOptions(max_tokens=8),
+        retriever=runtime.retriever,
+    )
+    await conv.prefill()
+    assert llm.prefills[0] == llm.prefills[-1]
+    assert await read_tutor_prompts(store, llm, grounded=True, limit=0) == 0

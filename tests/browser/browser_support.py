@@ -105,6 +105,8 @@ def running_server(
         "MODELS_DIR": str(REPO / "var" / "models"),
         "SECRET_KEY": secrets.token_urlsafe(36)[:48],
         "ADMIN_PASSWORD": "admin-pass-" + secrets.token_hex(4),
+        # Reading the tutors' prompts at start would only load the shared cores under tests.
+        "LLM_WARM_TUTORS": "0",
         **env,
     }
     log = var / "server.log"
