@@ -94,6 +94,12 @@ async def wait_material(http: aiohttp.ClientSession, server: str, timeout: float
             if time.monotonic() > deadline:
                 raise RuntimeError(f"knowledge base {kb['id']} not ready in {timeout:.0f} s")
             await asyncio.sleep(0.5)
+    # And the tutors' system prompts, which the engine reads after start: a school's server is
+    # started before its students call.
+    while not (await rest(http, "GET", f"{server}/health"))["engine"].get("prompts_read", True):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the tutors' prompts were not read in {timeout:.0f} s")
+        await asyncio.sleep(0.5)
 
 
 @asynccontextmanager

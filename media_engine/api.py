@@ -48,6 +48,7 @@ ENGINE_SETTINGS = web.AppKey("engine_settings", Settings)
 RUNTIME = web.AppKey("runtime", EngineRuntime)
 SHARED_LLM = web.AppKey("shared_llm", LLM)
 MANAGER = web.AppKey("manager", CallManager)
+WARMING = web.AppKey("warming", asyncio.Task)
 
 routes = web.RouteTableDef()
 
@@ -172,6 +173,9 @@ def engine_health(app: web.Application) -> dict[str, object]:
         # Outbound audio frames since start, and those sent late (heard as gaps): capacity
         # planning reads this under load.
         "audio": runtime.voice.pacing.as_dict() if runtime.voice is not None else None,
+        # The tutors' system prompts read at start (LLM_WARM_TUTORS): until then a tutor's
+        # first call may wait for its prompt to be read.
+        "prompts_read": WARMING in app and app[WARMING].done(),
         "sessions_in_use": manager.in_use,
         "sessions_max": manager.capacity,
         # Every task the process's loop holds: a count that grows with calls that have ended
@@ -207,7 +211,7 @@ async def serve_engine(
             grounded=runtime.retriever is not None,
             limit=settings.llm_warm_tutors,
         )
-        warming = asyncio.create_task(reading, name="warm-prompts")
+        warming = app[WARMING] = asyncio.create_task(reading, name="warm-prompts")
         yield manager
     finally:
         if warming is not None:
