@@ -108,7 +108,9 @@ class Conversation:
             return ""
         return as_list(words, self.tutor.language)
 
-    async def prefetch(self, text: str, prepare: Prepare | None = None) -> None:
+    async def prefetch(
+        self, text: str, prepare: Prepare | None = None, *, read: bool = True
+    ) -> None:
         """Prepare the reply to `text`, a stable partial transcript, before the turn ends.
 
         The voice pipeline calls this, in a task it owns, once the partial transcript has
@@ -118,7 +120,8 @@ class Conversation:
         likely have (history, material, these words), so when the student stops only the words
         that changed are left to read. When the final transcript asks the same thing (80% of
         its terms in common), the reply reuses this search and its material word for word, so
-        the prompt matches what was read. The latest call wins.
+        the prompt matches what was read. The latest call wins. Without `read`, the model
+        reads nothing (the words may still change).
         """
         if not text.strip():
             return
@@ -140,7 +143,7 @@ class Conversation:
             chunk = first_chunk(said, whole=True) if said else first_chunk(lead or "", whole=False)
             if chunk:
                 await prepare(chunk)
-        if ahead.said is not None:
+        if ahead.said is not None or not read:
             return  # the engine will answer this itself: no prompt to read
         await self._llm.prefill(self._reply_prompt(ahead, text, self._history, lead))
 

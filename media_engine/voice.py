@@ -108,6 +108,8 @@ class _Utterance:
     carried: str = ""
     """Words of an earlier utterance the student went on from before it was answered."""
     last_partial: str = ""
+    guess: asyncio.Task[None] | None = None
+    """The opening being made ready from a partial transcript not settled yet."""
     searched: str = ""
     """The partial transcript whose course material was last searched for."""
 
@@ -242,6 +244,11 @@ class VoicePipeline:
         previous, utterance.last_partial = utterance.last_partial, text
         if previous and same_question(previous, text):
             self._prepare(utterance, text)
+        elif utterance.guess is None or utterance.guess.done():
+            # Not settled yet: only the reply's likely opening is made ready, from the latest
+            # words (a search and one short synthesis, cheap next to the model's reading).
+            guess = self.call.conversation.prefetch(text, self._prepare_chunk, read=False)
+            utterance.guess = self._tasks.spawn(guess, name="guess")
 
     def _prepare(self, utterance: _Utterance, text: str) -> None:
         """Have the conversation prepare the reply to `text`, unless it already asked this."""

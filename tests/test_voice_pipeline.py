@@ -19,6 +19,7 @@ from auth.tokens import TokenIssuer
 from core.settings import Settings, VoiceSettings
 from media_engine.audio import Samples
 from media_engine.call import Call
+from media_engine.chunking import first_chunk
 from media_engine.conversation import Conversation
 from media_engine.runtime import EngineRuntime
 from media_engine.store import TurnStore
@@ -296,8 +297,13 @@ async def test_course_material_is_searched_once_the_partial_transcript_settles(
     rig: Rig = await make_rig(audio, llm=ScriptedLLM("Yes."))
     searched: list[tuple[float, str]] = []
 
-    async def prefetch(text: str, prepare: Any = None) -> None:
-        searched.append((time.monotonic(), text))
+    guessed: list[str] = []
+
+    async def prefetch(text: str, prepare: Any = None, *, read: bool = True) -> None:
+        if read:
+            searched.append((time.monotonic(), text))
+        else:
+            guessed.append(text)  # an opening made ready from words not settled yet
 
     rig.call.conversation.prefetch = prefetch  # type: ignore[method-assign]
     await rig.channel.wait_for("tts", state="end", timeout=15)
@@ -307,6 +313,7 @@ async def test_course_material_is_searched_once_the_partial_transcript_settles(
     # The pause's transcript asks something else ("what is photosynthesis"): the turn answered
     # ahead at the pause plans it (searching its material) and is the one committed.
     assert [text for _, text in searched] == ["what is"]
+    assert guessed and guessed[0] == "what is"  # the first partial, before it settled
     assert rig.call.turns.commits == 1
     (metrics,) = rig.channel.events("metrics")
     assert metrics["speculation"] == "committed" and metrics["speculation_drops"] == 0
@@ -440,3 +447,20 @@ async def test_a_piper_voice_on_a_chinese_tutor_is_a_tts_error(make_rig: Any) ->
     second = rig.call.turns.typed("再说一遍")
     await rig.channel.wait_for("error", turn_id=second, timeout=20)
     assert rig.listener.voiced() == 0
+
+
+async def test_the_replys_opening_is_synthesized_while_the_student_finishes(make_rig: Any) -> None:
+    # The partial transcripts already ask the whole question; the engine answers it itself
+    # (arithmetic), so the reply's first chunk is known and made before the student stops.
+    question = "what is 12 times 12"
+    asr = FakeASR(question, partial=question)
+    tts = FakeTTS()
+    audio = np.concatenate([silence(0.3), tone(1.6), silence(1.0)])
+    rig: Rig = await make_rig(audio, llm=ScriptedLLM("unused"), asr=asr, tts=tts)
+    await rig.channel.wait_for("tts", state="end", timeout=15)
+    (metrics,) = rig.channel.events("metrics")
+    assert metrics["first_chunk_ahead"] is True
+    (reply,) = rig.channel.events("text")
+    assert "144" in reply["content"]
+    # Made once: the reply found it ready rather than making it again.
+    assert tts.texts.count(first_chunk(reply["content"], whole=True)) == 1

@@ -231,9 +231,10 @@ class FakeASR(ASR):
 
     name = "fake-asr"
 
-    def __init__(self, *transcripts: str, delay: float = 0.05) -> None:
+    def __init__(self, *transcripts: str, delay: float = 0.05, partial: str = "what is") -> None:
         super().__init__()
         self.transcripts = list(transcripts) or ["what is photosynthesis"]
+        self.partial = partial
         self.delay = delay
         self.finals = 0
         self.partials = 0
@@ -247,7 +248,7 @@ class FakeASR(ASR):
         self.hints.append(hotwords)
         if partial:
             self.partials += 1
-            return "what is"
+            return self.partial
         self.finals += 1
         return self.transcripts[min(self.finals - 1, len(self.transcripts) - 1)]
 
