@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.errors import KnowledgeError
 from knowledge.index import Passage
-from knowledge.prompt import RULES, UNAVAILABLE, after_lead_context
+from knowledge.prompt import RULES, UNAVAILABLE, after_lead_context, following_sentence
 from knowledge.retriever import Retrieval, Retriever, same_question
 from knowledge.vocabulary import as_list
 from media_engine.answering import KnownWord, Plan, follows_up, not_covered_rules, opening, plan
@@ -29,7 +29,7 @@ from media_engine.fact_guard import FactGuard, at_most_sentences, guarded
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.reply import ModelAsked, Planned, Reply, ReplyPiece, Trouble, Words
 from media_engine.store import TurnStore
-from media_engine.tutor import TutorProfile
+from media_engine.tutor import TutorProfile, join_words
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,8 @@ class Conversation:
                 await prepare(chunk)
         if ahead.said is not None or not read:
             return  # the engine will answer this itself: no prompt to read
+        if lead is not None and ahead.route == "material":
+            return  # nor a spoken answer from the notes (prefetch is for spoken turns)
         await self._llm.prefill(self._reply_prompt(ahead, text, self._history, lead))
 
     def _opening(self, decided: Plan, question: str, history: list[ChatMessage]) -> str | None:
@@ -176,12 +178,14 @@ class Conversation:
         return list(self._history)
 
     async def answer(
-        self, question: str, history: list[ChatMessage]
+        self, question: str, history: list[ChatMessage], *, spoken: bool = False
     ) -> AsyncGenerator[ReplyPiece, None]:
         """Answer `question`, the student's message after `history` (see media_engine.
         answering): first `Planned` (its sources), then the reply's `Words`, capped at
         MAX_SENTENCES and checked against the material they draw on. Nothing is sent or stored
-        here: a speculative answer the student talks over is simply dropped."""
+        here: a speculative answer the student talks over is simply dropped. A `spoken` reply
+        that opens with the notes' own sentence goes on with the notes' next one, not with
+        the model (see `_spoken_from_notes`)."""
         decided, found, trouble = await self._plan(question, history)
         if trouble is not None:
             yield Trouble(trouble)
@@ -195,6 +199,8 @@ class Conversation:
         lead = None if decided.said is not None else self._opening(decided, question, history)
         if decided.said is not None:
             pieces = _words(decided.said)
+        elif spoken and lead is not None and decided.route == "material":
+            pieces = _words(self._spoken_from_notes(decided, lead))
         else:
             prompt = self._reply_prompt(decided, question, history, lead)
             if lead is not None:
@@ -222,6 +228,16 @@ class Conversation:
             # now: left to the garbage collector, its thread would wait for a reader for good.
             if generated is not None:
                 await generated.aclose()
+
+    def _spoken_from_notes(self, decided: Plan, lead: str) -> str:
+        """A spoken answer from the notes alone: the sentence that answers, and the one after
+        it in the notes. On 2 cores the model took 4-9 s to read its prompt and go on after
+        the opening (README, Benchmarks), heard as silence in the middle of the answer; these
+        sentences are correct by construction, and said without a pause."""
+        found = following_sentence(decided.passages, lead)
+        if found is None:
+            return lead
+        return join_words([lead, found[2]], self.tutor.language)
 
     async def _plan(
         self, question: str, history: list[ChatMessage]

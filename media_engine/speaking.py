@@ -234,7 +234,9 @@ class Speaker:
         synthesized (nothing is heard until it is), and (`hold`) while less than LEAD_LOW_S of
         audio is left to play and text is waiting to be synthesized. Generation holds meanwhile
         (the model stops a few pieces ahead), so synthesis has the cores."""
-        if self._clock.first_chunk_at is not None and not self._first_audio.is_set():
+        # A chunk handed over (or queued for the synthesizer) and nothing heard yet.
+        fed = self._clock.first_chunk_at is not None or not self._texts.empty()
+        if fed and not self._first_audio.is_set():
             await self._first_audio.wait()
         while hold and self._gate.is_set() and self._behind():
             self._synthesized.clear()

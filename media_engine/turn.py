@@ -182,7 +182,7 @@ class Turn:
         self.clock.llm_started_at = reply.started_at = time.monotonic()
         # Closed on the way out, however it ends: the model stops generating at once.
         async with contextlib.aclosing(
-            self._conversation.answer(self.text, self._history)
+            self._conversation.answer(self.text, self._history, spoken=speaker is not None)
         ) as answer:
             async for piece in answer:
                 if isinstance(piece, Words):

@@ -36,6 +36,7 @@ from media_engine.answering import NOT_COVERED, NOT_COVERED_LEAD, not_covered_ru
 from media_engine.chunking import first_chunk
 from media_engine.conversation import Conversation
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
+from media_engine.reply import Words
 from media_engine.store import TurnStore
 from media_engine.tutor import TutorProfile
 from media_engine.warm_prompts import read_tutor_prompts
@@ -322,16 +323,20 @@ async def test_prefetch_is_reused_and_other_knowledge_bases_stay_apart(grounded:
     llm = cast(ScriptedLLM, conv._llm)
     await ask(conv, "Why do things fall when you drop them?", turn_id="t3", sent=sent)
     assert searches == []  # the prefetched result was used
-    # The model read ahead the prompt the turn then had, all but the words that changed.
-    (draft,) = [m for m in llm.prefills if len(m) > 1]
-    (asked,) = llm.seen
-    # The same system prompt, and the same start of the reply: the notes' answer.
-    assert draft[0] == asked[0] and draft[-1] == asked[-1]
-    assert asked[-1]["role"] == "assistant"
-    material, partial = draft[-2]["content"].rsplit("\n\n", 1)
-    assert partial == "why do things fall when you drop"
-    assert asked[-2]["content"] == f"{material}\n\nWhy do things fall when you drop them?"
-    assert "<<<SOURCE" in material
+    # Spoken, this answer is the notes' own sentences: the model had nothing to read ahead
+    # (only, after the reply, the history as the next turn will start it).
+    partial = "why do things fall when you drop"
+    assert not any(m["content"].endswith(partial) for p in llm.prefills for m in p)
+    # One the notes do not cover: the model will go on after the engine's opening, so it
+    # read the prompt ahead, all but the words that changed.
+    await conv.prefetch("who painted the mona lisa")
+    (draft,) = [p for p in llm.prefills if p[-1]["content"] == NOT_COVERED_LEAD["en"]]
+    await ask(conv, "Who painted the Mona Lisa?", turn_id="t4", sent=sent)
+    asked = llm.seen[-1]
+    assert draft[:-2] == asked[:-2] and draft[-1] == asked[-1]
+    assert asked[-1] == {"role": "assistant", "content": NOT_COVERED_LEAD["en"]}
+    assert draft[-2]["content"] == f"{NOT_COVERED['en']}\n\nwho painted the mona lisa"
+    assert asked[-2]["content"] == f"{NOT_COVERED['en']}\n\nWho painted the Mona Lisa?"
     zh = await runtime.retriever.search(li_kb, "Why do things fall? gravity")
     assert all(p.kb_id == li_kb for p in zh.candidates)
     en = await runtime.retriever.search(ada_kb, "光合作用的原料是什么")
@@ -502,3 +507,21 @@ async def test_the_tutors_prompts_are_read_ahead_most_recently_called_first(
     await conv.prefill()
     assert llm.prefills[0] == llm.prefills[-1]
     assert await read_tutor_prompts(store, llm, grounded=True, limit=0) == 0
+
+
+async def test_a_spoken_answer_from_the_notes_needs_no_model(grounded: Any) -> None:
+    # Spoken, an answer that opens with the notes' own sentence goes on with the next one
+    # there: no silence while a model reads its prompt. Typed, the model still goes on.
+    db, runtime, ada_kb, _ = grounded
+    llm = ScriptedLLM()
+    conv = await _conversation(db, runtime.retriever, ada_kb, [], llm)
+    question = "How do plants make their food?"
+    words = [p.text async for p in conv.answer(question, [], spoken=True) if isinstance(p, Words)]
+    assert llm.seen == []
+    spoken = "".join(words)
+    found = await runtime.retriever.search(ada_kb, question)
+    notes = " ".join(" ".join(p.text.split()) for p in found.relevant)
+    first, second = spoken.split(". ", 1)
+    assert f"{first}. " in notes and second in notes and len(second) > 10
+    typed = [p.text async for p in conv.answer(question, []) if isinstance(p, Words)]
+    assert len(llm.seen) == 1 and "".join(typed).endswith("From the notes.")
