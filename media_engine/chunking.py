@@ -27,6 +27,9 @@ FIRST_MIN_CJK = 6  # Chinese characters before the first comma may end the first
 FIRST_MAX_WORDS = 6  # a first clause with no punctuation at all is cut at a word here
 FIRST_MAX_CJK = 12  # ... or, in Chinese, after this many characters
 MAX_CHARS = 220  # a sentence longer than this is cut at a clause
+# ... in Chinese, one of this many characters: Kokoro takes ~1 s for 12 characters on 2 cores,
+# and a long sentence made in one piece leaves the one before it to run out first.
+MAX_CJK = 24
 
 
 def _weight(text: str) -> tuple[int, int, int]:
@@ -89,7 +92,7 @@ class SpeechChunker:
                 return cut
             if first and _long_enough(text[:cut]):
                 return cut
-            if not first and is_clause and cut >= MAX_CHARS:
+            if not first and is_clause and (cut >= MAX_CHARS or _cjk(text[:cut]) >= MAX_CJK):
                 return cut
         if first:
             return _unpunctuated_cut(text)
@@ -113,6 +116,10 @@ def first_chunk(text: str, *, whole: bool) -> str | None:
         if chunks:
             return chunks[0]
     return chunker.flush() if whole else None
+
+
+def _cjk(text: str) -> int:
+    return len(_CJK_CHAR.findall(text))
 
 
 def _boundary_after(text: str, i: int) -> bool:

@@ -148,3 +148,19 @@ def test_after_an_opening_the_models_first_words_are_a_short_chunk() -> None:
     for piece in ["the ", "sky ", "is ", "blue ", "because ", "of ", "light."]:
         out += chunker.push(piece)
     assert out == ["That's not in our course notes,", "but the sky is blue because"]
+
+
+def test_a_long_chinese_sentence_is_cut_at_a_clause() -> None:
+    text = (
+        "光合作用是绿色植物制造养料的过程。"
+        "温度越高、液体的表面积越大、液面上方的空气流动越快，蒸发就越快，"
+        "所以湿衣服在有阳光、有风的地方干得快。"
+    )
+    chunks = chunk(text)
+    # The second sentence (48 characters) comes in clauses of at least 24 characters, each
+    # synthesized while the one before it plays.
+    assert "".join(chunks) == text
+    assert chunks[2:] == [
+        "温度越高、液体的表面积越大、液面上方的空气流动越快，蒸发就越快，",
+        "所以湿衣服在有阳光、有风的地方干得快。",
+    ]
