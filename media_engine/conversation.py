@@ -198,8 +198,10 @@ class Conversation:
         generated: AsyncGenerator[str, None] | None = None
         lead = None if decided.said is not None else self._opening(decided, question, history)
         if decided.said is not None:
+            self._llm.stop_reading_ahead()  # no model in this answer: its cores are for speech
             pieces = _words(decided.said)
         elif spoken and lead is not None and decided.route == "material":
+            self._llm.stop_reading_ahead()
             pieces = _words(self._spoken_from_notes(decided, lead))
         else:
             prompt = self._reply_prompt(decided, question, history, lead)
