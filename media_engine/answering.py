@@ -219,4 +219,10 @@ def opening(decided: Plan, question: str, language: str, said: str) -> str | Non
         return NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"])
     if decided.route != "material":
         return None
-    return lead_sentence(decided.passages, decided.question or question, said)
+    # The student's own words first: a question taken for a follow-up ("How do plants make
+    # their own food?") was searched together with the one before it, whose terms would dilute
+    # its own; a real follow-up ("and why?") has too few terms of its own and uses both.
+    own = lead_sentence(decided.passages, question, said)
+    if own is not None or not decided.question or decided.question == question:
+        return own
+    return lead_sentence(decided.passages, decided.question, said)

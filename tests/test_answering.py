@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from knowledge.index import Passage
-from media_engine.answering import NOT_COVERED, follows_up, is_personal, plan
+from media_engine.answering import NOT_COVERED, follows_up, is_personal, opening, plan
 from media_engine.fact_guard import FactGuard, at_most_sentences, clauses, guarded, numbers
 from media_engine.tutor import TutorProfile
 
@@ -196,3 +196,19 @@ async def test_chinese_waits_at_numerals_and_releases_the_rest() -> None:
     # The last character waits: it may begin a numeral.
     assert "".join(w for w, n in out if n == 1) == "光合作"
     assert "".join(w for w, _ in out) == "光合作用需要阳光和水。"
+
+
+def test_a_question_taken_for_a_follow_up_opens_with_its_own_answer() -> None:
+    # A question with a pronoun is searched together with the one before it, so the plan's
+    # question holds both; their terms together are too many for any one sentence. The
+    # opening is found from the student's own words.
+    combined = "What are the eight planets? How many days does the Earth take to orbit the Sun?"
+    decided = plan(combined, ADA, relevant=[ORBIT])
+    own = "How many days does the Earth take to orbit the Sun?"
+    lead = opening(decided, own, "en", said="")
+    assert lead is not None and lead.startswith("The Earth takes about 365 days")
+    # A real follow-up has too few words of its own: both questions find the sentence.
+    decided = plan("How long is a year on Earth? And why?", ADA, relevant=[ORBIT])
+    assert opening(decided, "And why?", "en", said="") == opening(
+        decided, decided.question, "en", said=""
+    )
