@@ -17,6 +17,7 @@ from yarl import URL
 
 from auth.tokens import CallGrant
 from core.http import LOOPBACK_HOSTS
+from media_engine import memory
 from media_engine.call import Call
 from media_engine.errors import CallExists, CallNotFound, CapacityError, TooManySessions
 from media_engine.runtime import EngineRuntime
@@ -190,6 +191,8 @@ class CallManager:
             len(self._slots),
             self._settings.max_sessions,
         )
+        if not self._slots:
+            await asyncio.to_thread(memory.trim)
 
     async def _watch(self, slot: _Slot) -> None:
         """Close a call that never connects, and any call that outlives the session timeout."""
