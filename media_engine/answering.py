@@ -24,8 +24,8 @@ from knowledge.prompt import dont_know, knowledge_context, lead_sentence, looks_
 from media_engine.arithmetic import calculate
 from media_engine.tutor import TutorProfile
 
-KnownWord = Callable[[str, str], bool]
-"""Whether a word (and its language) is a real word: a dictionary look-up."""
+UnknownWords = Callable[[str, str], list[str]]
+"""The words of a question (in its language) that no dictionary has (media_engine.lexicon)."""
 
 # Questions about the student or people they know: nothing the tutor can know.
 _PERSONAL_EN = re.compile(
@@ -55,7 +55,6 @@ _PERSONAL_ZH = re.compile(
     r"我[^，。？]{0,6}吃了什么|我在想什么|我是谁|我[^，。？]{0,4}(?:穿|拿)着什么"
 )
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z'-]{3,}")
 # A question that leans on the one before: it opens with a connective or points back with a
 # pronoun ("And why?", "What do they give off?", "那为什么呢？", "它有什么用？").
 _FOLLOW_UP_EN = re.compile(
@@ -160,13 +159,12 @@ def is_own_work(question: str, language: str) -> bool:
     return bool(pattern.search(question))
 
 
-def unknown_words(question: str, known: KnownWord, vocabulary: set[str]) -> list[str]:
-    """Words of an English question that no dictionary and no course material knows."""
-    return [
-        w
-        for w in _WORD.findall(question)
-        if w.lower() not in vocabulary and not known(w.lower(), "en")
-    ]
+def in_material(word: str, vocabulary: set[str], language: str) -> bool:
+    """Whether the course material uses `word`. Its vocabulary is its text split at spaces:
+    whole words in English, whole clauses in Chinese."""
+    if language == "zh":
+        return any(word in piece for piece in vocabulary)
+    return word.lower() in vocabulary
 
 
 def plan(
@@ -174,7 +172,7 @@ def plan(
     tutor: TutorProfile,
     *,
     relevant: list[Passage] | None,
-    known: KnownWord | None = None,
+    unknown: UnknownWords | None = None,
     vocabulary: set[str] | None = None,
     said_before: str = "",
 ) -> Plan:
@@ -197,8 +195,9 @@ def plan(
         )
     if not looks_like_question(question):
         return Plan("chat", context=knowledge_context([], question) if relevant == [] else None)
-    if known is not None and language != "zh":
-        strange = unknown_words(question, known, vocabulary or set())
+    if unknown is not None:
+        words = vocabulary or set()
+        strange = [w for w in unknown(question, language) if not in_material(w, words, language)]
         if strange:
             return Plan("unknown_term", said=unknown_term(language, strange[0]))
     if relevant is None:

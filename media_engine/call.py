@@ -106,7 +106,7 @@ class Call:
                 temperature=self._settings.llm_temperature,
             ),
             retriever=runtime.retriever,
-            known=runtime.known_word,
+            unknown=runtime.unknown_words,
         )
         self.turns = Turns(
             session_id=session_id,

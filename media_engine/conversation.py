@@ -22,7 +22,7 @@ from knowledge.index import Passage
 from knowledge.prompt import RULES, UNAVAILABLE, after_lead_context, following_sentence
 from knowledge.retriever import Retrieval, Retriever, same_question
 from knowledge.vocabulary import as_list
-from media_engine.answering import KnownWord, Plan, follows_up, not_covered_rules, opening, plan
+from media_engine.answering import Plan, UnknownWords, follows_up, not_covered_rules, opening, plan
 from media_engine.chunking import first_chunk, word_pieces
 from media_engine.errors import StageError
 from media_engine.fact_guard import FactGuard, at_most_sentences, guarded
@@ -60,7 +60,7 @@ class Conversation:
         store: TurnStore,
         options: GenerationOptions,
         retriever: Retriever | None = None,
-        known: KnownWord | None = None,
+        unknown: UnknownWords | None = None,
     ) -> None:
         self.session_id = session_id
         self.tutor = tutor
@@ -74,7 +74,7 @@ class Conversation:
         self._writes: set[asyncio.Task[None]] = set()
         self._last_write: asyncio.Task[None] | None = None
         # A dictionary look-up: a word none knows is asked about, not explained.
-        self._known = known
+        self._unknown = unknown
 
     def _prompt(self, history: list[ChatMessage], context: str | None) -> list[ChatMessage]:
         prompt = system_message(self.tutor, grounded=self._retriever is not None)
@@ -273,7 +273,7 @@ class Conversation:
             question,
             self.tutor,
             relevant=found.relevant if found else None,
-            known=self._known,
+            unknown=self._unknown,
             vocabulary=vocabulary,
             said_before=earlier,
         )

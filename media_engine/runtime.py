@@ -16,7 +16,7 @@ from core.paths import ModelPaths
 from core.settings import Settings
 from knowledge.retriever import Retriever
 from media_engine import lexicon
-from media_engine.answering import KnownWord
+from media_engine.answering import UnknownWords
 from media_engine.audio import PacingStats
 from media_engine.llm.base import LLM
 from media_engine.store import TurnStore
@@ -53,7 +53,7 @@ class EngineRuntime:
     """Course material for tutors with a knowledge base; None serves ungrounded replies."""
     owns_llm: bool = True
     """False when the LLM was handed in (shared by tests and benchmarks) and outlives us."""
-    known_word: KnownWord | None = None
+    unknown_words: UnknownWords | None = None
     """The dictionary the engine checks a question's words against (media_engine.lexicon)."""
 
     async def aclose(self) -> None:
@@ -122,5 +122,5 @@ async def create_runtime(
         voice=voice,
         retriever=retriever,
         owns_llm=owns_llm,
-        known_word=lexicon.known_word,
+        unknown_words=lexicon.unknown_words,
     )

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from knowledge.index import Passage
 from media_engine.answering import NOT_COVERED, follows_up, is_personal, opening, plan
 from media_engine.fact_guard import FactGuard, at_most_sentences, clauses, guarded, numbers
+from media_engine.lexicon import unknown_words
 from media_engine.tutor import TutorProfile
 
 ADA = TutorProfile(id=1, name="Ada", subject="Science", kb_id=1)
@@ -30,8 +31,8 @@ ORBIT = Passage(
 )
 
 
-def known(word: str, language: str) -> bool:
-    return word.lower() not in {"zorbium"}
+def unknown(question: str, language: str) -> list[str]:
+    return [w for w in ("zorbium", "佐比") if w in question.lower()]
 
 
 def test_arithmetic_is_computed_not_asked() -> None:
@@ -79,11 +80,32 @@ def test_the_students_own_papers_and_marks_are_not_guessed() -> None:
 
 
 def test_a_word_no_dictionary_knows_is_asked_about() -> None:
-    decided = plan("What is the atomic number of zorbium?", ADA, relevant=[], known=known)
+    decided = plan("What is the atomic number of zorbium?", ADA, relevant=[], unknown=unknown)
     assert decided.route == "unknown_term" and decided.said and "zorbium" in decided.said
     # A word of the course material is known even when no dictionary has it.
-    decided = plan("What is zorbium?", ADA, relevant=[], known=known, vocabulary={"zorbium"})
+    decided = plan("What is zorbium?", ADA, relevant=[], unknown=unknown, vocabulary={"zorbium"})
     assert decided.route == "general"
+    decided = plan("佐比元素的原子序数是多少？", LI, relevant=[], unknown=unknown)
+    assert decided.route == "unknown_term" and decided.said and "佐比" in decided.said
+    # Chinese material has no spaces: its vocabulary pieces are clauses that contain the word.
+    material = {"佐比元素是这门课编出来的例子，"}
+    decided = plan("佐比是什么？", LI, relevant=[], unknown=unknown, vocabulary=material)
+    assert decided.route == "general"
+
+
+def test_the_dictionaries_find_words_nobody_uses() -> None:
+    assert unknown_words("What is the atomic number of zorbium?", "en") == ["zorbium"]
+    assert unknown_words("How does photosynthesis work?", "en") == []
+    assert unknown_words("佐比元素的原子序数是多少？", "zh") == ["佐比"]
+    # Real terms, and a real word jieba glues to a function word ("商是"), are not flagged.
+    for question in [
+        "光合作用需要什么？",
+        "阿基米德原理是什么？",
+        "二十五除以四，商是多少？",
+        "没有括号的算式，先算乘除还是加减？",
+        "直角三角形里最长的边叫什么？",
+    ]:
+        assert unknown_words(question, "zh") == [], question
 
 
 def test_policies_beyond_the_material() -> None:
