@@ -9,6 +9,7 @@ own tracks do, and keeps account of what was played so an interrupted reply stor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import time
 from collections import deque
@@ -145,6 +146,8 @@ class OutboundAudio(MediaStreamTrack):
         self._pts = 0
         self._silence = np.zeros((1, FRAME_SAMPLES), dtype=np.int16)
         self._held = False
+        self._sound = asyncio.Event()
+        """Set when there is something to play (`sleep_through_silence` waits for it)."""
 
     def play(self, chunk: SpeechChunk) -> None:
         """Queue a chunk after whatever is already queued."""
@@ -152,6 +155,7 @@ class OutboundAudio(MediaStreamTrack):
             chunk.finished.set()
             return
         self._queue.append(chunk)
+        self._sound.set()
 
     def clear(self, chunks: Iterable[SpeechChunk] | None = None) -> None:
         """Drop `chunks` (default: everything queued), so the next frame sent is silence.
@@ -170,6 +174,7 @@ class OutboundAudio(MediaStreamTrack):
     def release(self) -> None:
         """Carry on from where `hold` stopped (it was not barge-in after all)."""
         self._held = False
+        self._sound.set()
 
     @property
     def speaking(self) -> bool:
@@ -199,6 +204,23 @@ class OutboundAudio(MediaStreamTrack):
                 self._stats.late_frames += 1
         self._stats.frames += 1
         return self._next_samples()
+
+    async def sleep_through_silence(self, longest: float) -> None:
+        """Wait, sending nothing, until there is something to play or `longest` seconds have
+        passed; the next frame then takes the time slot of that moment. The slots slept
+        through are never sent: the RTP timestamp jumps over them, as in Opus DTX, and a
+        receiver's jitter buffer plays them as the silence they were."""
+        if self._start is None:
+            return
+        if self._queue and not self._held:
+            return
+        self._sound.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(longest):
+                await self._sound.wait()
+        # next_frame moves on one frame, to the slot that is due now.
+        due = int((time.monotonic() - self._start) * OUT_RATE) // FRAME_SAMPLES * FRAME_SAMPLES
+        self._pts = max(self._pts, due - FRAME_SAMPLES)
 
     @property
     def pts(self) -> int:

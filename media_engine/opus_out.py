@@ -4,8 +4,9 @@ Most of a call is the tutor listening. aiortc would encode every 20 ms frame of 
 with libopus, on a thread hop per frame (50 a second per call). The outbound track hands aiortc
 Opus packets instead (aiortc sends pre-encoded packets as they are): speech goes through an
 encoder of its own, inline (a fraction of a millisecond a frame), and silence is one constant
-packet that decoders play as silence, encoded never. A few frames of real silence are encoded
-after speech, so the encoder and the student's decoder fade out together.
+packet that decoders play as silence, encoded never and sent only every 0.4 s (as Opus DTX
+does: the RTP timestamp jumps over the frames not sent). A few frames of real silence are
+encoded after speech, so the encoder and the student's decoder fade out together.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from media_engine.audio import FRAME_SAMPLES, OUT_RATE, TIME_BASE, OutboundAudio
 SILENCE_PACKET = b"\xf8\xff\xfe"
 # Frames of silence still encoded after speech, letting both ends ramp down.
 TAIL_FRAMES = 3
+# While the tutor is silent one packet goes every this many seconds, as Opus DTX does, so the
+# stream stays alive; the rest are not sent at all.
+SILENT_PACKET_EVERY_S = 0.4
 BIT_RATE = 48_000  # mono speech; aiortc's own encoder uses 96 kb/s for stereo
 
 
@@ -69,6 +73,11 @@ class OpusFrames:
         # libopus may hold the first frame back: until a packet is out, silence goes instead.
         return self._ready.popleft() if self._ready else SILENCE_PACKET
 
+    @property
+    def silent(self) -> bool:
+        """Whether the next packet is silence whatever comes (no speech tail left to send)."""
+        return self._tail == 0 and not self._ready
+
     def close(self) -> None:
         """Free the encoder now: FFmpeg keeps two threads for each open one, and a call's
         objects may wait for the garbage collector long after the call ended."""
@@ -79,15 +88,22 @@ class OpusFrames:
 class OpusOutbound(OutboundAudio):
     """The engine's outbound track on a WebRTC call: Opus packets, silence never encoded."""
 
-    def __init__(self, stats: PacingStats | None = None) -> None:
+    def __init__(self, stats: PacingStats | None = None, *, dtx: bool = True) -> None:
+        """`dtx`: send silence only every SILENT_PACKET_EVERY_S (else every 20 ms)."""
         super().__init__(stats)
         self._opus = OpusFrames(OUT_RATE, FRAME_SAMPLES)
+        self._dtx = dtx
 
     def stop(self) -> None:
         super().stop()
         self._opus.close()
 
     async def recv(self) -> av.Packet[Any]:  # type: ignore[override]
+        if self._dtx and self._opus.silent:
+            # Most of a call is the tutor listening: sending 50 silent packets a second per
+            # call (each RTP, SRTP and a datagram on the event loop) was what limited how many
+            # calls an engine carries. Speech starts at once when it is queued.
+            await self.sleep_through_silence(SILENT_PACKET_EVERY_S)
         samples = await self.next_frame()
         packet = av.Packet(self._opus.packet(None if samples is self.silence else samples))
         packet.pts = self.pts

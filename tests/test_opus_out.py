@@ -2,32 +2,63 @@
 
 from __future__ import annotations
 
-import numpy as np
+import asyncio
 
+import numpy as np
+import pytest
+
+from media_engine import opus_out
 from media_engine.audio import FRAME_SAMPLES, OUT_RATE, PacingStats, SpeechChunk
 from media_engine.opus_out import SILENCE_PACKET, TAIL_FRAMES, OpusOutbound
 from tests.voice_helpers import OpusDecoder, rms, tone
 
 
-async def test_silence_is_one_constant_packet_and_speech_is_encoded() -> None:
+async def test_silence_is_one_constant_packet_and_speech_is_encoded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Silence is sent once every so often: made long here, so a packet that comes at once can
+    # only have been woken by the speech queued.
+    monkeypatch.setattr(opus_out, "SILENT_PACKET_EVERY_S", 30.0)
     stats = PacingStats()
     track = OpusOutbound(stats)
     decoder = OpusDecoder()
-    silent = [await track.recv() for _ in range(3)]
-    assert all(bytes(p) == SILENCE_PACKET for p in silent)
+    first = await track.recv()
+    assert bytes(first) == SILENCE_PACKET and first.pts == 0
     assert track._opus._encoder is None, "silence must not start the encoder"
+    waiting = asyncio.create_task(track.recv())
+    await asyncio.sleep(0.1)
+    assert not waiting.done(), "a silent track sends nothing until its next silent packet"
     track.play(SpeechChunk(pcm=(tone(0.1, rate=OUT_RATE) * 20000).astype(np.int16), text="hi"))
-    spoken = [await track.recv() for _ in range(5)]
-    after = [await track.recv() for _ in range(TAIL_FRAMES + 3)]
-    packets = silent + spoken + after
-    assert [p.pts for p in packets] == [i * FRAME_SAMPLES for i in range(len(packets))]
+    spoken = [await asyncio.wait_for(waiting, 10)] + [await track.recv() for _ in range(4)]
+    after = [await track.recv() for _ in range(TAIL_FRAMES)]
+    packets = spoken + after
+    # The frames slept through are skipped: speech takes the slot of the moment it came.
+    assert spoken[0].pts >= 4 * FRAME_SAMPLES and spoken[0].pts % FRAME_SAMPLES == 0
+    assert [p.pts for p in packets] == [spoken[0].pts + i * FRAME_SAMPLES for i in range(8)]
     assert all(p.time_base.denominator == OUT_RATE for p in packets)
     assert all(len(bytes(p)) > 20 for p in spoken)
-    levels = [rms(decoder.decode(p) / 32768) for p in packets]
-    assert max(levels[:3]) == 0.0
-    assert all(level > 0.05 for level in levels[3:8])
-    assert [bytes(p) for p in after[TAIL_FRAMES:]] == [SILENCE_PACKET] * 3
-    assert stats.frames == len(packets)
+    levels = [rms(decoder.decode(p) / 32768) for p in [first, *packets]]
+    assert levels[0] == 0.0
+    assert all(level > 0.05 for level in levels[1:6])
+    # Silent again: the next packet waits for its time, then is the silent one.
+    monkeypatch.setattr(opus_out, "SILENT_PACKET_EVERY_S", 0.2)
+    quiet = await asyncio.wait_for(track.recv(), 10)
+    assert bytes(quiet) == SILENCE_PACKET and quiet.pts >= after[-1].pts + 5 * FRAME_SAMPLES
+    assert stats.frames == 2 + len(packets)
+    track.stop()
+
+
+async def test_a_held_track_sleeps_until_released(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(opus_out, "SILENT_PACKET_EVERY_S", 30.0)
+    track = OpusOutbound()
+    await track.recv()
+    track.hold()  # a maybe-barge-in: speech queued, silence sent
+    track.play(SpeechChunk(pcm=np.full(FRAME_SAMPLES * 5, 4000, dtype=np.int16), text="a"))
+    waiting = asyncio.create_task(track.recv())
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    track.release()
+    assert len(bytes(await asyncio.wait_for(waiting, 10))) > 20
     track.stop()
 
 
