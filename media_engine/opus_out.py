@@ -29,6 +29,10 @@ TAIL_FRAMES = 3
 # While the tutor is silent one packet goes every this many seconds, as Opus DTX does, so the
 # stream stays alive; the rest are not sent at all.
 SILENT_PACKET_EVERY_S = 0.4
+# Frames still sent every 20 ms after sound before that (libopus waits 200 ms too): a
+# receiver whose jitter buffer holds a few packets back (aiortc's holds 4) would otherwise keep
+# the end of the speech until the next packets, seconds later.
+HANGOVER_FRAMES = 10
 BIT_RATE = 48_000  # mono speech; aiortc's own encoder uses 96 kb/s for stereo
 
 
@@ -93,19 +97,22 @@ class OpusOutbound(OutboundAudio):
         super().__init__(stats)
         self._opus = OpusFrames(OUT_RATE, FRAME_SAMPLES)
         self._dtx = dtx
+        self._quiet = HANGOVER_FRAMES  # frames of silence sent since the last sound
 
     def stop(self) -> None:
         super().stop()
         self._opus.close()
 
     async def recv(self) -> av.Packet[Any]:  # type: ignore[override]
-        if self._dtx and self._opus.silent:
+        if self._dtx and self._opus.silent and self._quiet >= HANGOVER_FRAMES:
             # Most of a call is the tutor listening: sending 50 silent packets a second per
             # call (each RTP, SRTP and a datagram on the event loop) was what limited how many
             # calls an engine carries. Speech starts at once when it is queued.
             await self.sleep_through_silence(SILENT_PACKET_EVERY_S)
         samples = await self.next_frame()
-        packet = av.Packet(self._opus.packet(None if samples is self.silence else samples))
+        quiet = samples is self.silence
+        self._quiet = self._quiet + 1 if quiet else 0
+        packet = av.Packet(self._opus.packet(None if quiet else samples))
         packet.pts = self.pts
         packet.time_base = TIME_BASE
         return packet

@@ -9,7 +9,7 @@ import pytest
 
 from media_engine import opus_out
 from media_engine.audio import FRAME_SAMPLES, OUT_RATE, PacingStats, SpeechChunk
-from media_engine.opus_out import SILENCE_PACKET, TAIL_FRAMES, OpusOutbound
+from media_engine.opus_out import HANGOVER_FRAMES, SILENCE_PACKET, TAIL_FRAMES, OpusOutbound
 from tests.voice_helpers import OpusDecoder, rms, tone
 
 
@@ -40,11 +40,16 @@ async def test_silence_is_one_constant_packet_and_speech_is_encoded(
     levels = [rms(decoder.decode(p) / 32768) for p in [first, *packets]]
     assert levels[0] == 0.0
     assert all(level > 0.05 for level in levels[1:6])
-    # Silent again: the next packet waits for its time, then is the silent one.
+    # Silent again: silence every 20 ms for a while, then the next packet waits for its time.
+    hangover = [await track.recv() for _ in range(HANGOVER_FRAMES - TAIL_FRAMES)]
+    assert all(bytes(p) == SILENCE_PACKET for p in hangover)
+    assert [p.pts for p in hangover] == [
+        after[-1].pts + (i + 1) * FRAME_SAMPLES for i in range(len(hangover))
+    ]
     monkeypatch.setattr(opus_out, "SILENT_PACKET_EVERY_S", 0.2)
     quiet = await asyncio.wait_for(track.recv(), 10)
-    assert bytes(quiet) == SILENCE_PACKET and quiet.pts >= after[-1].pts + 5 * FRAME_SAMPLES
-    assert stats.frames == 2 + len(packets)
+    assert bytes(quiet) == SILENCE_PACKET and quiet.pts >= hangover[-1].pts + 5 * FRAME_SAMPLES
+    assert stats.frames == 2 + len(packets) + len(hangover)
     track.stop()
 
 
