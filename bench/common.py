@@ -38,7 +38,7 @@ def pct(values: list[float], q: float) -> float:
 def summary(name: str, values_ms: list[float]) -> str:
     return (
         f"{name:34} n={len(values_ms):4}  p50={pct(values_ms, 50):8.1f} ms  "
-        f"p95={pct(values_ms, 95):8.1f} ms  max={max(values_ms):8.1f} ms"
+        f"p95={pct(values_ms, 95):8.1f} ms  max={max(values_ms, default=float('nan')):8.1f} ms"
     )
 
 

@@ -29,7 +29,7 @@ from aiortc.rtp import RtpPacket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import STUDENT, rss_mb, running_server, summary  # noqa: E402
+from bench.common import STUDENT, rss_mb, running_server, summary, wait_material  # noqa: E402
 from media_engine.audio import FRAME_SAMPLES  # noqa: E402
 from media_engine.opus_out import SILENCE_PACKET  # noqa: E402
 from virtual_tutor.client import Api, CallConnection  # noqa: E402
@@ -91,6 +91,9 @@ async def main() -> None:
             MAX_SESSIONS=str(args.calls), MAX_SESSIONS_PER_USER=str(args.calls)
         ) as server:
             async with aiohttp.ClientSession() as http:
+                # A fresh server ingests its demo material first: measured meanwhile, the
+                # figures were the ingestion's.
+                await wait_material(http, server.url)
                 api = Api(http, server.url)
                 await api.login(*STUDENT)
                 calls: list[tuple[CallConnection, Arrivals, Microphone, str]] = []
