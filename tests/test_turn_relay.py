@@ -142,9 +142,13 @@ async def test_a_call_forced_through_the_relay_connects_and_carries_audio(
         await mic.speak(to_output_pcm(speech, ASR_RATE))
         vad = await next_event(call, "vad", timeout=60)
         assert vad["state"] == "speech_start"
-        # ... and the student receives the engine's audio track through it.
-        await asyncio.sleep(0.5)
-        assert len(listener.frames) > 25, "no audio came back through the relay"
+        # ... and the student receives the engine's audio track through it (a silent tutor
+        # sends a packet every 0.4 s, as DTX does).
+        for _ in range(100):
+            if len(listener.frames) >= 5:
+                break
+            await asyncio.sleep(0.2)
+        assert len(listener.frames) >= 5, "no audio came back through the relay"
     finally:
         await call.hang_up()
         await listener.aclose()

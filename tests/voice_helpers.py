@@ -160,6 +160,7 @@ class Listener:
 
     def __init__(self, track: MediaStreamTrack) -> None:
         self.frames: list[tuple[float, float]] = []  # (monotonic, rms)
+        self.stamps: list[tuple[float, int]] = []  # (monotonic, pts)
         self._decoder = OpusDecoder()
         self._task = asyncio.create_task(self._pull(track))
 
@@ -175,6 +176,7 @@ class Listener:
                 assert isinstance(frame, av.AudioFrame)
                 samples = frame.to_ndarray()[0]
             self.frames.append((time.monotonic(), rms(samples / 32768.0)))
+            self.stamps.append((self.frames[-1][0], int(frame.pts or 0)))
 
     def voiced_after(self, moment: float) -> int:
         return sum(1 for at, level in self.frames if at > moment and level > 0.001)
