@@ -23,6 +23,8 @@ REFUSALS = {
         "never heard",
         "don't have",
         "misheard",
+        "can't see",
+        "cannot see",
     ],
     "zh": ["不知道", "不确定", "没听说", "没有听说", "看不到", "无法知道", "不清楚"],
 }

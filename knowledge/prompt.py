@@ -106,10 +106,17 @@ def lead_sentence(passages: list[Passage], question: str, said: str = "") -> str
 _POINTS_BACK = re.compile(
     r"^(it|its|they|their|this|these|that|those|he|she|so|then)\b|^[它这那其]", re.I
 )
+# Notes ask questions too (a heading, "圆的面积怎么算？", an exercise): one shares the most terms
+# with the student's question, and said back it answers nothing.
+_ASKS = re.compile(r"[?？]\s*$")
 
 
 def _says_it_alone(sentence: str) -> bool:
-    return LEAD_CHARS[0] <= len(sentence) <= LEAD_CHARS[1] and not _POINTS_BACK.match(sentence)
+    return (
+        LEAD_CHARS[0] <= len(sentence) <= LEAD_CHARS[1]
+        and not _POINTS_BACK.match(sentence)
+        and not _ASKS.search(sentence)
+    )
 
 
 def _terms(text: str) -> set[str]:

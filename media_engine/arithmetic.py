@@ -327,7 +327,7 @@ def _strip(text: str, zh: bool) -> tuple[str, str]:
             return text, mode
 
 
-def _english(clause: str) -> Calculation | None:
+def _english(clause: str, remainder: bool = False) -> Calculation | None:
     if re.search(r"\b(?:1\d|20)\d\d-(?:1\d|20)\d\d\b", clause):
         return None  # "1939-1945" is a span of years
     clause = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", clause.lower().replace("°", " degrees "))
@@ -342,7 +342,7 @@ def _english(clause: str) -> Calculation | None:
     for shape, calc in _EN_PHRASES:
         if m := re.fullmatch(shape, text):
             text = calc.format(*m.groups())
-    return _answer(_Parser(text.split(), nums).parse(), False, mode)
+    return _answer(_Parser(text.split(), nums).parse(), False, mode or _quotrem(remainder))
 
 
 # ----------------------------------------------------------------------------------- Chinese
@@ -361,7 +361,7 @@ _ZH_MODES = [
 ]
 
 
-def _chinese(clause: str) -> Calculation | None:
+def _chinese(clause: str, remainder: bool = False) -> Calculation | None:
     text = re.sub(r"\s+", "", clause).replace("零下", "负")
     text = re.sub(rf"(?<={nb.NUMERAL})个半", "点五", text.replace("一半", "二分之一"))
     text = re.sub(rf"(?<!{nb.NUMERAL})半个?(?={nb.ZH_UNIT})", "零点五", text)
@@ -372,7 +372,16 @@ def _chinese(clause: str) -> Calculation | None:
     if read is None:
         return None
     tokens = re.sub(r"rof ((?:neg )?#\d+) powend", r"^ \1", " ".join(read[0])).split()
-    return _answer(_Parser(tokens, read[1]).parse(), True, mode)
+    return _answer(_Parser(tokens, read[1]).parse(), True, mode or _quotrem(remainder))
+
+
+# A remainder asked in a clause of its own: "25 除以 4，商是多少，余数是多少？", "What is 25
+# divided by 4, and what is the remainder?" The division is in one clause, the remainder in another.
+_ASKS_REMAINDER = re.compile(r"余数|余几|余多少|\bremainders?\b", re.IGNORECASE)
+
+
+def _quotrem(remainder: bool) -> str:
+    return "quotrem" if remainder else ""
 
 
 def calculate(question: str) -> Calculation | None:
@@ -384,9 +393,10 @@ def calculate(question: str) -> Calculation | None:
         question = question.replace(mark, zh_word if zh else en_word)  # NFKC makes ² a 2
     text = unicodedata.normalize("NFKC", question)
     text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text.replace("−", "-").replace("–", "-"))
+    remainder = _ASKS_REMAINDER.search(text) is not None
     for clause in re.split(r"[!?;:。,、]|(?<!\d)\.|\.(?!\d)", text):
         try:
-            found = _chinese(clause) if zh else _english(clause)
+            found = _chinese(clause, remainder) if zh else _english(clause, remainder)
         except Exception:  # whatever we cannot read is not a calculation; never raise
             found = None
         if found is not None:

@@ -116,6 +116,14 @@ def test_english_spoken_states_the_whole_fact() -> None:
     assert calc("17 divided by 5 with remainder").spoken == "17 ÷ 5 = 3 remainder 2"
 
 
+def test_a_remainder_asked_in_another_clause_is_given() -> None:
+    both = "What is 25 divided by 4, and what is the remainder?"
+    assert calc(both).spoken == "25 ÷ 4 = 6 remainder 1"
+    assert calc("二十五除以四，商是多少，余数是多少？").spoken == "25 除以 4 等于 6 余 1"
+    # Without a remainder asked, division is exact.
+    assert calc("二十五除以四等于多少？").spoken == "25 除以 4 等于 6.25"
+
+
 @pytest.mark.parametrize(
     ("question", "expression", "result", "spoken"),
     [
