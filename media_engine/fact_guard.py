@@ -20,6 +20,7 @@ from knowledge.prompt import focus
 from knowledge.text import has_cjk, tokens
 
 _DIGITS = re.compile(r"\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _EN_UNITS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
     "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
@@ -83,6 +84,25 @@ def numbers(text: str) -> set[str]:
     return found
 
 
+# More numbers than this in a question and none is worked out from them (pairs grow fast).
+MAX_WORKED = 6
+
+
+def worked(given: set[str]) -> set[str]:
+    """What a worked example may state from the student's own numbers ("a rectangle 6 cm by
+    4 cm" has an area of 24): their sums, differences, products, whole quotients and squares.
+    Not in the material, yet no contradiction of it."""
+    values = sorted({float(n) for n in given if _NUMBER.fullmatch(n)})[:MAX_WORKED]
+    out: set[float] = set()
+    for a in values:
+        out.add(a * a)
+        for b in values:
+            out.update((a + b, a - b, a * b))
+            if b and (a / b).is_integer():
+                out.add(a / b)
+    return {str(int(v)) if v.is_integer() else f"{v:g}" for v in out}
+
+
 def names(text: str) -> set[str]:
     return {n for n in _NAME.findall(text) if n not in _NOT_NAMES}
 
@@ -111,7 +131,7 @@ class FactGuard:
 
     def __post_init__(self) -> None:
         allowed = " ".join([*(p.text for p in self.passages), self.question, self.known_text])
-        self._numbers = numbers(allowed)
+        self._numbers = numbers(allowed) | worked(numbers(self.question))
         self._names = {n.lower() for n in re.findall(r"[A-Za-z]+", allowed)}
         self._sentences = [
             (set(tokens(sentence)), numbers(sentence), {n.lower() for n in names(sentence)})

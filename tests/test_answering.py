@@ -4,6 +4,7 @@ their own, with a scripted model stream."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from knowledge.index import Passage
 from media_engine.answering import NOT_COVERED, follows_up, is_personal, opening, plan
@@ -132,6 +133,18 @@ def test_guard_catches_a_changed_number_and_lets_other_facts_pass() -> None:
     # A number the material is silent on is the model's own knowledge, not a contradiction.
     assert not guard.contradicts("Your heart has four chambers.")
     assert guard.contradicts("The Earth spins on its axis every 12 hours.")
+
+
+def test_guard_lets_a_worked_example_use_the_students_numbers() -> None:
+    area = replace(
+        ORBIT,
+        text="The area of a rectangle is length × width, so a rectangle 5 cm by 3 cm has an "
+        "area of 15 cm².",
+    )
+    guard = FactGuard([area], "So what's the area if it's 6 cm by 4 cm?")
+    assert not guard.contradicts("A rectangle 6 cm by 4 cm has an area of 24 cm².")
+    assert guard.contradicts("A rectangle 6 cm by 4 cm has an area of 25 cm².")
+    assert guard.contradicts("A rectangle 5 cm by 3 cm has an area of 18 cm².")
 
 
 async def _stream(*pieces: str) -> AsyncIterator[str]:
