@@ -29,7 +29,7 @@ WINDOW = 512  # samples at 16 kHz: 32 ms, the window silero-vad v5+ is trained o
 CONTEXT = 64  # samples of the previous window silero prepends
 WINDOW_MS = WINDOW * 1000 / ASR_RATE
 PREROLL_MS = 300  # kept before speech start so the ASR hears the first syllable whole
-PAUSE_MS = 200  # silence after which a final transcript is started and the turn judged
+PAUSE_MS = 250  # silence after which a final transcript is started and the turn judged
 HYSTERESIS = 0.15  # speech continues until the probability falls this far below the threshold
 SHORT_ANSWER_MS = 1000  # speech up to this long, after the tutor's question, is a short answer
 

@@ -249,7 +249,7 @@ def test_a_finished_question_ends_at_the_pause(smart_turn: SmartTurn, piper: Pip
     assert [type(e).__name__ for e, _ in heard] == ["SpeechStarted", "SpeechPaused", "SpeechEnded"]
     end = heard[-1][0]
     assert isinstance(end, SpeechEnded) and end.reason == "smart_turn"
-    # Judged at the 200 ms pause: the turn ends well before 500 ms of silence would end it.
+    # Judged at the 250 ms pause: the turn ends well before 500 ms of silence would end it.
     assert end.trailing_silence_s < 0.4
 
 

@@ -160,8 +160,8 @@ def test_a_pause_judged_complete_ends_the_turn_at_once() -> None:
     assert kinds(events) == ["SpeechStarted", "SpeechPaused", "SpeechEnded"]
     end = the_end(events)
     assert end.reason == "smart_turn" and not end.forced
-    # The pause (200 ms, 7 windows) and the detector's two windows: well before 500 ms of silence.
-    assert end.trailing_silence_s == pytest.approx(0.26, abs=0.04)
+    # The pause (250 ms) and the detector's two windows: well before 500 ms of silence.
+    assert end.trailing_silence_s == pytest.approx(0.29, abs=0.04)
 
 
 def test_a_pause_judged_unfinished_waits_for_the_longest_pause() -> None:
