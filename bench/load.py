@@ -99,7 +99,7 @@ async def main() -> None:
                 calls: list[tuple[CallConnection, Arrivals, Microphone, str]] = []
                 for _ in range(args.calls):
                     session = await api.open_session(1)
-                    mic, arrivals = Microphone(), Arrivals()
+                    mic, arrivals = Microphone(pre_encoded=True), Arrivals()
                     call = CallConnection(
                         http, session["engine_url"], session["engine_token"], microphone=mic.track
                     )

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from media_engine.audio import (
     OUT_RATE,
+    OutboundAudio,
     SpeechChunk,
     frame_to_float,
     to_output_pcm,
@@ -187,12 +188,13 @@ class Listener:
 class Microphone:
     """The client's outbound track: WAVs spoken in real time, silence otherwise.
 
-    Silence goes as one constant Opus packet every 20 ms, as a browser's microphone stream
-    does without DTX, but encoded never: a benchmark's client runs many calls on the cores the
-    server uses, and encoding their silence took them from it."""
+    `pre_encoded`: the track encodes its own Opus, and its silence is one constant packet
+    every 20 ms, as a browser's microphone stream without DTX, encoded never. For a benchmark
+    whose client runs many calls on the cores the server uses (otherwise aiortc encodes every
+    frame, on a thread)."""
 
-    def __init__(self) -> None:
-        self.track = OpusOutbound(dtx=False)
+    def __init__(self, *, pre_encoded: bool = False) -> None:
+        self.track: OutboundAudio = OpusOutbound(dtx=False) if pre_encoded else OutboundAudio()
 
     async def speak(self, pcm: NDArray[np.int16]) -> tuple[float, float]:
         """Play `pcm` in real time; return when its voiced part started and ended being sent."""
