@@ -106,8 +106,8 @@ def lead_sentence(passages: list[Passage], question: str, said: str = "") -> str
 _POINTS_BACK = re.compile(
     r"^(it|its|they|their|this|these|that|those|he|she|so|then)\b|^[它这那其]", re.I
 )
-# Notes ask questions too (a heading, "圆的面积怎么算？", an exercise): one shares the most terms
-# with the student's question, and said back it answers nothing.
+# Notes ask questions too (a heading, an exercise): one may share the most terms with the
+# student's question, and said back it answers nothing.
 _ASKS = re.compile(r"[?？]\s*$")
 
 

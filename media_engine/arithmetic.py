@@ -342,7 +342,7 @@ def _english(clause: str, remainder: bool = False) -> Calculation | None:
     for shape, calc in _EN_PHRASES:
         if m := re.fullmatch(shape, text):
             text = calc.format(*m.groups())
-    return _answer(_Parser(text.split(), nums).parse(), False, mode or _quotrem(remainder))
+    return _answer(_Parser(text.split(), nums).parse(), False, mode or "quotrem" * remainder)
 
 
 # ----------------------------------------------------------------------------------- Chinese
@@ -372,16 +372,11 @@ def _chinese(clause: str, remainder: bool = False) -> Calculation | None:
     if read is None:
         return None
     tokens = re.sub(r"rof ((?:neg )?#\d+) powend", r"^ \1", " ".join(read[0])).split()
-    return _answer(_Parser(tokens, read[1]).parse(), True, mode or _quotrem(remainder))
+    return _answer(_Parser(tokens, read[1]).parse(), True, mode or "quotrem" * remainder)
 
 
-# A remainder asked in a clause of its own: "25 除以 4，商是多少，余数是多少？", "What is 25
-# divided by 4, and what is the remainder?" The division is in one clause, the remainder in another.
+# A remainder asked in a clause of its own ("25 除以 4，商是多少，余数是多少？").
 _ASKS_REMAINDER = re.compile(r"余数|余几|余多少|\bremainders?\b", re.IGNORECASE)
-
-
-def _quotrem(remainder: bool) -> str:
-    return "quotrem" if remainder else ""
 
 
 def calculate(question: str) -> Calculation | None:
