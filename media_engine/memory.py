@@ -3,8 +3,8 @@
 glibc's malloc keeps what a call freed in its arenas (one per thread that allocated: the
 Opus decoder's, Kokoro's, Whisper's) and reuses it, but does not return it, so the process's
 resident size stays at its busiest and only ever grows with fragmentation. `malloc_trim(0)`
-releases the free pages of every arena. It takes a few milliseconds, so it runs on a thread,
-and only when the last call has ended, so no call pays for it.
+releases the free pages of every arena. It walks them all (not timed here on a large heap), so
+it runs on a thread, and only when the last call has ended, so no call pays for it.
 """
 
 from __future__ import annotations
