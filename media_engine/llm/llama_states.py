@@ -19,8 +19,11 @@ from typing import Any
 
 import numpy as np
 
-# Enough for the system prompts of a school's tutors in use at once (~10-20 MB each).
+# Enough for the system prompts of a school's tutors in use at once. A read's size grows with
+# its prompt (~5 MB for a tutor's opening with the 1.5B model), so the bytes are bounded too:
+# counted alone, the saved reads drifted upward with the prompts they held.
 CAPACITY = 8
+BUDGET_BYTES = 48 * 1024 * 1024
 # A load is worth it when it spares reading at least this many tokens.
 MIN_GAIN = 16
 
@@ -35,9 +38,12 @@ def common_prefix(held: Any, tokens: list[int]) -> int:
 
 
 class PromptStates:
-    def __init__(self, capacity: int = CAPACITY) -> None:
+    def __init__(self, capacity: int = CAPACITY, budget: int = BUDGET_BYTES) -> None:
         self._capacity = capacity
+        self._budget = budget
         self._saved: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
+        self.bytes = 0
+        """The size of all saved reads together."""
         self.loads = 0
         """How many times a saved read was loaded (for tests and benchmarks)."""
 
@@ -58,9 +64,23 @@ class PromptStates:
         written = llama_cpp.llama_state_seq_get_data(ctx, buffer, size, 0)
         if written <= 0:
             return
-        self._saved[key] = bytes(buffer[:written])
-        while len(self._saved) > self._capacity:
-            self._saved.popitem(last=False)
+        # string_at copies the bytes once; slicing the ctypes array would build a list of
+        # millions of ints first.
+        self.keep(key, ctypes.string_at(buffer, written))
+
+    def keep(self, key: tuple[int, ...], data: bytes) -> None:
+        """Keep `data` as the read of `key`, dropping the least recently used reads beyond the
+        count or the byte budget. A read larger than the whole budget is not kept."""
+        if len(data) > self._budget:
+            return
+        old = self._saved.pop(key, None)
+        if old is not None:
+            self.bytes -= len(old)
+        self._saved[key] = data
+        self.bytes += len(data)
+        while len(self._saved) > self._capacity or self.bytes > self._budget:
+            _, dropped = self._saved.popitem(last=False)
+            self.bytes -= len(dropped)
 
     def load_best(self, model: Any, tokens: list[int]) -> None:
         """Load the saved read that shares the longest start with `tokens`, if it beats what

@@ -1,0 +1,32 @@
+"""The saved prompt reads stay within their count and their bytes."""
+
+from __future__ import annotations
+
+from media_engine.llm.llama_states import PromptStates
+
+
+def test_the_oldest_reads_go_when_the_bytes_pass_the_budget() -> None:
+    states = PromptStates(capacity=8, budget=10_000)
+    for n in range(4):
+        states.keep((n,), bytes(3_000))
+    # Four reads of 3,000 bytes do not fit in 10,000: the first one read went.
+    assert states.bytes == 9_000
+    assert list(states._saved) == [(1,), (2,), (3,)]
+
+
+def test_a_read_used_again_is_kept_over_older_ones() -> None:
+    states = PromptStates(capacity=2, budget=10_000)
+    states.keep((1,), b"a")
+    states.keep((2,), b"b")
+    states.keep((1,), b"aa")  # read again, larger: replaced, and now the newest
+    states.keep((3,), b"c")
+    assert list(states._saved) == [(1,), (3,)]
+    assert states.bytes == 3
+
+
+def test_a_read_larger_than_the_budget_is_not_kept() -> None:
+    states = PromptStates(capacity=8, budget=100)
+    states.keep((1,), bytes(50))
+    states.keep((2,), bytes(101))
+    assert list(states._saved) == [(1,)]
+    assert states.bytes == 50
