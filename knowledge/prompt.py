@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 
 from knowledge.chunking import split_sentences
 from knowledge.index import Passage
-from knowledge.text import has_cjk, tokens
+from knowledge.text import ZH_STOP, has_cjk, jieba_cut, jieba_words, tokens
 
 OPEN = "<<<SOURCE {n}: {source}>>>"
 CLOSE = "<<<END SOURCE {n}>>>"
@@ -89,17 +90,68 @@ def lead_sentence(passages: list[Passage], question: str, said: str = "") -> str
     Read from the notes, it is correct by construction and needs no model time: the student
     hears it while the model reads the prompt and goes on from it.
     """
-    asked = _terms(question)
+    asked, required = _asked(question)
     best, score = None, max(1, math.ceil(LEAD_COVERAGE * len(asked))) - 1
     for passage in passages[:PROMPT_PASSAGES]:
         for sentence in split_sentences(passage.text):
             sentence = " ".join(neutralise(sentence).split())
-            shared = len(asked & _terms(sentence))
+            if not all(term in sentence for term in required):
+                continue
+            shared = _shared(asked, sentence)
             if shared > score and _says_it_alone(sentence):
                 best, score = sentence, shared
     if best is None or best in said:
         return None
     return best
+
+
+def _asked(question: str) -> tuple[set[str], set[str]]:
+    """The terms of `question` a sentence answering it holds, and those it must hold. In
+    Chinese, jieba's words, and the ones a sentence must hold are the question's nouns of two
+    characters or more (what it asks about: "钝角", not only "角") and its numbers' digits."""
+    if not has_cjk(question):
+        return _terms(question), set()
+    asked: set[str] = set()
+    required: set[str] = set()
+    for word, tag in jieba_words()(unicodedata.normalize("NFKC", question)):
+        word = _ZH_ASKING.sub("", word).strip()
+        if not has_cjk(word):
+            if word.isalnum():  # a number or a Latin word; not punctuation
+                asked.add(word)
+                if any(c.isdigit() for c in word):
+                    required.add(word)
+            continue
+        if tag in _ZH_FUNCTION_TAGS or set(word) <= ZH_STOP:
+            continue
+        asked.add(word)
+        if tag.startswith("n") and len(word) >= 2:
+            required.add(word)
+        elif tag == "m":  # "三类": the sentence must say three, not how
+            required.update(_ZH_NUMERAL.findall(word))
+    return asked, required
+
+
+def _shared(asked: set[str], sentence: str) -> int:
+    """How many of the question's terms `sentence` holds. A Chinese term of two characters or
+    more is held when the sentence writes it; one character, when it is a word of the sentence
+    or starts one ("水" in "水循环", not "腔" in "胸腔"). Characters shared one by one ("化学式"
+    and "形式 ... 化学能") are not the same words."""
+    if not any(has_cjk(term) for term in asked):
+        return len(asked & _terms(sentence))
+    words = jieba_cut(sentence)
+    starts = {w[0] for w in words if w}
+    return sum(
+        1
+        for term in asked
+        if (term in sentence if len(term) >= 2 or not has_cjk(term) else term in starts)
+    )
+
+
+# Question words, pronouns, particles and conjunctions hold nothing an answer repeats; nor do
+# the asking parts of a word ("多少度" asks for "度").
+_ZH_FUNCTION_TAGS = frozenset({"r", "uj", "ul", "uz", "ug", "ud", "uv", "y", "e", "c", "p", "x"})
+_ZH_ASKING = re.compile(r"多少|几|哪|怎么|怎样|为什么|如何")
+_ZH_NUMERAL = re.compile(r"[0-9零一二两三四五六七八九十百千万]")
 
 
 # A sentence that starts by pointing back ("It starts with a producer") means nothing alone.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import re
 import unicodedata
+from collections.abc import Callable
 
 # CJK unified ideographs (and extension A): Chinese has no spaces, so it is indexed as
 # overlapping character bigrams plus single characters, which needs no dictionary and matches
@@ -18,7 +21,7 @@ STOPWORDS = frozenset(
     up us was we were what when where which while who whom why will with would you your about
     tell explain please know""".split()
 )
-_ZH_STOP = frozenset("的了是在和有我你他她它们吗呢吧啊么什怎这那个也就都")
+ZH_STOP = frozenset("的了是在和有我你他她它们吗呢吧啊么什怎这那个也就都会能要")
 
 
 def has_cjk(text: str) -> bool:
@@ -51,11 +54,43 @@ def tokens(text: str) -> list[str]:
     for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text).lower()):
         run = match.group()
         if _IS_CJK.match(run):
-            out.extend(c for c in run if c not in _ZH_STOP)
+            out.extend(c for c in run if c not in ZH_STOP)
             out.extend(run[i : i + 2] for i in range(len(run) - 1))
         elif run not in STOPWORDS:
             out.append(_stem(run))
     return out
+
+
+@functools.cache
+def jieba_words() -> Callable[[str], list[tuple[str, str]]]:
+    """jieba's segmenter with its part-of-speech tags: (word, tag) pairs of a Chinese text.
+    Blocking on first use (loads the dictionary, a second or two); the engine loads it at
+    start."""
+    import jieba
+    import jieba.posseg
+
+    jieba.setLogLevel(logging.WARNING)  # it logs its dictionary loading at INFO
+
+    def segment(text: str) -> list[tuple[str, str]]:
+        return [(pair.word, pair.flag) for pair in jieba.posseg.cut(text)]
+
+    return segment
+
+
+def in_jieba_dictionary(word: str) -> bool:
+    """Whether jieba's dictionary (about 350,000 words) lists `word`."""
+    import jieba
+
+    jieba_words()  # the dictionary is loaded with the segmenter
+    return bool(jieba.dt.FREQ.get(word))
+
+
+def jieba_cut(text: str) -> list[str]:
+    """The words of a Chinese text, as jieba segments it without tagging (faster)."""
+    import jieba
+
+    jieba_words()
+    return jieba.lcut(text)  # type: ignore[no-any-return]
 
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f<>\"'`\\/|:*?{}\[\]]+")

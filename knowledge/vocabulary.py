@@ -10,11 +10,12 @@ thousand words), the ones the material uses most first.
 from __future__ import annotations
 
 import functools
-import logging
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable
+
+from knowledge.text import jieba_cut
 
 # Below this a word is not everyday language (Zipf: "planet" 4.7, "oxygen" 4.3, "magnet" 3.6,
 # "photosynthesis" 3.0); 6 letters or more leaves out short words the model rarely misses.
@@ -76,11 +77,10 @@ def _sentence_start(text: str, at: int) -> bool:
 
 def _chinese_words(texts: Iterable[str]) -> Counter[str]:
     """Counts of the words of two or more Chinese characters, as jieba segments them."""
-    cut = _jieba_cut()
     counts: Counter[str] = Counter()
     for text in texts:
         for run in _ZH_WORD.finditer(unicodedata.normalize("NFKC", text)):
-            counts.update(w for w in cut(run.group()) if len(w) >= 2)
+            counts.update(w for w in jieba_cut(run.group()) if len(w) >= 2)
     return counts
 
 
@@ -89,14 +89,6 @@ def _zipf() -> Callable[[str, str], float]:
     import wordfreq
 
     return wordfreq.zipf_frequency
-
-
-@functools.cache
-def _jieba_cut() -> Callable[[str], list[str]]:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)  # it logs its dictionary loading at INFO
-    return jieba.lcut  # type: ignore[no-any-return]
 
 
 def as_list(words: str, language: str) -> str:

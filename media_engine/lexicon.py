@@ -5,9 +5,10 @@ speech recognition — instead of letting the model invent an explanation for it
 from __future__ import annotations
 
 import functools
-import logging
 import re
 from collections.abc import Callable
+
+from knowledge.text import in_jieba_dictionary, jieba_words
 
 # wordfreq knows a word when it was seen often enough to be listed at all; a Zipf frequency of
 # 1.0 is about once per hundred million words, rarer than "chlorophyll" (2.6) or "mitochondria"
@@ -20,31 +21,12 @@ _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 # "先算"): a new word ending in one of these is such a fragment, not a term.
 _FUNCTION_ENDINGS = frozenset("是的了在有和就都也吗呢吧啊到")
 
-Segmenter = Callable[[str], list[tuple[str, str]]]
-
-
 @functools.cache
 def _zipf() -> Callable[[str, str], float]:
     import wordfreq
 
     zipf: Callable[[str, str], float] = wordfreq.zipf_frequency
     return zipf
-
-
-@functools.cache
-def _jieba() -> tuple[Segmenter, Callable[[str], bool]]:
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(logging.WARNING)  # it logs its dictionary loading at INFO
-
-    def segment(text: str) -> list[tuple[str, str]]:
-        return [(pair.word, pair.flag) for pair in jieba.posseg.cut(text)]
-
-    def in_dictionary(word: str) -> bool:
-        return bool(jieba.dt.FREQ.get(word))
-
-    return segment, in_dictionary
 
 
 def known_word(word: str, language: str) -> bool:
@@ -62,14 +44,13 @@ def unknown_words(question: str, language: str) -> list[str]:
     made of two real ones ("蓝莓定理") are not caught: so are many real terms ("多普勒效应").
     """
     if language == "zh":
-        segment, in_dictionary = _jieba()
         return [
             word
-            for word, flag in segment(question)
+            for word, flag in jieba_words()(question)
             if flag.startswith("n")
             and _HAN_WORD.fullmatch(word)
             and word[-1] not in _FUNCTION_ENDINGS
-            and not in_dictionary(word)
+            and not in_jieba_dictionary(word)
         ]
     if language == "en":
         return [w for w in _WORD.findall(question) if not known_word(w.lower(), "en")]

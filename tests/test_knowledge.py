@@ -294,6 +294,23 @@ def test_a_reply_opens_with_the_notes_sentence_that_answers() -> None:
     assert lead_sentence([circle], "圆的面积怎么算？") == "圆的面积等于圆周率乘半径的平方。"
 
 
+def test_a_chinese_lead_holds_the_questions_words_not_only_their_characters() -> None:
+    energy = passage("能量有多种形式，例如动能、热能、光能、声能、电能和化学能，能量的单位是焦耳。")
+    # 化, 学 and 式 are all there, in "化学能" and "形式": the sentence says nothing of water.
+    assert lead_sentence([energy], "水的化学式是什么？") is None
+    shapes = passage("封闭图形一周的长度叫做它的周长，求周长就是把图形每条边的长度加起来。")
+    # Shapes, sides and naming, but not eight sides: the question's number must be there.
+    assert lead_sentence([shapes], "有八条边的图形叫什么？") is None
+    angles = passage(
+        "量角的大小要用量角器，角的计量单位是“度”。小于90°的角是锐角，大于90°而小于180°的角是钝角。"
+    )
+    # The sentence about the angle asked for, not the one about angles in general.
+    assert (
+        lead_sentence([angles], "钝角是多少度的角？")
+        == "小于90°的角是锐角，大于90°而小于180°的角是钝角。"
+    )
+
+
 def test_questions_are_told_from_small_talk() -> None:
     for text in [
         "Who won the cup?",
