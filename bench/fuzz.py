@@ -31,6 +31,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from media_engine.manager import LATE_TRIM_S  # noqa: E402
 from signaling.app import create_app  # noqa: E402
 from tests.calls import in_use, plain_tutor  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
@@ -154,7 +155,8 @@ async def fuzz(args: argparse.Namespace) -> dict[str, Any]:
         for kind, share in SHARES.items():
             sizes = batches(round(args.inputs * share), args.batch)
             await run_kind(kind, sizes, draws[kind], runners[kind], pool)
-        await asyncio.sleep(2)  # let closing calls finish closing
+        # Let closing calls finish closing, and the engine's heap trim after the last one.
+        await asyncio.sleep(LATE_TRIM_S + 2)
         out = report.as_json()
         out["leaks"] = {
             "slots_in_use": await in_use(client),

@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import STUDENT, Server, rss_mb, running_server  # noqa: E402
 from bench.latency import speak  # noqa: E402
+from media_engine.manager import LATE_TRIM_S  # noqa: E402
 from virtual_tutor.client import Api, CallConnection, ClientError  # noqa: E402
 from virtual_tutor.voice_client import Listener, Microphone, read_wav  # noqa: E402
 
@@ -143,15 +144,18 @@ async def student(
 
 async def settle(http: aiohttp.ClientSession, server: Server) -> None:
     """Wait until no call is open and the loop's tasks stop changing (ICE and DTLS close a
-    little after hang-up)."""
+    little after hang-up), and the engine has trimmed its heap after them."""
     previous = -1
     for _ in range(60):
         await asyncio.sleep(1)
         async with http.get(f"{server.url}/health") as resp:
             engine = (await resp.json())["engine"]
         if engine["sessions_in_use"] == 0 and engine["tasks"] == previous:
-            return
+            break
         previous = engine["tasks"]
+    # Work a call started may end after it; the engine gives back what that freed a few
+    # seconds after its last call (media_engine.manager.LATE_TRIM_S).
+    await asyncio.sleep(LATE_TRIM_S + 2)
 
 
 async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[str, Any]:

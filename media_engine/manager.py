@@ -24,6 +24,9 @@ from media_engine.runtime import EngineRuntime
 
 log = logging.getLogger(__name__)
 
+LATE_TRIM_S = 5.0
+"""After the last call ends, the heap is trimmed at once and again this much later."""
+
 
 @dataclass(frozen=True)
 class SessionGrant:
@@ -69,6 +72,7 @@ class CallManager:
         self._settings = runtime.settings
         self._slots: dict[str, _Slot] = {}
         self._closing = False
+        self._late_trim: asyncio.Task[None] | None = None
 
     @property
     def in_use(self) -> int:
@@ -193,6 +197,16 @@ class CallManager:
         )
         if not self._slots:
             await asyncio.to_thread(memory.trim)
+            # Work a call started can end after it (a synthesis or a prompt read on a model's
+            # thread, which nothing interrupts): what it freed is given back once it is done.
+            if self._late_trim is not None:
+                self._late_trim.cancel()
+            self._late_trim = asyncio.create_task(self._trim_when_quiet(), name="late-trim")
+
+    async def _trim_when_quiet(self) -> None:
+        await asyncio.sleep(LATE_TRIM_S)
+        if not self._slots:
+            await asyncio.to_thread(memory.trim)
 
     async def _watch(self, slot: _Slot) -> None:
         """Close a call that never connects, and any call that outlives the session timeout."""
@@ -240,3 +254,6 @@ class CallManager:
         await asyncio.gather(
             *(self.end(sid, reason) for sid in list(self._slots)), return_exceptions=True
         )
+        if self._late_trim is not None:
+            self._late_trim.cancel()
+            await asyncio.gather(self._late_trim, return_exceptions=True)

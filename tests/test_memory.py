@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import ctypes.util
 import os
+import time
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 
 from media_engine import memory
+from tests.calls import open_session
+from tests.conftest import login
 
 BLOCK = 64 * 1024  # under glibc's mmap threshold: these come from the heap, not mmap
 BLOCKS = 1600  # 100 MiB
@@ -78,3 +84,30 @@ def test_freed_large_blocks_go_back_at_once_only_when_kept_apart(mode: str) -> N
         assert returned > 20 * 4 * 1024 * 1024
     else:  # glibc's own behaviour, which the fix exists for: the freed blocks stay
         assert returned < 4 * 4 * 1024 * 1024
+
+
+async def test_the_heap_is_trimmed_when_the_last_session_ends_and_again_later(
+    client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from media_engine import manager
+
+    trims: list[float] = []
+    loop, both = asyncio.get_running_loop(), asyncio.Event()
+
+    def trim() -> bool:  # on a worker thread
+        trims.append(time.monotonic())
+        if len(trims) == 2:
+            loop.call_soon_threadsafe(both.set)
+        return True
+
+    monkeypatch.setattr(memory, "trim", trim)
+    monkeypatch.setattr(manager, "LATE_TRIM_S", 0.2)
+    student = await login(client)
+    first, second = await open_session(client, student), await open_session(client, student)
+    await client.post(f"/api/student/sessions/{first['session_id']}/end", headers=student)
+    await asyncio.sleep(0.5)
+    assert trims == []  # a call is still open: nothing is trimmed under it
+    await client.post(f"/api/student/sessions/{second['session_id']}/end", headers=student)
+    # At once, and once more after work the calls left running has had time to end.
+    await asyncio.wait_for(both.wait(), 30)
+    assert len(trims) == 2 and trims[1] - trims[0] >= 0.2
