@@ -110,7 +110,7 @@ def _asked(question: str) -> tuple[set[str], set[str]]:
     Chinese, jieba's words, and the ones a sentence must hold are the question's nouns of two
     characters or more (what it asks about: "钝角", not only "角") and its numbers' digits."""
     if not has_cjk(question):
-        return _terms(question), set()
+        return terms(question), set()
     asked: set[str] = set()
     required: set[str] = set()
     for word, tag in jieba_words()(unicodedata.normalize("NFKC", question)):
@@ -137,7 +137,7 @@ def _shared(asked: set[str], sentence: str) -> int:
     or starts one ("水" in "水循环", not "腔" in "胸腔"). Characters shared one by one ("化学式"
     and "形式 ... 化学能") are not the same words."""
     if not any(has_cjk(term) for term in asked):
-        return len(asked & _terms(sentence))
+        return len(asked & terms(sentence))
     words = jieba_cut(sentence)
     starts = {w[0] for w in words if w}
     return sum(
@@ -171,7 +171,7 @@ def _says_it_alone(sentence: str) -> bool:
     )
 
 
-def _terms(text: str) -> set[str]:
+def terms(text: str) -> set[str]:
     """Index terms, Chinese as single characters only: the bigrams of a question run across its
     function words ("是怎", "么循") that no answer holds."""
     return {t for t in tokens(text) if len(t) == 1 or not has_cjk(t)}

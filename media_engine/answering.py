@@ -20,8 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from knowledge.index import Passage
-from knowledge.prompt import dont_know, knowledge_context, lead_sentence, looks_like_question
+from knowledge.prompt import RULES, dont_know, knowledge_context, lead_sentence, looks_like_question
 from media_engine.arithmetic import calculate
+from media_engine.llm.base import ChatMessage
 from media_engine.tutor import TutorProfile
 
 UnknownWords = Callable[[str, str], list[str]]
@@ -225,3 +226,23 @@ def opening(decided: Plan, question: str, language: str, said: str) -> str | Non
     if own is not None or not decided.question or decided.question == question:
         return own
     return lead_sentence(decided.passages, decided.question, said)
+
+
+def search_query(question: str, history: list[ChatMessage]) -> str:
+    """What to search the material for: a follow-up ("and why?", "what do they give off?") is
+    searched together with the student's previous question, which it refers to."""
+    asked = [m["content"] for m in history if m["role"] == "user"]
+    if asked and follows_up(question):
+        return f"{asked[-1]} {question}"
+    return question
+
+
+def system_message(tutor: TutorProfile, *, grounded: bool) -> str:
+    """The system prompt of a call to `tutor` (`grounded`: the engine searches course
+    material): the same all call long, so the model reads it once (or loads it read before)."""
+    prompt = tutor.system_prompt()
+    if grounded and tutor.kb_id is not None:
+        prompt = f"{prompt}\n\n{RULES}"
+        if tutor.answer_policy == "course_first":
+            prompt = f"{prompt}\n{not_covered_rules(tutor)}"
+    return prompt

@@ -13,20 +13,29 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.errors import KnowledgeError
 from knowledge.index import Passage
-from knowledge.prompt import RULES, UNAVAILABLE, after_lead_context, following_sentence
+from knowledge.prompt import UNAVAILABLE, after_lead_context, following_sentence
 from knowledge.retriever import Retrieval, Retriever, same_question
 from knowledge.vocabulary import as_list
-from media_engine.answering import Plan, UnknownWords, follows_up, not_covered_rules, opening, plan
+from media_engine.answering import (
+    Plan,
+    UnknownWords,
+    opening,
+    plan,
+    search_query,
+    system_message,
+)
 from media_engine.chunking import first_chunk, word_pieces
 from media_engine.errors import StageError
 from media_engine.fact_guard import FactGuard, at_most_sentences, guarded
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
+from media_engine.no_answer import beyond_material, checked, unless_empty
 from media_engine.reply import ModelAsked, Planned, Reply, ReplyPiece, Trouble, Words
 from media_engine.store import TurnStore
 from media_engine.tutor import TutorProfile, join_words
@@ -129,7 +138,7 @@ class Conversation:
         kb_id = self.tutor.kb_id
         if self._retriever is not None and kb_id is not None:
             try:
-                found = await self._retriever.search(kb_id, _query(text, self._history))
+                found = await self._retriever.search(kb_id, search_query(text, self._history))
             except (KnowledgeError, SQLAlchemyError, OSError) as exc:
                 # The reply searches again and reports a failure there.
                 log.warning("session %s: prefetch failed: %s", self.session_id, type(exc).__name__)
@@ -219,6 +228,19 @@ class Conversation:
             pieces = at_most_sentences(generated, MAX_SENTENCES - (lead is not None))
         if decided.passages:
             pieces = guarded(pieces, self._guard(decided, question, history))
+        if (
+            generated is not None
+            and lead is None
+            and decided.route == "material"
+            and checked(question)
+        ):
+
+            def generate(other: Plan, start: str) -> AsyncGenerator[str, None]:
+                prompt = self._reply_prompt(other, question, history, start)
+                return cast(AsyncGenerator[str, None], self._llm.stream(prompt, self._options))
+
+            instead = partial(beyond_material, self.tutor, generate, MAX_SENTENCES - 1)
+            pieces = unless_empty(pieces, question, instead)
         try:
             async for piece in pieces:
                 yield Words(piece)
@@ -252,7 +274,7 @@ class Conversation:
         if self._retriever is not None and kb_id is not None:
             found, self._prefetched = self._prefetched, None
             try:
-                query = _query(question, history)
+                query = search_query(question, history)
                 if found is None or not same_question(found.query, query):
                     found = await self._retriever.search(kb_id, query)
             except (KnowledgeError, SQLAlchemyError, OSError) as exc:
@@ -344,17 +366,6 @@ class Conversation:
             await asyncio.gather(*self._writes, return_exceptions=True)
 
 
-def system_message(tutor: TutorProfile, *, grounded: bool) -> str:
-    """The system prompt of a call to `tutor` (`grounded`: the engine searches course
-    material): the same all call long, so the model reads it once (or loads it read before)."""
-    prompt = tutor.system_prompt()
-    if grounded and tutor.kb_id is not None:
-        prompt = f"{prompt}\n\n{RULES}"
-        if tutor.answer_policy == "course_first":
-            prompt = f"{prompt}\n{not_covered_rules(tutor)}"
-    return prompt
-
-
 async def _nothing() -> None:
     """A write with nothing to write: done once the writes before it are."""
 
@@ -370,15 +381,6 @@ async def _after(
     except (SQLAlchemyError, OSError):
         log.exception("session %s: a turn could not be stored", session_id)
         raise
-
-
-def _query(question: str, history: list[ChatMessage]) -> str:
-    """What to search the material for: a follow-up ("and why?", "what do they give off?") is
-    searched together with the student's previous question, which it refers to."""
-    asked = [m["content"] for m in history if m["role"] == "user"]
-    if asked and follows_up(question):
-        return f"{asked[-1]} {question}"
-    return question
 
 
 def _history_start(count: int) -> int:

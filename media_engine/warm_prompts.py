@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from media_engine.conversation import system_message
+from media_engine.answering import system_message
 from media_engine.llm.base import LLM
 from media_engine.store import TurnStore
 
