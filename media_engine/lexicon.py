@@ -21,6 +21,7 @@ _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 # "先算"): a new word ending in one of these is such a fragment, not a term.
 _FUNCTION_ENDINGS = frozenset("是的了在有和就都也吗呢吧啊到")
 
+
 @functools.cache
 def _zipf() -> Callable[[str, str], float]:
     import wordfreq
