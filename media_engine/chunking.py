@@ -89,7 +89,10 @@ class SpeechChunker:
                 continue
             cut = _after_closers(text, i + 1)
             if is_end:
-                return cut
+                # A whole first sentence that came at once (the notes' own, or a fast model's)
+                # is cut where it would have been had it come a few words at a time.
+                early = _unpunctuated_cut(text[:cut]) if first else None
+                return early if early is not None and early < cut else cut
             if first and _long_enough(text[:cut]):
                 return cut
             if not first and is_clause and (cut >= MAX_CHARS or _cjk(text[:cut]) >= MAX_CJK):

@@ -164,3 +164,15 @@ def test_a_long_chinese_sentence_is_cut_at_a_clause() -> None:
         "温度越高、液体的表面积越大、液面上方的空气流动越快，蒸发就越快，",
         "所以湿衣服在有阳光、有风的地方干得快。",
     ]
+
+
+def test_a_long_first_sentence_that_comes_at_once_is_cut_as_if_streamed() -> None:
+    # The notes' own sentence arrives whole; the student waits for its first chunk's audio.
+    for text in [
+        "光合作用是绿色植物制造养料的过程。植物需要阳光。",
+        "Photosynthesis is how green plants make their own food from light. Next.",
+    ]:
+        assert chunk(text, piece=len(text)) == chunk(text, piece=3)
+    assert chunk("光合作用是绿色植物制造养料的过程。", piece=100)[0] == "光合作用是绿色植物"
+    # A short sentence stays whole.
+    assert chunk("Great question! Plants need light.", piece=100)[0] == "Great question!"
