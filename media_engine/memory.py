@@ -6,11 +6,9 @@ resident size stays at its busiest and only ever grows with fragmentation. `mall
 releases the free pages of every arena. It walks them all (not timed here on a large heap), so
 it runs on a thread, and only when the last call has ended, so no call pays for it.
 
-Large blocks are a second cause. glibc serves blocks over its mmap threshold with their own
-mapping, unmapped when freed, but it raises that threshold to the size of each such block
-freed (up to 32 MiB). After the first saved prompt read of a few megabytes is dropped, every
-later one comes from the heap, where it fragments it. `keep_large_blocks_apart()` fixes the
-threshold, which also turns that raising off.
+Fixing glibc's mmap threshold low (1 MiB), so that large blocks go back to the system the
+moment they are freed, was tried: every large tensor of a synthesis then cost a fresh mapping
+and its page faults, and a Chinese reply's first chunk took twice as long in the engine.
 """
 
 from __future__ import annotations
@@ -32,25 +30,6 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 _TRIM = _malloc_trim()
-
-# mallopt's parameter number for the mmap threshold (malloc.h).
-M_MMAP_THRESHOLD = -3
-LARGE_BLOCK = 1024 * 1024
-"""Blocks from this size up get their own mapping: audio frames and tensors of a turn stay
-below it; the model's saved prompt reads (megabytes) are above it."""
-
-
-def keep_large_blocks_apart(threshold: int = LARGE_BLOCK) -> bool:
-    """Serve blocks of `threshold` bytes and more by mmap, so freeing one returns it at once;
-    False where the C library cannot be told."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(M_MMAP_THRESHOLD, threshold))
 
 
 def trim() -> bool:

@@ -15,7 +15,7 @@ from auth.tokens import TokenIssuer
 from core.paths import ModelPaths
 from core.settings import Settings
 from knowledge.retriever import Retriever
-from media_engine import lexicon, memory
+from media_engine import lexicon
 from media_engine.answering import UnknownWords
 from media_engine.audio import PacingStats
 from media_engine.llm.base import LLM
@@ -104,7 +104,6 @@ async def create_runtime(
     retriever: Retriever | None = None,
 ) -> EngineRuntime:
     """Load and warm every model the engine needs; an `llm` handed in is used, not owned."""
-    memory.keep_large_blocks_apart()
     owns_llm = llm is None
     llm = llm or create_llm(settings)
     await llm.warm_up()

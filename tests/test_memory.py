@@ -44,48 +44,6 @@ def test_trim_returns_the_heap_that_was_freed() -> None:
     assert before - after > BLOCK * BLOCKS // 2
 
 
-# Run in a fresh process: the threshold is process-wide, and the first free of a large block
-# is what makes glibc raise it.
-LARGE_BLOCKS = """
-import ctypes, ctypes.util, os, sys
-from media_engine import memory
-if sys.argv[1] == "apart":
-    assert memory.keep_large_blocks_apart()
-libc = ctypes.CDLL(ctypes.util.find_library("c"))
-libc.malloc.restype = ctypes.c_void_p
-libc.free.argtypes = [ctypes.c_void_p]
-def rss():
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-size = 4 * 1024 * 1024
-first = libc.malloc(size)
-libc.free(first)  # a freed mapped block: glibc's dynamic threshold rises past `size`
-blocks = [libc.malloc(size) for _ in range(25)]
-for block in blocks:
-    ctypes.memset(block, 1, size)
-before = rss()
-for block in blocks[:-1]:
-    libc.free(block)
-print(before - rss())
-"""
-
-
-@pytest.mark.skipif(not memory.trim(), reason="mallopt needs glibc")
-@pytest.mark.parametrize("mode", ["apart", "default"])
-def test_freed_large_blocks_go_back_at_once_only_when_kept_apart(mode: str) -> None:
-    import subprocess
-    import sys
-
-    out = subprocess.run(
-        [sys.executable, "-c", LARGE_BLOCKS, mode], capture_output=True, text=True, check=True
-    )
-    returned = int(out.stdout)
-    if mode == "apart":
-        assert returned > 20 * 4 * 1024 * 1024
-    else:  # glibc's own behaviour, which the fix exists for: the freed blocks stay
-        assert returned < 4 * 4 * 1024 * 1024
-
-
 async def test_the_heap_is_trimmed_when_the_last_session_ends_and_again_later(
     client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
