@@ -24,7 +24,7 @@ _SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
 # A yes-or-no question is answered in its own words ("It is a star."): not checked.
 _YES_OR_NO = re.compile(
     r"^\s*(is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b|"
-    r"[吗么][?？]?\s*$|是不是|有没有|会不会|能不能|对不对",
+    r"[吗嘛][?？]?\s*$|是不是|有没有|会不会|能不能|对不对",
     re.IGNORECASE,
 )
 

@@ -46,6 +46,7 @@ def test_yes_or_no_questions_are_not_checked() -> None:
     assert not checked("月亮自己会发光吗？")
     assert checked("What is the largest organ?")
     assert checked("圆的面积怎么算？")
+    assert checked("常温下是液体的金属是什么？")  # 什么 asks what, not whether
 
 
 async def test_an_echo_is_replaced_and_the_model_stopped() -> None:
