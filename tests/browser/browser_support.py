@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
+
+# The same allowance for assertions as for page actions (set_default_timeout below): on a
+# loaded 2-core machine a view waiting on the server (the questions view, say) took over
+# expect's own default of 5 s.
+expect.set_options(timeout=15_000)
 
 REPO = Path(__file__).resolve().parents[2]
 WEB = REPO / "web"
