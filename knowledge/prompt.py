@@ -138,8 +138,8 @@ def _shared(asked: set[str], sentence: str) -> int:
     and "形式 ... 化学能") are not the same words."""
     if not any(has_cjk(term) for term in asked):
         return len(asked & terms(sentence))
-    words = jieba_cut(sentence)
-    starts = {w[0] for w in words if w}
+    single = {t for t in asked if len(t) == 1 and has_cjk(t)}
+    starts = {w[0] for w in jieba_cut(sentence) if w} if single else set()
     return sum(
         1
         for term in asked

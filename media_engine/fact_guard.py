@@ -272,7 +272,7 @@ def _unchecked_end(clause: str) -> int:
     return space + 1 if space >= 0 else 0
 
 
-_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
+SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
 
 
 async def at_most_sentences(pieces: AsyncIterator[str], limit: int) -> AsyncGenerator[str]:
@@ -289,7 +289,7 @@ async def at_most_sentences(pieces: AsyncIterator[str], limit: int) -> AsyncGene
                 if seen >= limit:
                     return
             dot_pending = False
-            for m in _SENTENCE_END.finditer(piece):
+            for m in SENTENCE_END.finditer(piece):
                 if m.group() == "." and m.end() == len(piece):
                     dot_pending = True
                     continue

@@ -17,10 +17,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from knowledge.prompt import dont_know, terms
 from media_engine.answering import NOT_COVERED, NOT_COVERED_LEAD, Plan
 from media_engine.chunking import word_pieces
-from media_engine.fact_guard import at_most_sentences
+from media_engine.fact_guard import SENTENCE_END, at_most_sentences
 from media_engine.tutor import TutorProfile
 
-_SENTENCE_END = re.compile(r"[.!?](?=\s|$)|[。！？]")
 # A yes-or-no question is answered in its own words ("It is a star."): not checked.
 _YES_OR_NO = re.compile(
     r"^\s*(is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b|"
@@ -57,7 +56,7 @@ async def unless_empty(
             if says_something(held, question):
                 yield held
                 held = None
-            elif _SENTENCE_END.search(held):
+            elif SENTENCE_END.search(held):
                 break  # a whole sentence of the question's own words
     finally:
         close = getattr(pieces, "aclose", None)
