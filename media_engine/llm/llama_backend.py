@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from core import metrics
+from core.mapped_files import page_in
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions, LLMError
 from media_engine.llm.llama_states import PromptStates
 
@@ -72,6 +73,8 @@ class LlamaCppLLM(LLM):
                 n_batch=256,
                 verbose=False,
             )
+            # Every row of the embedding table now, not as each word first comes up.
+            page_in(self._path)
             self._formatter = _formatter(self._model)
         return self._model
 
