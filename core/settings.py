@@ -85,6 +85,8 @@ class VoiceSettings:
     jitter_packets: int = field(default=1, metadata=env("AUDIO_JITTER_PACKETS", low=1, high=8))
     """Inbound audio packets (20 ms each) held before decoding (media_engine.jitter): 1 hears
     the student soonest; raise it (aiortc's default is 4) for students on lossy networks."""
+    inbound_dtx: bool = field(default=True, metadata=env("AUDIO_INBOUND_DTX"))
+    """Ask browsers not to send the student's silence (Opus DTX, media_engine.dtx)."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from aiortc.sdp import SessionDescription
 from core import logs, metrics
 from core.ice import ice_servers
 from media_engine.conversation import Conversation
+from media_engine.dtx import ask_for_dtx
 from media_engine.errors import BadOffer, StageError, UnsupportedOffer
 from media_engine.jitter import set_jitter_packets
 from media_engine.llm.base import GenerationOptions
@@ -183,7 +184,8 @@ class Call:
             self._run(), name=f"call-{self.session_id}", context=context
         )
         self._tasks.spawn(self.conversation.prefill(), name="prefill")
-        return self._pc.localDescription.sdp
+        answer: str = self._pc.localDescription.sdp
+        return ask_for_dtx(answer) if self._settings.voice.inbound_dtx else answer
 
     def _ice_servers(self) -> list[RTCIceServer]:
         """The engine's own way through NATs: the same STUN and TURN servers as its clients,

@@ -96,7 +96,7 @@ class OpusOutbound(OutboundAudio):
         """`dtx`: send silence only every SILENT_PACKET_EVERY_S (else every 20 ms)."""
         super().__init__(stats)
         self._opus = OpusFrames(OUT_RATE, FRAME_SAMPLES)
-        self._dtx = dtx
+        self.dtx = dtx
         self._quiet = HANGOVER_FRAMES  # frames of silence sent since the last sound
 
     def stop(self) -> None:
@@ -104,7 +104,7 @@ class OpusOutbound(OutboundAudio):
         self._opus.close()
 
     async def recv(self) -> av.Packet[Any]:  # type: ignore[override]
-        if self._dtx and self._opus.silent and self._quiet >= HANGOVER_FRAMES:
+        if self.dtx and self._opus.silent and self._quiet >= HANGOVER_FRAMES:
             # Most of a call is the tutor listening: sending 50 silent packets a second per
             # call (each RTP, SRTP and a datagram on the event loop) was what limited how many
             # calls an engine carries. Speech starts at once when it is queued.

@@ -17,11 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
+import av
 import numpy as np
 import onnxruntime as rt
 
 from core.settings import VoiceSettings
-from media_engine.audio import ASR_RATE, Samples
+from media_engine.audio import ASR_RATE, InboundResampler, Samples
 from media_engine.onnx_options import session_options
 from media_engine.turn_detector import EndOfTurn, EndReason, Verdict
 
@@ -184,6 +185,12 @@ class VadStream:
         self.speaking = False
 
     @property
+    def needs_time(self) -> bool:
+        """Mid-utterance (or a sound that may start one): silence must be heard as it passes,
+        since it is what ends the turn (or dismisses the sound)."""
+        return self.speaking or bool(self._candidate)
+
+    @property
     def expect_answer(self) -> bool:
         return self._turn.expect_answer
 
@@ -280,3 +287,16 @@ class VadStream:
 
     def _audio(self) -> Samples:
         return np.concatenate(self._utterance)
+
+
+def feed_frame(
+    resampler: InboundResampler,
+    stream: VadStream,
+    frame: av.AudioFrame | int,
+    verdicts: list[Verdict],
+) -> list[VadEvent]:
+    """Feed `stream` an inbound frame (resampled), or (an int) that many samples of the silence
+    a browser in DTX did not send (media_engine.dtx). Runs on the detector's thread."""
+    if isinstance(frame, int):
+        return stream.feed(np.zeros(frame, dtype=np.float32), verdicts)
+    return stream.feed(resampler.push(frame), verdicts)

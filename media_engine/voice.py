@@ -27,6 +27,7 @@ from knowledge.retriever import same_question
 from media_engine.asr import Transcript
 from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, PacingStats, Samples
 from media_engine.conversation import Conversation
+from media_engine.dtx import InboundFrames
 from media_engine.errors import StageError
 from media_engine.events import Error, Transcription, VadState
 from media_engine.opus_out import OpusOutbound
@@ -34,7 +35,7 @@ from media_engine.speaking import Speaker, TurnClock
 from media_engine.tasks import TaskSet
 from media_engine.tts import choose_tts
 from media_engine.turn import Turns
-from media_engine.turn_detector import PauseJudge, Verdict, sounds_unfinished
+from media_engine.turn_detector import PauseJudge, sounds_unfinished
 from media_engine.tutor import TutorProfile, join_words
 from media_engine.vad import (
     PAUSE_MS,
@@ -47,6 +48,7 @@ from media_engine.vad import (
     SpeechStarted,
     VadEvent,
     VadStream,
+    feed_frame,
 )
 from media_engine.voice_models import VoiceModels, load_voice_models
 
@@ -90,12 +92,6 @@ class VoiceFactory:
 async def create_voice_factory(settings: Settings) -> VoiceFactory:
     """The shared voice models, loaded and warm, and the factory of each call's pipeline."""
     return VoiceFactory(await load_voice_models(settings), settings.voice)
-
-
-def _vad_step(
-    resampler: InboundResampler, stream: VadStream, frame: av.AudioFrame, verdicts: list[Verdict]
-) -> list[VadEvent]:
-    return stream.feed(resampler.push(frame), verdicts)
 
 
 @dataclass
@@ -156,20 +152,24 @@ class VoicePipeline:
         scorer = self._factory.models.vad.scorer()
         stream = VadStream(scorer, self._factory.settings, detector=self._judge is not None)
         self._stream = stream
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            if not isinstance(frame, av.AudioFrame):
-                continue
-            arrived = time.monotonic()
-            verdicts = self._judge.take() if self._judge else []
-            events = await loop.run_in_executor(
-                self._factory.vad_executor, _vad_step, resampler, stream, frame, verdicts
-            )
-            for item in events:
-                self._on_vad(item, arrived)
+        inbound = InboundFrames(track)
+        try:
+            while True:
+                try:
+                    frame = await inbound.next(fill=stream.needs_time)
+                except MediaStreamError:
+                    return
+                if not isinstance(frame, (av.AudioFrame, int)):
+                    continue
+                arrived = time.monotonic()
+                verdicts = self._judge.take() if self._judge else []
+                events = await loop.run_in_executor(
+                    self._factory.vad_executor, feed_frame, resampler, stream, frame, verdicts
+                )
+                for item in events:
+                    self._on_vad(item, arrived)
+        finally:
+            inbound.close()
 
     def _on_vad(self, item: VadEvent, arrived: float) -> None:
         if isinstance(item, SpeechLikely):

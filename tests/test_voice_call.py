@@ -18,6 +18,7 @@ from pypinyin import lazy_pinyin
 
 from media_engine.api import RUNTIME
 from media_engine.audio import ASR_RATE, OUT_RATE, to_output_pcm
+from media_engine.opus_out import OpusOutbound
 from tests.calls import demo_material_ready, eventually, open_session
 from tests.conftest import MakeClient, login
 from tests.voice_helpers import espeak, silence
@@ -156,3 +157,46 @@ async def test_a_spoken_question_is_answered_aloud(
 
 async def _two(stored: Any) -> bool:
     return len(await stored()) == 2
+
+
+async def test_a_student_in_dtx_is_heard_to_the_end_of_the_turn(make_client: MakeClient) -> None:
+    """The engine's answer asks for DTX; the client does as a browser does then (its silence
+    one packet every 0.4 s). The turn still ends after its 1.5 s of silence, the silence not
+    sent heard as it passed. (Silence alone ends turns here: a finished question that Smart
+    Turn hears ends at its first packet after the pause, and would not tell.)"""
+    client = await make_client(
+        LOAD_VOICE_MODELS="true", TURN_DETECTOR="vad", VAD_END_SILENCE_MS="1500"
+    )
+    await demo_material_ready(client)
+    question = "What is photosynthesis?"
+    pcm = np.concatenate(
+        [to_output_pcm(silence(0.5), ASR_RATE), to_output_pcm(espeak(question), ASR_RATE)]
+    )
+    headers = await login(client)
+    grant = await open_session(client, headers, tutor_id=1)
+    mic, listener = Microphone(pre_encoded=True), Listener()
+    call = CallConnection(
+        client.session,
+        grant["engine_url"],
+        grant["engine_token"],
+        microphone=mic.track,
+        on_track=listener.start,
+    )
+    log = TurnLog(call, Quiet(as_json=False))
+    try:
+        await call.connect()
+        assert isinstance(mic.track, OpusOutbound) and mic.track.dtx, "no DTX asked for"
+        log.start()
+        _, speech_end = await mic.speak(pcm)
+        turn = await log.wait_turn(0, voice=True, timeout=240)
+    finally:
+        await log.aclose()
+        await call.hang_up()
+        await listener.aclose()
+    assert "photosynthesis" in turn.transcript.lower(), turn.transcript
+    assert turn.metrics["endpoint"] == "silence", turn.metrics
+    # Heard only from the packets (20 ms of audio each, 0.4 s apart once 200 ms went in full),
+    # 1.5 s of silence would take over 15 s to hear. Filled in, it takes 1.5 s; the reply's
+    # first words follow (prepared at the first pause), later on a loaded machine, not 8 s.
+    assert turn.first_delta_at is not None
+    assert turn.first_delta_at - speech_end < 8.0, turn.metrics

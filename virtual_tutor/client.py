@@ -25,7 +25,9 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamTrack
 
+from media_engine.dtx import asks_for_dtx
 from media_engine.jitter import set_jitter_packets
+from media_engine.opus_out import OpusOutbound
 from virtual_tutor.voice_client import Listener, Microphone
 
 
@@ -119,6 +121,7 @@ class CallConnection:
         ]
         policy = RTCIceTransportPolicy(ice_transport_policy)
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
+        self._microphone = microphone
         if microphone is not None:
             self.pc.addTrack(microphone)
             for transceiver in self.pc.getTransceivers():
@@ -179,6 +182,9 @@ class CallConnection:
                 raise ClientError(f"call refused: {resp.status} {_message(_loads(text))}")
             self._resource = urljoin(self._engine_url, resp.headers.get("Location", ""))
         answered = time.monotonic() - sent
+        if isinstance(self._microphone, OpusOutbound):
+            # As a browser does: the engine asks for DTX, so silence goes every 0.4 s only.
+            self._microphone.dtx = asks_for_dtx(text)
         await self.pc.setRemoteDescription(RTCSessionDescription(sdp=text, type="answer"))
         try:
             await asyncio.wait_for(self._opened.wait(), timeout)

@@ -188,10 +188,11 @@ class Listener:
 class Microphone:
     """The client's outbound track: WAVs spoken in real time, silence otherwise.
 
-    `pre_encoded`: the track encodes its own Opus, and its silence is one constant packet
-    every 20 ms, as a browser's microphone stream without DTX, encoded never. For a benchmark
-    whose client runs many calls on the cores the server uses (otherwise aiortc encodes every
-    frame, on a thread)."""
+    `pre_encoded`: the track encodes its own Opus, and its silence is one constant packet,
+    encoded never: every 20 ms, as a browser's microphone stream without DTX, or every 0.4 s
+    once the engine's answer asks for DTX, as a browser does then (`CallConnection` sets it).
+    For a benchmark whose client runs many calls on the cores the server uses (otherwise aiortc
+    encodes every frame, on a thread)."""
 
     def __init__(self, *, pre_encoded: bool = False) -> None:
         self.track: OutboundAudio = OpusOutbound(dtx=False) if pre_encoded else OutboundAudio()
