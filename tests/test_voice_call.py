@@ -23,7 +23,7 @@ from tests.calls import demo_material_ready, eventually, open_session
 from tests.conftest import MakeClient, login
 from tests.voice_helpers import espeak, silence
 from virtual_tutor.call_cli import Output
-from virtual_tutor.client import CallConnection, TurnLog
+from virtual_tutor.client import CallConnection, TurnLog, TurnResult
 from virtual_tutor.voice_client import SOUND_RMS, Listener, Microphone
 
 pytestmark = pytest.mark.models
@@ -51,6 +51,30 @@ def sounds(text: str, language: str) -> str:
     if language == "zh":
         return " ".join(lazy_pinyin(text))
     return text.lower()
+
+
+async def ask_aloud(
+    client: Any, grant: dict[str, Any], pcm: np.ndarray, mic: Microphone, listener: Listener
+) -> tuple[TurnResult, float]:
+    """Speak `pcm` in a call of the session `grant`; its first turn, and when speech ended."""
+    call = CallConnection(
+        client.session,
+        grant["engine_url"],
+        grant["engine_token"],
+        microphone=mic.track,
+        on_track=listener.start,
+    )
+    log = TurnLog(call, Quiet(as_json=False))
+    try:
+        await call.connect()
+        log.start()
+        _, speech_end = await mic.speak(pcm)
+        turn = await log.wait_turn(0, voice=True, timeout=240)
+    finally:
+        await log.aclose()
+        await call.hang_up()
+        await listener.aclose()
+    return turn, speech_end
 
 
 CASES = [
@@ -88,24 +112,8 @@ async def test_a_spoken_question_is_answered_aloud(
 
     headers = await login(client)
     grant = await open_session(client, headers, tutor_id=tutor)
-    mic, listener = Microphone(), Listener()
-    call = CallConnection(
-        client.session,
-        grant["engine_url"],
-        grant["engine_token"],
-        microphone=mic.track,
-        on_track=listener.start,
-    )
-    log = TurnLog(call, Quiet(as_json=False))
-    try:
-        await call.connect()
-        log.start()
-        _, speech_end = await mic.speak(pcm)
-        turn = await log.wait_turn(0, voice=True, timeout=240)
-    finally:
-        await log.aclose()
-        await call.hang_up()
-        await listener.aclose()
+    listener = Listener()
+    turn, speech_end = await ask_aloud(client, grant, pcm, Microphone(), listener)
 
     # Heard right, answered to the point.
     assert sounds(heard, language) in sounds(turn.transcript, language), turn.transcript
@@ -172,27 +180,10 @@ async def test_a_student_in_dtx_is_heard_to_the_end_of_the_turn(make_client: Mak
     pcm = np.concatenate(
         [to_output_pcm(silence(0.5), ASR_RATE), to_output_pcm(espeak(question), ASR_RATE)]
     )
-    headers = await login(client)
-    grant = await open_session(client, headers, tutor_id=1)
-    mic, listener = Microphone(pre_encoded=True), Listener()
-    call = CallConnection(
-        client.session,
-        grant["engine_url"],
-        grant["engine_token"],
-        microphone=mic.track,
-        on_track=listener.start,
-    )
-    log = TurnLog(call, Quiet(as_json=False))
-    try:
-        await call.connect()
-        assert isinstance(mic.track, OpusOutbound) and mic.track.dtx, "no DTX asked for"
-        log.start()
-        _, speech_end = await mic.speak(pcm)
-        turn = await log.wait_turn(0, voice=True, timeout=240)
-    finally:
-        await log.aclose()
-        await call.hang_up()
-        await listener.aclose()
+    mic = Microphone(pre_encoded=True)
+    grant = await open_session(client, await login(client), tutor_id=1)
+    turn, speech_end = await ask_aloud(client, grant, pcm, mic, Listener())
+    assert isinstance(mic.track, OpusOutbound) and mic.track.dtx, "no DTX asked for"
     assert "photosynthesis" in turn.transcript.lower(), turn.transcript
     assert turn.metrics["endpoint"] == "silence", turn.metrics
     # Heard only from the packets (20 ms of audio each, 0.4 s apart once 200 ms went in full),
