@@ -10,7 +10,9 @@ to send back to back (consecutive RTP timestamps: a silent tutor sends a packet 
 0.4 s, as Opus DTX does, and those gaps are not underruns). The client does not decode the streams
 it receives (it counts packets as they arrive and drops them), so the figures measure the
 server, not a client decoding 30 streams on the same two cores. `--speak` of the calls also ask
-a spoken question, so models run while the others stream.
+a spoken question, so models run while the others stream. The client's microphones send their
+silence as the engine's answer asks: every 0.4 s where it asks for DTX (a browser's encoder may
+send more; README, Load), every 20 ms with `AUDIO_INBOUND_DTX=false`.
 """
 
 from __future__ import annotations
@@ -156,6 +158,8 @@ async def main() -> None:
                     f"{'client: underruns (gap > 60 ms)':34} {underruns} "
                     f"({underruns / max(1, len(gaps)):.2%} of back-to-back packets)"
                 )
+                in_dtx = sum(1 for _, _, mic, _ in calls if getattr(mic.track, "dtx", False))
+                print(f"{'client: microphones in DTX':34} {in_dtx} of {len(calls)}")
                 print(f"{'server CPU':34} {cpu / args.seconds:.2f} cores of 2")
                 print(f"{'server RSS':34} {rss_start:.0f} MB -> {rss_mb(server.pid):.0f} MB")
                 for call, _, _, sid in calls:

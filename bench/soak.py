@@ -8,8 +8,9 @@ in a loop: open a session, connect a real aiortc call (the headless client's own
 WAV microphone, a listener), type a question and wait for the reply, speak a question (espeak-ng
 WAV) and wait for the reply, hang up. Meanwhile it samples the server process from outside
 (/proc/PID: open file descriptors, threads, RSS, and of it the private memory and the mapped
-files' pages) and its loop's task count (/health), with no call open: after a warm-up (`--warm-minutes` of the same calls), and at the end. Growth
-between the two is what ended calls left behind. Goal: no tasks, descriptors or threads, and
+files' pages) and its loop's task count (/health), with no call open: after a warm-up
+(`--warm-minutes` of the same calls), and at the end. Growth between the two is what ended
+calls left behind. Goal: no tasks, descriptors or threads, and
 under 5 MB of memory.
 """
 
