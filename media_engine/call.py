@@ -231,7 +231,7 @@ class Call:
                 self._on_message(item.raw)
             elif isinstance(item, _Track):
                 if item.track.kind == "audio" and self.voice is not None:
-                    self.voice.start(item.track)
+                    self.voice.start(item.track, dtx=self._settings.voice.inbound_dtx)
             elif isinstance(item, _State):
                 if item.state == "connected" and not self.connected.is_set():
                     self.connected.set()

@@ -136,17 +136,19 @@ class VoicePipeline:
 
     # --- listening -----------------------------------------------------------------------------
 
-    def start(self, track: MediaStreamTrack) -> None:
-        """Listen to the student's audio track until it ends or the call closes."""
+    def start(self, track: MediaStreamTrack, *, dtx: bool = False) -> None:
+        """Listen to the student's audio track until it ends or the call closes. `dtx`: its
+        sender may leave silence out (a WebRTC answer that asked for DTX), to be heard all the
+        same; a track that fills its own silence (a socket's) must not have more added."""
         self._tasks.spawn(self._read_terms(), name="terms")
-        self._tasks.spawn(self._listen(track), name="listen")
+        self._tasks.spawn(self._listen(track, dtx), name="listen")
 
     async def _read_terms(self) -> None:
         # Subject terms ("chlorophyll", "光合作用") are what Whisper mishears most; with them as
         # hotwords the word error rate fell (README, Benchmarks: ASR).
         self._hotwords = await self.call.conversation.subject_terms() or None
 
-    async def _listen(self, track: MediaStreamTrack) -> None:
+    async def _listen(self, track: MediaStreamTrack, dtx: bool) -> None:
         loop = asyncio.get_running_loop()
         resampler = InboundResampler()
         scorer = self._factory.models.vad.scorer()
@@ -156,7 +158,7 @@ class VoicePipeline:
         try:
             while True:
                 try:
-                    frame = await inbound.next(fill=stream.needs_time)
+                    frame = await inbound.next(fill=dtx and stream.needs_time)
                 except MediaStreamError:
                     return
                 if not isinstance(frame, (av.AudioFrame, int)):
