@@ -5,7 +5,9 @@ second all the same, and each costs the engine's one event loop its SRTP decrypt
 parsing, a jitter buffer and a decode, and the voice detector a look: with 30 calls that was
 most of what an engine on 2 cores could do, before anyone spoke. An answer whose Opus format
 says `usedtx=1` asks the browser for discontinuous transmission, as WebRTC stacks do: while
-the student is quiet, one packet every 0.4 s (after 200 ms of quiet still sent in full).
+the student is quiet, one packet every 0.4 s. When the quiet counts as quiet is the browser's
+Opus encoder's choice (libopus's own voice detector, which background noise keeps sending:
+README, Load).
 
 The turn-taking still has to hear the silence after speech: it ends a turn after so long
 without speech, and with DTX nothing comes in that time. `InboundFrames` fills it in: while
