@@ -4,7 +4,9 @@ real server, and a guard that fails any test whose event loop stalls."""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,26 +68,60 @@ def real_llm() -> Iterator[LLM]:
 
 
 class LoopGuard:
-    """Measures how late the loop wakes a 20 ms sleeper, from `start()` to the test's end."""
+    """Measures how late the loop wakes a 20 ms sleeper, from `start()` to the test's end.
+
+    A thread wakes every 20 ms beside it. When the whole process stalls (a loaded machine
+    not scheduling it, a garbage collection, a C call holding the GIL), the thread wakes late
+    too; when code on the event loop blocks it, the thread still wakes on time (Python hands
+    the GIL over every few milliseconds, and blocking C calls release it). So a stall counts
+    only by how much it exceeds the thread's lateness over the same span.
+    """
 
     def __init__(self) -> None:
         self.stalls: list[float] = [0.0]
         self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        # The thread's wakes: (when it woke, how late).
+        self._wakes: deque[tuple[float, float]] = deque(maxlen=100_000)
 
     def start(self) -> None:
         if self._task is None:
+            self._thread = threading.Thread(target=self._witness, name="loop-guard", daemon=True)
+            self._thread.start()
             self._task = asyncio.create_task(self._watch())
+
+    def _witness(self) -> None:
+        while not self._stopping.is_set():
+            before = time.perf_counter()
+            time.sleep(0.02)
+            woke = time.perf_counter()
+            self._wakes.append((woke, woke - before - 0.02))
 
     async def _watch(self) -> None:
         while True:
             before = time.perf_counter()
             await asyncio.sleep(0.02)
-            self.stalls.append(time.perf_counter() - before - 0.02)
+            woke = time.perf_counter()
+            late = woke - before - 0.02
+            if late > 0.2:
+                # The thread's wake that ends the same stall may come a moment after ours.
+                await asyncio.sleep(0.05)
+                process = max((w for t, w in list(self._wakes) if before <= t), default=0.0)
+                late -= min(process, late)
+            self.stalls.append(late)
+
+    def process_stall(self) -> float:
+        """The thread's longest lateness: how long the whole process was held up at once."""
+        return max((late for _, late in list(self._wakes)), default=0.0)
 
     async def stop(self) -> float:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        self._stopping.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
         return max(self.stalls)
 
 
