@@ -104,8 +104,12 @@ async def wait_material(http: aiohttp.ClientSession, server: str, timeout: float
 
 @asynccontextmanager
 async def running_server(**env: str) -> AsyncIterator[Server]:
-    """`virtual-tutor serve` on a fresh database and a free port, until the block ends."""
+    """`virtual-tutor serve` on a fresh database and a free port, until the block ends.
+
+    Its log goes to the file that `BENCH_SERVER_LOG` names, if set (where the time went).
+    """
     port = free_port()
+    log_path = os.environ.get("BENCH_SERVER_LOG")
     with tempfile.TemporaryDirectory() as tmp:
         full_env = {
             **os.environ,
@@ -121,13 +125,15 @@ async def running_server(**env: str) -> AsyncIterator[Server]:
             "ADMIN_PASSWORD": ADMIN[1],
             **env,
         }
+        # Opened once, before the server starts: closed below.
+        log = open(log_path, "ab") if log_path else None  # noqa: SIM115, ASYNC230
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "virtual_tutor.cli",
             "serve",
             stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=log or asyncio.subprocess.DEVNULL,
             env=full_env,
         )
         assert proc.stdout is not None
@@ -146,3 +152,5 @@ async def running_server(**env: str) -> AsyncIterator[Server]:
             await proc.wait()
             if drain is not None:
                 drain.cancel()
+            if log is not None:
+                log.close()

@@ -1,7 +1,7 @@
 """Speech without gaps: the silences inside the tutor's spoken replies, one call alone and
 several calls answering at once.
 
-    python bench/gaps.py [--calls 1,3] [--questions 2] [--json out.json]
+    python bench/gaps.py [--calls 1,3] [--questions 2] [--languages en,zh] [--json out.json]
 
 Starts `virtual-tutor serve` (default models) and, for each number of calls, opens that many
 calls at once to each demo tutor (English, then Chinese); each speaks the same questions (said by
@@ -97,7 +97,7 @@ async def bench(server: Server, args: argparse.Namespace, folder: Path) -> list[
     results = []
     async with aiohttp.ClientSession() as http:
         for calls in args.calls:
-            for language in ("en", "zh"):
+            for language in args.languages.split(","):
                 before = await pacing(http, server)
                 turns = await at_once(server, calls, language, wavs[language])
                 after = await pacing(http, server)
@@ -111,6 +111,7 @@ async def main() -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", default="1,3", help="comma-separated numbers of calls")
     parser.add_argument("--questions", type=int, default=2, help="questions per call")
+    parser.add_argument("--languages", default="en,zh", help="comma-separated: en, zh")
     parser.add_argument("--json", help="write every reply's figures here")
     args = parser.parse_args()
     args.calls = [int(n) for n in args.calls.split(",")]

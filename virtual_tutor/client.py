@@ -229,7 +229,8 @@ class TurnResult:
     def complete(self, *, voice: bool) -> bool:
         if self.error is not None or self.tts == "interrupted":
             return True
-        return self.replied and (not voice or self.tts == "end")
+        # The metrics event follows the end of the audio at once: wait for it too.
+        return self.replied and (not voice or (self.tts == "end" and bool(self.metrics)))
 
 
 class TurnLog:

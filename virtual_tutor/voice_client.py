@@ -94,6 +94,13 @@ class Received:
 
     at: float
     rms: float
+    start: float = 0.0
+    """Where the frame begins on the sender's audio clock (its RTP time), in seconds."""
+    duration: float = FRAME_S
+
+
+# RTP timestamps are 32 bits and wrap.
+_RTP_WRAP = 1 << 32
 
 
 @dataclass
@@ -104,6 +111,7 @@ class Listener:
     pcm: list[NDArray[np.int16]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    _last_pts: int | None = None
 
     def start(self, track: MediaStreamTrack) -> None:
         self.task = asyncio.create_task(self._read(track))
@@ -116,10 +124,23 @@ class Listener:
                 if not isinstance(frame, av.AudioFrame):
                     continue
                 samples = frame_to_float(frame)
-                self.pcm.append(to_output_pcm(samples, int(frame.sample_rate)))
+                rate = int(frame.sample_rate)
+                self.pcm.append(to_output_pcm(samples, rate))
                 rms = float(np.sqrt(np.mean(samples**2))) if len(samples) else 0.0
-                self.frames.append(Received(at=at, rms=rms))
+                start = self._clock(frame.pts, rate)
+                self.frames.append(Received(at, rms, start, frame.samples / rate))
                 self.arrived.set()
+
+    def _clock(self, pts: int | None, rate: int) -> float:
+        """Seconds since the first frame on the sender's clock. A silent sender leaves frames
+        out (DTX) and its timestamps jump over them; arrival counts would not see that time."""
+        if pts is None or not self.frames:
+            self._last_pts = pts
+            return self.frames[-1].start + FRAME_S if self.frames else 0.0
+        last = self._last_pts if self._last_pts is not None else pts
+        self._last_pts = pts
+        step = (pts - last) % _RTP_WRAP
+        return self.frames[-1].start + step / rate
 
     async def wait_sound(self, *, after: float, timeout: float) -> float:
         """When the first non-silent frame after `after` arrived, waiting for it if need be."""
@@ -140,19 +161,17 @@ class Listener:
 
     def longest_silence(self, after: float) -> float:
         """Seconds of the longest quiet stretch between two sounding frames that arrived after
-        `after`: a pause inside the reply, counted in frames so network jitter does not enter."""
-        longest = quiet = 0
-        heard = False
+        `after`: a pause inside the reply, on the sender's clock, so network jitter does not
+        enter and the frames a silent sender left out (DTX) do."""
+        longest = 0.0
+        sound_ended: float | None = None
         for f in self.frames:
-            if f.at <= after:
+            if f.at <= after or f.rms <= SOUND_RMS:
                 continue
-            if f.rms > SOUND_RMS:
-                if heard:
-                    longest = max(longest, quiet)
-                heard, quiet = True, 0
-            elif heard:
-                quiet += 1
-        return longest * FRAME_S
+            if sound_ended is not None:
+                longest = max(longest, f.start - sound_ended)
+            sound_ended = f.start + f.duration
+        return round(longest, 3)
 
     def stopped_after(self, t: float) -> float | None:
         """When the audio went silent (for good, or for STOPPED_FRAMES frames) after `t`."""
