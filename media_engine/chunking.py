@@ -30,6 +30,12 @@ MAX_CHARS = 220  # a sentence longer than this is cut at a clause
 # ... in Chinese, one of this many characters: Kokoro takes ~1 s for 12 characters on 2 cores,
 # and a long sentence made in one piece leaves the one before it to run out first.
 MAX_CJK = 24
+# The chunks after the first grow from this many Chinese characters (a clause may end one once
+# it has them), doubling each time up to MAX_CJK. Kokoro is the only Chinese voice and takes
+# about half as long as its audio lasts, alone on 2 cores: a second chunk no longer than about
+# twice the first is made while the first plays; a whole sentence (30 characters and more) as
+# the second was heard as seconds of silence after the opening.
+LATER_MIN_CJK = 8
 
 
 def _weight(text: str) -> tuple[int, int, int]:
@@ -95,11 +101,15 @@ class SpeechChunker:
                 return early if early is not None and early < cut else cut
             if first and _long_enough(text[:cut]):
                 return cut
-            if not first and is_clause and (cut >= MAX_CHARS or _cjk(text[:cut]) >= MAX_CJK):
+            if not first and is_clause and (cut >= MAX_CHARS or _cjk(text[:cut]) >= self._grown()):
                 return cut
         if first:
             return _unpunctuated_cut(text)
         return None
+
+    def _grown(self) -> int:
+        """The Chinese characters a clause needs to end the next chunk (after the first)."""
+        return min(MAX_CJK, LATER_MIN_CJK << max(0, self._emitted - 1))
 
 
 def word_pieces(text: str) -> list[str]:

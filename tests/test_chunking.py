@@ -157,13 +157,23 @@ def test_a_long_chinese_sentence_is_cut_at_a_clause() -> None:
         "所以湿衣服在有阳光、有风的地方干得快。"
     )
     chunks = chunk(text)
-    # The second sentence (48 characters) comes in clauses of at least 24 characters, each
-    # synthesized while the one before it plays.
+    # After the first, chunks grow: a clause ends one once it has 8 characters, then 16,
+    # then 24 (the second sentence has 48), each synthesized while the one before it plays.
     assert "".join(chunks) == text
-    assert chunks[2:] == [
-        "温度越高、液体的表面积越大、液面上方的空气流动越快，蒸发就越快，",
-        "所以湿衣服在有阳光、有风的地方干得快。",
+    assert chunks[1:] == [
+        "制造养料的过程。",
+        "温度越高、液体的表面积越大、液面上方的空气流动越快，",
+        "蒸发就越快，所以湿衣服在有阳光、有风的地方干得快。",
     ]
+
+
+def test_chinese_chunks_after_the_first_start_small_and_grow() -> None:
+    text = "食物链表示生物之间吃与被吃的关系。食物链的起点是生产者，通常是绿色植物，" * 2
+    chunks = chunk(text, piece=6)
+    assert "".join(chunks) == text
+    sizes = [len(c) for c in chunks[1:]]
+    assert sizes[0] <= 12  # made while the first chunk plays
+    assert all(size <= 2 * before + 8 for before, size in zip(sizes, sizes[1:], strict=False))
 
 
 def test_a_long_first_sentence_that_comes_at_once_is_cut_as_if_streamed() -> None:
