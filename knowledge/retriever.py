@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, and_, case, func, null, select
 
 from core.settings import KnowledgeSettings, Weights
 from knowledge.embeddings import Embedder
+from knowledge.homophones import Homophones
 from knowledge.index import ChunkRow, KBIndex, Passage, dense_share
 from knowledge.text import tokens
 from knowledge.vector_search import PgVectorSearch
@@ -72,6 +73,7 @@ class Retriever:
         self._executor = executor
         self._indexes: dict[int, tuple[tuple[int, int, int], KBIndex]] = {}
         self._vocabularies: dict[tuple[int, str], tuple[KBIndex, str]] = {}
+        self._sounds: dict[int, tuple[KBIndex, Homophones]] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._vectors: OrderedDict[str, Vectors] = OrderedDict()
         self._model = embedder.name if embedder is not None else None
@@ -144,6 +146,19 @@ class Retriever:
         words = await loop.run_in_executor(self._executor, hotwords, texts, language)
         self._vocabularies[(kb_id, language)] = (index, words)
         return words
+
+    async def homophones(self, kb_id: int) -> Homophones:
+        """Knowledge base `kb_id`'s Chinese words by their sound (knowledge.homophones), worked
+        out again only when its passages change."""
+        index = await self._index(kb_id)
+        cached = self._sounds.get(kb_id)
+        if cached is not None and cached[0] is index:
+            return cached[1]
+        texts = [row.text for row in index.rows]
+        loop = asyncio.get_running_loop()
+        sounds = await loop.run_in_executor(self._executor, Homophones.of_texts, texts)
+        self._sounds[kb_id] = (index, sounds)
+        return sounds
 
     def forget(self, kb_id: int) -> None:
         """Drop a cached index (its documents changed in this process)."""

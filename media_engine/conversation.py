@@ -19,6 +19,7 @@ from typing import Any, cast
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.errors import KnowledgeError
+from knowledge.homophones import Homophones
 from knowledge.index import Passage
 from knowledge.prompt import UNAVAILABLE, after_lead_context, following_sentence
 from knowledge.retriever import Retrieval, Retriever, same_question
@@ -103,19 +104,21 @@ class Conversation:
         upcoming = [*self._history, ChatMessage(role="user", content="")]
         await self._llm.prefill(self._prompt(upcoming, None)[:-1])
 
-    async def subject_terms(self) -> str:
+    async def subject_terms(self) -> tuple[str, Homophones | None]:
         """The course's subject terms as a hint for the speech recogniser, written as a list
-        (the form Whisper copies best); "" without course material or when it cannot be read.
+        (the form Whisper copies best), and in Chinese its words by their sound, to put right
+        what it writes as a homophone; ("", None) without course material or when unreadable.
         """
-        kb_id = self.tutor.kb_id
+        kb_id, language = self.tutor.kb_id, self.tutor.language
         if self._retriever is None or kb_id is None:
-            return ""
+            return "", None
         try:
-            words = await self._retriever.vocabulary(kb_id, self.tutor.language)
+            words = await self._retriever.vocabulary(kb_id, language)
+            sounds = await self._retriever.homophones(kb_id) if language == "zh" else None
         except (KnowledgeError, SQLAlchemyError, OSError) as exc:
             log.warning("session %s: no subject terms: %s", self.session_id, type(exc).__name__)
-            return ""
-        return as_list(words, self.tutor.language)
+            return "", None
+        return as_list(words, language), sounds
 
     async def prefetch(
         self, text: str, prepare: Prepare | None = None, *, read: bool = True

@@ -8,6 +8,7 @@ import functools
 import re
 from collections.abc import Callable
 
+from knowledge.homophones import Homophones
 from knowledge.text import in_jieba_dictionary, jieba_words
 
 # wordfreq knows a word when it was seen often enough to be listed at all; a Zipf frequency of
@@ -62,3 +63,4 @@ def warm() -> None:
     """Load the dictionaries (a second or two), so no question waits for them."""
     unknown_words("What is photosynthesis?", "en")
     unknown_words("光合作用是什么？", "zh")
+    Homophones.of_words(["光合作用"]).correct("光和作用是什么？")  # pypinyin's dictionaries

@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import av
@@ -23,6 +23,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from core import metrics
 from core.settings import Settings, VoiceSettings
+from knowledge.homophones import Homophones
 from knowledge.retriever import same_question
 from media_engine.asr import Transcript
 from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, PacingStats, Samples
@@ -133,6 +134,7 @@ class VoicePipeline:
         self._max_pause_s = factory.settings.max_pause_ms / 1000
         self._hotwords: str | None = None
         """The course's subject terms, a hint to the recogniser once read (see `start`)."""
+        self._sounds: Homophones | None = None
 
     # --- listening -----------------------------------------------------------------------------
 
@@ -146,7 +148,9 @@ class VoicePipeline:
     async def _read_terms(self) -> None:
         # Subject terms ("chlorophyll", "光合作用") are what Whisper mishears most; with them as
         # hotwords the word error rate fell (README, Benchmarks: ASR).
-        self._hotwords = await self.call.conversation.subject_terms() or None
+        # In Chinese, a course word written as a homophone (十五练 for 食物链) is put right.
+        hotwords, self._sounds = await self.call.conversation.subject_terms()
+        self._hotwords = hotwords or None
 
     async def _listen(self, track: MediaStreamTrack, dtx: bool) -> None:
         loop = asyncio.get_running_loop()
@@ -231,10 +235,9 @@ class VoicePipeline:
             return  # the final transcript reports failures; a lost partial costs nothing
         if transcript is None or not transcript.text or self._utterance is not utterance:
             return
-        self.call.send(
-            Transcription(turn_id=utterance.turn_id, content=transcript.text, partial=True).json()
-        )
-        self._maybe_prefetch(utterance, transcript.text)
+        text = self._sounds.correct(transcript.text) if self._sounds else transcript.text
+        self.call.send(Transcription(turn_id=utterance.turn_id, content=text, partial=True).json())
+        self._maybe_prefetch(utterance, text)
 
     def _maybe_prefetch(self, utterance: _Utterance, text: str) -> None:
         """Search the course material once a partial transcript has settled.
@@ -272,7 +275,10 @@ class VoicePipeline:
 
     async def _transcribe(self, audio: Samples) -> Transcript | None:
         self.asr_calls += 1
-        return await self._asr.transcribe(audio, language=self._language, hotwords=self._hotwords)
+        heard = await self._asr.transcribe(audio, language=self._language, hotwords=self._hotwords)
+        if heard is None or self._sounds is None:
+            return heard
+        return replace(heard, text=self._sounds.correct(heard.text))
 
     async def _speculate(
         self, utterance: _Utterance, audio: Samples, paused_at: float

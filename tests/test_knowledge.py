@@ -366,7 +366,8 @@ async def test_prefetch_is_reused_and_other_knowledge_bases_stay_apart(grounded:
 async def test_the_course_subject_terms_are_a_hint_for_the_recogniser(grounded: Any) -> None:
     db, runtime, ada_kb, li_kb = grounded
     conv = await _conversation(db, runtime.retriever, ada_kb, [], ScriptedLLM())
-    terms = await conv.subject_terms()
+    terms, sounds = await conv.subject_terms()
+    assert sounds is None  # an English tutor's words are not put right by their sound
     # A punctuated list of the material's rarer words, not everyday ones.
     assert terms.endswith(".") and ", " in terms
     words = {w.strip(".,").lower() for w in terms.split()}
@@ -377,8 +378,12 @@ async def test_the_course_subject_terms_are_a_hint_for_the_recogniser(grounded: 
     )  # worked out once while the passages stay the same
     chinese = await runtime.retriever.vocabulary(li_kb, "zh")
     assert "光合作用" in chinese.split()
+    conv.tutor = TutorProfile(id=2, name="李老师", subject="科学", language="zh", kb_id=li_kb)
+    _, sounds = await conv.subject_terms()
+    assert sounds is not None and sounds.correct("十五练是什么？") == "食物链是什么？"
+    assert await runtime.retriever.homophones(li_kb) is sounds  # worked out once
     conv.tutor = TutorProfile(id=1, name="Ada", subject="Science", kb_id=None)
-    assert await conv.subject_terms() == ""  # no course material, no hint
+    assert await conv.subject_terms() == ("", None)  # no course material, no hint
 
 
 async def test_no_knowledge_base_means_no_grounding(tmp_path: Path) -> None:

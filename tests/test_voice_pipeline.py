@@ -17,6 +17,7 @@ import pytest
 
 from auth.tokens import TokenIssuer
 from core.settings import Settings, VoiceSettings
+from knowledge.homophones import Homophones
 from media_engine.audio import FRAME_SAMPLES, OUT_RATE, Samples
 from media_engine.call import Call
 from media_engine.chunking import first_chunk
@@ -325,8 +326,8 @@ async def test_course_material_is_searched_once_the_partial_transcript_settles(
 async def test_the_course_subject_terms_reach_the_recogniser(make_rig: Any) -> None:
     terms = "Chlorophyll, photosynthesis, stomata."
 
-    async def subject_terms(self: Any) -> str:
-        return terms
+    async def subject_terms(self: Any) -> tuple[str, None]:
+        return terms, None
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Conversation, "subject_terms", subject_terms)
@@ -334,6 +335,23 @@ async def test_the_course_subject_terms_reach_the_recogniser(make_rig: Any) -> N
         await rig.channel.wait_for("tts", state="end", timeout=15)
     assert rig.asr.finals >= 1
     assert rig.asr.hints and set(rig.asr.hints) == {terms}
+
+
+async def test_a_course_word_heard_as_a_homophone_is_put_right(make_rig: Any) -> None:
+    async def subject_terms(self: Any) -> tuple[str, Homophones]:
+        return "食物链, 叶绿素.", Homophones.of_words(["食物链", "叶绿素"])
+
+    llm = ScriptedLLM("食物链表示生物之间吃与被吃的关系。")
+    asr = FakeASR("十五练是什么？", partial="十五练是")
+    tutor = TutorProfile(id=2, name="李老师", subject="科学", language="zh")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Conversation, "subject_terms", subject_terms)
+        rig: Rig = await make_rig(question(), llm=llm, asr=asr, tutor=tutor)
+        final = await rig.channel.wait_for("transcription", partial=False, timeout=15)
+        await rig.channel.wait_for("tts", state="end", timeout=15)
+    assert final["content"] == "食物链是什么？"
+    assert all("十五练" not in e["content"] for e in rig.channel.events("transcription"))
+    assert rig.store.of("user")[0]["text"] == "食物链是什么？"
 
 
 # --- the end of a turn, judged at the pause --------------------------------------------------
