@@ -106,7 +106,8 @@ async def wait_material(http: aiohttp.ClientSession, server: str, timeout: float
 async def running_server(**env: str) -> AsyncIterator[Server]:
     """`virtual-tutor serve` on a fresh database and a free port, until the block ends.
 
-    Its log goes to the file that `BENCH_SERVER_LOG` names, if set (where the time went).
+    Its log, debug lines included, goes to the file that `BENCH_SERVER_LOG` names, if set
+    (where the time went).
     """
     port = free_port()
     log_path = os.environ.get("BENCH_SERVER_LOG")
@@ -131,6 +132,7 @@ async def running_server(**env: str) -> AsyncIterator[Server]:
             sys.executable,
             "-m",
             "virtual_tutor.cli",
+            *(["--verbose"] if log else []),
             "serve",
             stdout=asyncio.subprocess.PIPE,
             stderr=log or asyncio.subprocess.DEVNULL,

@@ -36,6 +36,9 @@ MAX_CJK = 24
 # twice the first is made while the first plays; a whole sentence (30 characters and more) as
 # the second was heard as seconds of silence after the opening.
 LATER_MIN_CJK = 8
+# ... and a stretch without any mark this many characters past that size is cut at a word (38
+# characters in one chunk took Kokoro 7 s beside the model, heard as 5 s of silence).
+LATER_SLACK_CJK = 8
 
 
 def _weight(text: str) -> tuple[int, int, int]:
@@ -105,6 +108,9 @@ class SpeechChunker:
                 return cut
         if first:
             return _unpunctuated_cut(text)
+        # A long Chinese stretch with no mark at all is cut at a word past the chunk's size.
+        if _cjk(text) >= self._grown() + LATER_SLACK_CJK:
+            return _word_end(text, self._grown())
         return None
 
     def _grown(self) -> int:

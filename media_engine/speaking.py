@@ -212,6 +212,7 @@ class Speaker:
 
     def feed(self, words: str) -> None:
         for chunk in self._chunker.push(words):
+            log.debug("turn %s: chunk of %d characters written", self._clock.turn_id, len(chunk))
             self._texts.put_nowait(chunk)
 
     def end(self) -> None:
@@ -264,6 +265,7 @@ class Speaker:
                 # may throw away.
                 await self.chunks[-READ_AHEAD].finished.wait()
             self._synthesizing = True
+            asked, lead = time.monotonic(), self.lead_s()
             try:
                 speech = await self._tts.synthesize(
                     text,
@@ -277,6 +279,14 @@ class Speaker:
                 self._synthesizing = False
                 self._first_audio.set()
                 self._synthesized.set()
+            log.debug(
+                "turn %s: %d characters synthesized in %.0f ms (%.1f s of audio; %.1f s was left)",
+                self._clock.turn_id,
+                len(text),
+                (time.monotonic() - asked) * 1000,
+                len(speech.pcm) / OUT_RATE,
+                lead,
+            )
             if self._clock.first_audio_at is None:
                 self._clock.first_audio_at = time.monotonic()
                 self._clock.first_chunk_ahead = speech.ready_made

@@ -186,3 +186,16 @@ def test_a_long_first_sentence_that_comes_at_once_is_cut_as_if_streamed() -> Non
     assert chunk("光合作用是绿色植物制造养料的过程。", piece=100)[0] == "光合作用是绿色植物"
     # A short sentence stays whole.
     assert chunk("Great question! Plants need light.", piece=100)[0] == "Great question!"
+
+
+def test_a_long_unpunctuated_chinese_stretch_is_cut_at_a_word() -> None:
+    text = (
+        "光合作用是植物制造养料的过程。"
+        + "植物利用光能把从空气中吸收的二氧化碳和从根部吸收的水转变成葡萄糖等有机物" * 2
+        + "。"
+    )
+    chunks = chunk(text, piece=3)
+    assert "".join(chunks) == text
+    # No chunk after the first two holds more than its size (8, 16, then 24) and a few more.
+    assert all(len(c) <= 24 + 8 for c in chunks)
+    assert len(chunks) >= 5
