@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import pct  # noqa: E402
 from core.paths import ModelPaths  # noqa: E402
 from core.settings import VoiceSettings  # noqa: E402
+from knowledge.homophones import Homophones  # noqa: E402
 from knowledge.seed import DEMO_KNOWLEDGE, demo_text  # noqa: E402
 from knowledge.vocabulary import as_list, hotwords  # noqa: E402
 from media_engine.asr import WhisperASR, to_simplified  # noqa: E402
@@ -252,11 +253,16 @@ Variant = tuple[str, bool, str | None]
 
 
 async def run_variants(
-    asr: BenchWhisper, clips: list[tuple[Clip, Samples]], hw: dict[str, str], passes: list[Variant]
+    asr: BenchWhisper,
+    clips: list[tuple[Clip, Samples]],
+    hw: dict[str, str],
+    passes: list[Variant],
+    sounds: dict[str, Homophones],
 ) -> dict[str, list[Row]]:
     """Every clip through every variant in turn (so a busy machine slows them alike): rows as
-    the engine returns them, and for Chinese before t2s ("no-t2s"). Term recall counts the
-    tutor's hotwords whether or not they were passed."""
+    the engine returns them, and for Chinese before t2s ("no-t2s") and with the course's
+    homophones put right ("+sounds", as the engine's voice pipeline does). Term recall counts
+    the tutor's hotwords whether or not they were passed."""
     results: dict[str, list[Row]] = {}
     score = cer if clips[0][0].lang == "zh" else wer
     for n, (clip, samples) in enumerate(clips, 1):
@@ -270,6 +276,7 @@ async def run_variants(
             if clip.lang == "zh":
                 texts[f"{variant} no-t2s"] = raw = asr.raw.strip()
                 assert to_simplified(raw).strip() == transcript.text, (raw, transcript.text)
+                texts[f"{variant} +sounds"] = sounds[clip.tutor].correct(transcript.text)
             for name, text in texts.items():
                 hits = term_hits(hw.get(clip.tutor, "").split(), clip.text, text, clip.lang)
                 row = Row(clip, text, *score(clip.text, text), *hits, transcript.compute_s)
@@ -334,9 +341,11 @@ def report(lang: str, results: dict[str, list[Row]], limit: int) -> dict[str, An
 
 
 def changes(results: dict[str, list[Row]]) -> None:
-    """Clips hotwords changed, against the same pass without them."""
+    """Clips hotwords changed, against the same pass without them (and the clips whose
+    homophones were put right, against the pass before)."""
     for name, rows in results.items():
-        plain = name.split(" +hw")[0]
+        base = name.removesuffix(" +sounds")
+        plain = base if base != name else name.split(" +hw")[0]
         if plain == name or plain not in results or name.endswith("no-t2s"):
             continue
         diff = [(a, b) for a, b in zip(results[plain], rows, strict=True) if a.hyp != b.hyp]
@@ -381,7 +390,8 @@ async def bench_lang(lang: str, args: argparse.Namespace, data: list[dict[str, A
     asr = BenchWhisper(model, VoiceSettings(asr_window_s=window))
     noise = (np.random.default_rng(0).standard_normal(16_000) * 0.01).astype(np.float32)
     await asr.transcribe(noise, language=lang)  # warm, as the engine does
-    results = await run_variants(asr, spoken, hw, make_variants(lang, args))
+    sounds = {t: Homophones.of_texts(tx) for t, tx in texts.items()} if lang == "zh" else {}
+    results = await run_variants(asr, spoken, hw, make_variants(lang, args), sounds)
     await asr.aclose()
     print(f"{lang}: encoder window {window or 30:g} s+, {asr.redone} transcripts redone in 30 s")
     return report(lang, results, 8)
