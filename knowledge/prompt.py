@@ -121,7 +121,7 @@ def _asked(question: str) -> tuple[set[str], set[str]]:
                 if any(c.isdigit() for c in word):
                     required.add(word)
             continue
-        if tag in _ZH_FUNCTION_TAGS or set(word) <= ZH_STOP:
+        if tag in _ZH_FUNCTION_TAGS or set(word) <= ZH_STOP or word in _ZH_MEANING:
             continue
         asked.add(word)
         if tag.startswith("n") and len(word) >= 2:
@@ -152,6 +152,9 @@ def _shared(asked: set[str], sentence: str) -> int:
 _ZH_FUNCTION_TAGS = frozenset({"r", "uj", "ul", "uz", "ug", "ud", "uv", "y", "e", "c", "p", "x"})
 _ZH_ASKING = re.compile(r"多少|几|哪|怎么|怎样|为什么|如何")
 _ZH_NUMERAL = re.compile(r"[0-9零一二两三四五六七八九十百千万]")
+# "蒸发是什么意思", "导体的含义是什么": the question asks what a word means; the notes' sentence
+# that defines it ("蒸发是…", "…叫做导体") does not say 意思 or 含义.
+_ZH_MEANING = frozenset({"意思", "含义", "定义", "概念"})
 
 
 # A sentence that starts by pointing back ("It starts with a producer") means nothing alone.

@@ -309,6 +309,14 @@ def test_a_chinese_lead_holds_the_questions_words_not_only_their_characters() ->
         lead_sentence([angles], "钝角是多少度的角？")
         == "小于90°的角是锐角，大于90°而小于180°的角是钝角。"
     )
+    # Asked what a word means, the sentence that defines it answers (it does not say 意思).
+    evaporation = passage(
+        "水受热会变成水蒸气。液体表面的水慢慢变成水蒸气的现象叫蒸发，蒸发在任何温度下都能进行。"
+    )
+    defined = "液体表面的水慢慢变成水蒸气的现象叫蒸发，蒸发在任何温度下都能进行。"
+    assert lead_sentence([evaporation], "蒸发是什么意思？") == defined
+    assert lead_sentence([evaporation], "蒸发的含义是什么？") == defined
+    assert lead_sentence([evaporation], "沸腾是什么意思？") is None  # not what it defines
 
 
 def test_questions_are_told_from_small_talk() -> None:
