@@ -4,7 +4,8 @@ Chinese has few syllables and many characters for each: Whisper hears "食物链
 write 十五练 or 15链 (shí wǔ liàn for shí wù liàn), 业绿素 for 叶绿素. Its hotwords hint helps
 only for the few terms it is given. So a transcript's stretch of three or four characters that
 is not a word, and sounds (pinyin without tones, which Whisper gets wrong as often) like exactly
-one of the course's own words, is that word, if the sentence then reads it as a word (jieba).
+one of the course's own words, is that word, if the sentence then reads it as a word and far
+likelier so (jieba's dictionary and word frequencies).
 Two characters are too few: "讲讲水" holds 讲水, which sounds like 降水, "内角和是多少" holds 和是
 (合适), "1升" sounds like 一生. A real word (水势) is kept even when it sounds like another, and
 so is any stretch that sounds like two different course words.
@@ -27,8 +28,9 @@ _ZH_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 _UNIT = re.compile(r"[\u3400-\u9fff]|[0-9]{1,4}(?![0-9.])|.", re.DOTALL)
 _DIGITS = "零一二三四五六七八九"
 SHORTEST, LONGEST = 3, 4
-# How much likelier (natural log) the course word must be than the words written: 十五练 →
-# 食物链 gains 6.2, 业绿素 → 叶绿素 15.6, 光和作用 → 光合作用 8.9; 为生物 → 微生物 only 3.1.
+# How much likelier (natural log) the words around must read with the course word than as
+# written: 十五练是什么 gains 6.2 as 食物链是什么, 业绿素有什么 12.5, 光和作用需要什 8.9;
+# 栖息地为生物提供 as 栖息地微生物提供 only 3.1.
 MARGIN = 5.0
 _NUMERALS = set("零一二三四五六七八九十百千万两")
 
