@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from knowledge.text import in_jieba_dictionary, jieba_cut
+from knowledge.vocabulary import chinese_words
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
-_ZH_RUN = re.compile(r"[\u3400-\u9fff]{2,}")
 # One unit of a transcript: a Chinese character, a run of digits (read as a number), or
 # anything else (which no word spans).
 _UNIT = re.compile(r"[\u3400-\u9fff]|[0-9]{1,4}(?![0-9.])|.", re.DOTALL)
@@ -70,11 +69,7 @@ class Homophones:
     @classmethod
     def of_texts(cls, texts: Iterable[str]) -> Homophones:
         """From the course material's passages: its words of three or four characters."""
-        words: set[str] = set()
-        for text in texts:
-            for run in _ZH_RUN.finditer(unicodedata.normalize("NFKC", text)):
-                words.update(w for w in jieba_cut(run.group()) if SHORTEST <= len(w) <= LONGEST)
-        return cls.of_words(words)
+        return cls.of_words(w for w in chinese_words(texts) if SHORTEST <= len(w) <= LONGEST)
 
     @classmethod
     def of_words(cls, words: Iterable[str]) -> Homophones:

@@ -35,7 +35,7 @@ def hotwords(texts: list[str], language: str, *, limit: int = 40) -> str:
     if limit <= 0:
         return ""
     if language == "zh":
-        counts, forms = _chinese_words(texts), None
+        counts, forms = chinese_words(texts), None
     elif language == "en":
         counts, forms = _english_words(texts)
     else:
@@ -75,7 +75,7 @@ def _sentence_start(text: str, at: int) -> bool:
     return not before or before[-1] in ".!?:;#\n-|>"
 
 
-def _chinese_words(texts: Iterable[str]) -> Counter[str]:
+def chinese_words(texts: Iterable[str]) -> Counter[str]:
     """Counts of the words of two or more Chinese characters, as jieba segments them."""
     counts: Counter[str] = Counter()
     for text in texts:
