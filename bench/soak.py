@@ -43,6 +43,7 @@ TYPED = ["What is photosynthesis?", "What is gravity?", "What is a food chain?"]
 SPOKEN = "What is evaporation?"
 REPLY_TIMEOUT_S = 180.0  # the default of --reply-timeout
 MEMORY_GOAL_MB = 5.0
+RELOGIN_S = 20 * 60
 
 
 @dataclass
@@ -57,6 +58,10 @@ class Sample:
     """Of rss_mb, the heap and other private memory: what a leak grows."""
     file_mb: float
     """Of rss_mb, mapped files' pages (the models' weights, the libraries' code)."""
+    heap_in_use_mb: float
+    """The C heap's live allocations (glibc's count): a leak, or a cache at a new size."""
+    heap_free_mb: float
+    """Free memory the C heap keeps: growth here alone is fragmentation."""
 
 
 def status(pid: int) -> dict[str, int]:
@@ -73,16 +78,25 @@ def status(pid: int) -> dict[str, int]:
 async def sample(http: aiohttp.ClientSession, server: Server, at: float, done: int) -> Sample:
     async with http.get(f"{server.url}/health") as resp:
         engine = (await resp.json())["engine"]
+    heap = engine.get("heap") or {}
     proc = status(server.pid)
+    # The server's end of this very request may not be closed yet: the fewest descriptors
+    # of a few looks, so the bench's own connection is not counted as the server's.
+    fds = len(os.listdir(f"/proc/{server.pid}/fd"))
+    for _ in range(4):
+        await asyncio.sleep(0.25)
+        fds = min(fds, len(os.listdir(f"/proc/{server.pid}/fd")))
     return Sample(
         at_s=round(at, 1),
         calls_done=done,
         tasks=int(engine["tasks"]),
-        fds=len(os.listdir(f"/proc/{server.pid}/fd")),
+        fds=fds,
         threads=proc["Threads"],
         rss_mb=round(rss_mb(server.pid), 1),
         anon_mb=round(proc["RssAnon"] / 1024, 1),
         file_mb=round(proc["RssFile"] / 1024, 1),
+        heap_in_use_mb=heap.get("in_use_mb", 0.0),
+        heap_free_mb=heap.get("free_mb", 0.0),
     )
 
 
@@ -144,7 +158,12 @@ async def student(
 ) -> None:
     api = Api(http, server.url)
     await api.login(*STUDENT)
+    logged_in = time.monotonic()
     while time.monotonic() < until:
+        if time.monotonic() - logged_in > RELOGIN_S:
+            # As the web client does: a soak outlasts an access token (30 minutes).
+            await api.login(*STUDENT)
+            logged_in = time.monotonic()
         try:
             await one_call(http, api, 1, question, tally["calls"], timeout_s)
             tally["calls"] += 1
@@ -184,15 +203,22 @@ async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[st
         await asyncio.gather(
             *(warm_up(http, server, question, args.reply_timeout) for _ in range(args.calls))
         )
+        warming: list[Sample] = []
         if args.warm_minutes > 0:
             warm_until = time.monotonic() + args.warm_minutes * 60
             warm_tally = {"calls": 0, "failed": 0}
-            await asyncio.gather(
-                *(
+            warmers = [
+                asyncio.create_task(
                     student(http, server, question, warm_until, warm_tally, args.reply_timeout)
-                    for _ in range(args.calls)
                 )
-            )
+                for _ in range(args.calls)
+            ]
+            # Sampled as it goes: the busy samples show when the process stops growing.
+            while not all(t.done() for t in warmers):
+                await asyncio.wait(warmers, timeout=args.sample_s)
+                at = time.monotonic() - started
+                warming.append(await sample(http, server, at, warm_tally["calls"]))
+            await asyncio.gather(*warmers)
             tally["failed"] += warm_tally["failed"]
         await settle(http, server)
         samples = [await sample(http, server, time.monotonic() - started, 0)]
@@ -215,6 +241,8 @@ async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[st
         "rss_mb": round(last.rss_mb - first.rss_mb, 1),
         "anon_mb": round(last.anon_mb - first.anon_mb, 1),
         "file_mb": round(last.file_mb - first.file_mb, 1),
+        "heap_in_use_mb": round(last.heap_in_use_mb - first.heap_in_use_mb, 1),
+        "heap_free_mb": round(last.heap_free_mb - first.heap_free_mb, 1),
     }
     return {
         "minutes": args.minutes,
@@ -228,6 +256,7 @@ async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[st
         and growth["rss_mb"] < MEMORY_GOAL_MB
         and tally["failed"] == 0,
         "samples": [asdict(s) for s in samples],
+        "warm_up_samples": [asdict(s) for s in warming],
     }
 
 
@@ -245,6 +274,8 @@ def table(report: dict[str, Any]) -> str:
         ("rss_mb", "< 5 MB"),
         ("anon_mb", ""),
         ("file_mb", ""),
+        ("heap_in_use_mb", ""),
+        ("heap_free_mb", ""),
     ):
         rows.append(
             f"{key:14} {first[key]:>14} {last[key]:>12} {report['growth'][key]:>8}   {goal}"
@@ -264,7 +295,10 @@ async def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64, help="LLM_MAX_TOKENS")
     parser.add_argument("--json", type=Path, help="also write the report here")
     parser.add_argument(
-        "--warm-minutes", type=float, default=3.0, help="calls before the first sample"
+        "--warm-minutes",
+        type=float,
+        default=10.0,
+        help="calls before the first sample (the server grew for about 7 minutes of calls)",
     )
     parser.add_argument(
         "--reply-timeout", type=float, default=REPLY_TIMEOUT_S, help="seconds to wait per reply"

@@ -33,6 +33,7 @@ from core.http import (
 from core.settings import Settings
 from knowledge.retriever import Retriever
 from knowledge.runtime import KnowledgeRuntime
+from media_engine import memory
 from media_engine.errors import EngineError, engine_http_error
 from media_engine.llm.base import LLM
 from media_engine.manager import CallManager
@@ -181,6 +182,9 @@ def engine_health(app: web.Application) -> dict[str, object]:
         # Every task the process's loop holds: a count that grows with calls that have ended
         # is a leak (bench/soak.py watches it).
         "tasks": len(asyncio.all_tasks()),
+        # The C heap (glibc): what is held against what is free but kept. The soak tells a
+        # leak from fragmentation by which of the two grows.
+        "heap": memory.heap(),
     }
 
 

@@ -195,6 +195,11 @@ class CallManager:
             len(self._slots),
             self._settings.max_sessions,
         )
+        # The ended call's reference cycles (media_engine.memory), on the loop: a collection
+        # on another thread would close their coroutines there. With start-up frozen it takes
+        # a few milliseconds, so after every call; otherwise once the last call has ended.
+        if memory.frozen() or not self._slots:
+            memory.collect()
         if not self._slots:
             await asyncio.to_thread(memory.trim)
             # Work a call started can end after it (a synthesis or a prompt read on a model's
@@ -206,6 +211,7 @@ class CallManager:
     async def _trim_when_quiet(self) -> None:
         await asyncio.sleep(LATE_TRIM_S)
         if not self._slots:
+            memory.collect()
             await asyncio.to_thread(memory.trim)
 
     async def _watch(self, slot: _Slot) -> None:

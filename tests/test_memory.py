@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import os
 import time
+import weakref
 from typing import Any
 
 import pytest
@@ -44,6 +46,32 @@ def test_trim_returns_the_heap_that_was_freed() -> None:
     assert before - after > BLOCK * BLOCKS // 2
 
 
+@pytest.mark.skipif(memory.heap() is None, reason="mallinfo2 needs glibc 2.33")
+def test_heap_counts_what_is_held_apart_from_what_is_free() -> None:
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    before = memory.heap()
+    blocks = [libc.malloc(BLOCK) for _ in range(BLOCKS)]
+    held = memory.heap()
+    # The last block stays, so the ones freed below it stay in the heap as free memory.
+    for block in blocks[:-1]:
+        libc.free(block)
+    freed = memory.heap()
+    libc.free(blocks[-1])
+    assert before is not None and held is not None and freed is not None
+    mib = BLOCK * BLOCKS / 2**20
+    assert held["in_use_mb"] - before["in_use_mb"] > mib * 0.9
+    assert held["in_use_mb"] - freed["in_use_mb"] > mib * 0.9
+    assert freed["free_mb"] - held["free_mb"] > mib * 0.9
+
+
+async def test_health_reports_the_heap(client: TestClient[Any, Any]) -> None:
+    health = await (await client.get("/health")).json()
+    heap = health["engine"]["heap"]
+    assert heap is None or heap["in_use_mb"] > 0 <= heap["free_mb"]
+
+
 async def test_the_heap_is_trimmed_when_the_last_session_ends_and_again_later(
     client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -69,3 +97,50 @@ async def test_the_heap_is_trimmed_when_the_last_session_ends_and_again_later(
     # At once, and once more after work the calls left running has had time to end.
     await asyncio.wait_for(both.wait(), 30)
     assert len(trims) == 2 and trims[1] - trims[0] >= 0.2
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.other: _Node | None = None
+
+
+def test_a_full_collection_frees_cycles_and_frozen_objects_are_skipped() -> None:
+    first, second = _Node(), _Node()
+    first.other, second.other = second, first  # a cycle: reference counts never reach zero
+    gone = weakref.ref(first)
+    del first, second
+    memory.collect()
+    assert gone() is None
+    kept = _Node()
+    kept.other = kept
+    try:
+        memory.freeze_startup()
+        assert memory.frozen()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert not memory.frozen()
+
+
+async def test_each_ended_call_is_collected_once_start_up_is_frozen(
+    client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collections: list[int] = []
+
+    def collect() -> int:
+        collections.append(1)
+        return 0
+
+    monkeypatch.setattr(memory, "collect", collect)
+    monkeypatch.setattr(memory, "trim", lambda: True)
+    student = await login(client)
+    first, second = await open_session(client, student), await open_session(client, student)
+    monkeypatch.setattr(memory, "frozen", lambda: False)
+    await client.post(f"/api/student/sessions/{first['session_id']}/end", headers=student)
+    assert collections == []  # costly without the freeze: only when the engine falls idle
+    monkeypatch.setattr(memory, "frozen", lambda: True)
+    third = await open_session(client, student)
+    await client.post(f"/api/student/sessions/{third['session_id']}/end", headers=student)
+    assert collections == [1]  # another call still open, and collected all the same
+    await client.post(f"/api/student/sessions/{second['session_id']}/end", headers=student)
+    assert len(collections) == 2

@@ -52,6 +52,7 @@ def _check_models(settings: Settings) -> None:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     from core.server import serve
+    from media_engine import memory
     from signaling.app import SEEDED, create_app
 
     _check_models(settings)
@@ -65,6 +66,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     def announce() -> None:
         # Called once the socket listens, so the URL printed is ready to use.
+        memory.freeze_startup()
         print(f"\nVirtual Tutor {__version__} is running at {settings.base_url}/", flush=True)
         engine = "pool" if settings.engine_pool else settings.engine_url or "in-process"
         print(f"  engine: {engine}   database: {settings.database_url}", flush=True)
@@ -80,6 +82,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
     from core.server import serve
+    from media_engine import memory
     from media_engine.api import create_engine_app
 
     _check_models(settings)
@@ -89,7 +92,14 @@ def cmd_engine(settings: Settings, args: argparse.Namespace) -> int:
             settings.var_dir / "dev_secret_key",
         )
     print(f"Virtual Tutor engine {__version__} at {settings.base_url}", flush=True)
-    asyncio.run(serve(create_engine_app(settings), host=settings.host, port=settings.port))
+    asyncio.run(
+        serve(
+            create_engine_app(settings),
+            host=settings.host,
+            port=settings.port,
+            on_ready=memory.freeze_startup,
+        )
+    )
     return 0
 
 
