@@ -29,20 +29,22 @@ import gc
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 
-def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
+def _libc_function(name: str) -> Any:
+    """`name` from the C library, or None where it has none (not glibc: musl, macOS; or a
+    glibc too old for it)."""
+    path = ctypes.util.find_library("c")
+    if path is None:
         return None
     try:
-        trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
-        return trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return getattr(ctypes.CDLL(path), name)
+    except (OSError, AttributeError):
         return None
 
 
-_TRIM = _malloc_trim()
+_TRIM: Callable[[int], int] | None = _libc_function("malloc_trim")
 log = logging.getLogger(__name__)
 
 
@@ -65,20 +67,9 @@ class _MallInfo2(ctypes.Structure):
     ]
 
 
-def _mallinfo2() -> Callable[[], _MallInfo2] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        info = ctypes.CDLL(name).mallinfo2
-    except (OSError, AttributeError):  # not glibc, or older than 2.33
-        return None
-    info.restype = _MallInfo2
-    found: Callable[[], _MallInfo2] = info
-    return found
-
-
-_INFO = _mallinfo2()
+_INFO: Callable[[], _MallInfo2] | None = _libc_function("mallinfo2")  # glibc >= 2.33
+if _INFO is not None:
+    _INFO.restype = _MallInfo2  # type: ignore[attr-defined]
 
 
 def trim() -> bool:
