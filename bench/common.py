@@ -100,6 +100,17 @@ async def wait_material(http: aiohttp.ClientSession, server: str, timeout: float
         if time.monotonic() > deadline:
             raise RuntimeError(f"the tutors' prompts were not read in {timeout:.0f} s")
         await asyncio.sleep(0.5)
+    # And the course material's speech, which the engine makes while no call is open and keeps
+    # (SPEECH_DIR, here var/speech): the first time, for a while.
+    said = time.monotonic()
+    while True:
+        speech = (await rest(http, "GET", f"{server}/health"))["engine"].get("speech")
+        if not speech or speech["done"]:
+            break
+        if time.monotonic() - said > 30:
+            print(f"  (course speech made ahead: {speech['made']} of {speech['chunks']} chunks)")
+            said = time.monotonic()
+        await asyncio.sleep(1.0)
 
 
 @asynccontextmanager
@@ -119,6 +130,7 @@ async def running_server(**env: str) -> AsyncIterator[Server]:
             "VAR_DIR": tmp,
             "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
             "MODELS_DIR": str(ROOT / "var" / "models"),
+            "SPEECH_DIR": str(ROOT / "var" / "speech"),
             "SECRET_KEY": secrets.token_urlsafe(48),
             "DEMO_STUDENT_EMAIL": STUDENT[0],
             "DEMO_STUDENT_PASSWORD": STUDENT[1],

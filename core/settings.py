@@ -246,10 +246,12 @@ class Settings:
     llm_context: int = field(default=4096, metadata=env("LLM_CONTEXT", low=256))
     """Context window of the embedded model."""
     llm_max_tokens: int = field(default=256, metadata=env("LLM_MAX_TOKENS", low=1))
+    """Longest reply, in tokens."""
     llm_warm_tutors: int = field(default=4, metadata=env("LLM_WARM_TUTORS", low=0))
     """Tutors whose system prompts the model reads when the engine starts (the most recently
     called first), so their first calls do not wait for it (media_engine.warm_prompts)."""
-    """Longest reply, in tokens."""
+    speech_warm_tutors: int = field(default=8, metadata=env("SPEECH_WARM_TUTORS", low=0))
+    """Tutors whose material is spoken ahead while no call is open (media_engine.course_speech)."""
     llm_temperature: float = field(default=0.0, metadata=env("LLM_TEMPERATURE", low=0, high=2))
     """Sampling temperature of replies: 0 (greedy) gives the model's most likely, and in the
     answer benchmark most often correct, answer."""
@@ -269,6 +271,8 @@ class Settings:
     """Where the database, generated secrets and logs live."""
     models_dir: Path = field(default=Path("var/models"), metadata=env("MODELS_DIR"))
     """Where `virtual-tutor models` assembles the model files (default: VAR_DIR/models)."""
+    speech_dir: Path = field(default=Path("var/speech"), metadata=env("SPEECH_DIR"))
+    """Where the course material's speech made ahead is kept (default: VAR_DIR/speech)."""
     load_voice_models: bool = field(default=True, metadata=env("LOAD_VOICE_MODELS"))
     """Load VAD/ASR/TTS at start; off for a text-only engine."""
     login_free_failures: int = field(default=5, metadata=env("LOGIN_FREE_FAILURES", low=1))
@@ -315,6 +319,7 @@ class Settings:
         # generic read, which then checks them like any other value.
         given.setdefault("DATABASE_URL", f"sqlite:///{var_dir}/tutor.db")
         given.setdefault("MODELS_DIR", str(var_dir / "models"))
+        given.setdefault("SPEECH_DIR", str(var_dir / "speech"))
         secret, generated = _secret_key(given.get("SECRET_KEY"), var_dir)
         given["SECRET_KEY"] = secret
         settings = read_group(cls, given)

@@ -160,6 +160,11 @@ class Retriever:
         self._sounds[kb_id] = (index, sounds)
         return sounds
 
+    async def texts(self, kb_id: int) -> list[str]:
+        """The text of every passage of knowledge base `kb_id`, in the order they were added."""
+        index = await self._index(kb_id)
+        return [row.text for row in index.rows]
+
     def forget(self, kb_id: int) -> None:
         """Drop a cached index (its documents changed in this process)."""
         self._indexes.pop(kb_id, None)

@@ -34,6 +34,7 @@ from core.settings import Settings
 from knowledge.retriever import Retriever
 from knowledge.runtime import KnowledgeRuntime
 from media_engine import memory
+from media_engine.course_speech import CourseSpeech, speaking_ahead
 from media_engine.errors import EngineError, engine_http_error
 from media_engine.llm.base import LLM
 from media_engine.manager import CallManager
@@ -50,6 +51,7 @@ RUNTIME = web.AppKey("runtime", EngineRuntime)
 SHARED_LLM = web.AppKey("shared_llm", LLM)
 MANAGER = web.AppKey("manager", CallManager)
 WARMING = web.AppKey("warming", asyncio.Task)
+COURSE_SPEECH = web.AppKey("course_speech", CourseSpeech)
 
 routes = web.RouteTableDef()
 
@@ -177,6 +179,8 @@ def engine_health(app: web.Application) -> dict[str, object]:
         # The tutors' system prompts read at start (LLM_WARM_TUTORS): until then a tutor's
         # first call may wait for its prompt to be read.
         "prompts_read": WARMING in app and app[WARMING].done(),
+        # The course material spoken ahead (SPEECH_WARM_TUTORS): chunks made of those known.
+        "speech": app[COURSE_SPEECH].health() if COURSE_SPEECH in app else None,
         "sessions_in_use": manager.in_use,
         "sessions_max": manager.capacity,
         # Every task the process's loop holds: a count that grows with calls that have ended
@@ -216,7 +220,8 @@ async def serve_engine(
             limit=settings.llm_warm_tutors,
         )
         warming = app[WARMING] = asyncio.create_task(reading, name="warm-prompts")
-        yield manager
+        async with speaking_ahead(runtime, manager.idle, after=warming) as app[COURSE_SPEECH]:
+            yield manager
     finally:
         if warming is not None:
             warming.cancel()

@@ -75,6 +75,15 @@ class SpeechChunker:
         self._emitted = 0
         return rest
 
+    def end_sentence(self) -> str | None:
+        """A sentence the engine says itself (one of the notes') ends here: what is held is a
+        chunk now (returned), and the next sentence is cut as a reply's first is. So each of
+        the notes' sentences is cut the same wherever it comes in a reply (`said_chunks`),
+        and their audio, made ahead, is found (media_engine.course_speech)."""
+        rest = self.flush()
+        self._emitted = 0
+        return rest
+
     def flush(self) -> str | None:
         """The text left when the reply ends."""
         rest, self._buffer = self._buffer.strip(), ""
@@ -122,6 +131,15 @@ def word_pieces(text: str) -> list[str]:
     """A fixed text (what the engine says itself) in pieces like a generated reply's: words
     with their spaces, or Chinese six characters at a time."""
     return re.findall(r"\S+\s*|\s+", text) if " " in text else re.findall(r".{1,6}", text)
+
+
+def said_chunks(sentence: str) -> list[str]:
+    """The chunks a sentence the engine says itself is spoken in, wherever it comes in the
+    reply (`SpeechChunker.end_sentence`)."""
+    chunker = SpeechChunker()
+    chunks = [c for piece in word_pieces(sentence) for c in chunker.push(piece)]
+    rest = chunker.end_sentence()
+    return [*chunks, rest] if rest else chunks
 
 
 def first_chunk(text: str, *, whole: bool) -> str | None:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from knowledge.errors import KnowledgeError
 from knowledge.homophones import Homophones
 from knowledge.index import Passage
-from knowledge.prompt import UNAVAILABLE, after_lead_context, following_sentence
+from knowledge.prompt import UNAVAILABLE, after_lead_context, spoken_from_notes
 from knowledge.retriever import Retrieval, Retriever, same_question
 from knowledge.vocabulary import as_list
 from media_engine.answering import (
@@ -37,9 +37,9 @@ from media_engine.errors import StageError
 from media_engine.fact_guard import FactGuard, at_most_sentences, guarded
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.no_answer import beyond_material, checked, unless_empty
-from media_engine.reply import ModelAsked, Planned, Reply, ReplyPiece, Trouble, Words
+from media_engine.reply import ModelAsked, Planned, Reply, ReplyPiece, SentenceSaid, Trouble, Words
 from media_engine.store import TurnStore
-from media_engine.tutor import TutorProfile, join_words
+from media_engine.tutor import TutorProfile
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class Conversation:
         MAX_SENTENCES and checked against the material they draw on. Nothing is sent or stored
         here: a speculative answer the student talks over is simply dropped. A `spoken` reply
         that opens with the notes' own sentence goes on with the notes' next one, not with
-        the model (see `_spoken_from_notes`)."""
+        the model (knowledge.prompt.spoken_from_notes)."""
         decided, found, trouble = await self._plan(question, history)
         if trouble is not None:
             yield Trouble(trouble)
@@ -214,7 +214,13 @@ class Conversation:
             pieces = _words(decided.said)
         elif spoken and lead is not None and decided.route == "material":
             self._llm.stop_reading_ahead()
-            pieces = _words(self._spoken_from_notes(decided, lead))
+            # Sentence by sentence, each chunked as when its audio was made ahead.
+            joiner = "" if self.tutor.language == "zh" else " "
+            for n, sentence in enumerate(spoken_from_notes(decided.passages, lead)):
+                async for piece in _words(sentence if n == 0 else joiner + sentence):
+                    yield Words(piece)
+                yield SentenceSaid()
+            return
         else:
             prompt = self._reply_prompt(decided, question, history, lead)
             if lead is not None:
@@ -255,16 +261,6 @@ class Conversation:
             # now: left to the garbage collector, its thread would wait for a reader for good.
             if generated is not None:
                 await generated.aclose()
-
-    def _spoken_from_notes(self, decided: Plan, lead: str) -> str:
-        """A spoken answer from the notes alone: the sentence that answers, and the one after
-        it in the notes. On 2 cores the model took 4-9 s to read its prompt and go on after
-        the opening (README, Benchmarks), heard as silence in the middle of the answer; these
-        sentences are correct by construction, and said without a pause."""
-        found = following_sentence(decided.passages, lead)
-        if found is None:
-            return lead
-        return join_words([lead, found[2]], self.tutor.language)
 
     async def _plan(
         self, question: str, history: list[ChatMessage]

@@ -73,6 +73,9 @@ class CallManager:
         self._slots: dict[str, _Slot] = {}
         self._closing = False
         self._late_trim: asyncio.Task[None] | None = None
+        self.idle = asyncio.Event()
+        """Set while no call slot is taken (background work waits for it)."""
+        self.idle.set()
 
     @property
     def in_use(self) -> int:
@@ -111,6 +114,7 @@ class CallManager:
         )
         slot = _Slot(session_id=session_id, student_id=student_id)
         self._slots[session_id] = slot
+        self.idle.clear()
         slot.watchdog = asyncio.create_task(self._watch(slot), name=f"watch-{session_id}")
         token = self._rt.issuer.engine_token(
             CallGrant(session_id=session_id, user_id=student_id),
@@ -188,6 +192,8 @@ class CallManager:
             await self._rt.store.end_session(slot.session_id, reason)
         finally:
             self._slots.pop(slot.session_id, None)
+            if not self._slots:
+                self.idle.set()
         log.info(
             "session %s released (%s); %d/%d in use",
             slot.session_id,

@@ -1,5 +1,6 @@
 """A reply as it is produced: the typed pieces `Conversation.answer` streams (its plan and
-sources, its words, a stage's trouble, the model asked after the engine's opening) and the
+sources, its words, a stage's trouble, the model asked after the engine's opening, a sentence
+of the notes said) and the
 record of what was generated."""
 
 from __future__ import annotations
@@ -68,4 +69,10 @@ class ModelAsked:
     """The engine's opening is said; the model is asked to go on from it."""
 
 
-ReplyPiece = Planned | Words | Trouble | ModelAsked
+@dataclass(frozen=True)
+class SentenceSaid:
+    """A sentence the engine says itself (one of the notes') is all in the words so far: the
+    next is chunked afresh, as it was when its audio was made ahead."""
+
+
+ReplyPiece = Planned | Words | Trouble | ModelAsked | SentenceSaid

@@ -230,6 +230,13 @@ class Speaker:
         if rest:
             self._texts.put_nowait(rest)
 
+    def sentence_said(self) -> None:
+        """A sentence the engine says itself is all fed: it is cut as its audio was cut when
+        made ahead (media_engine.course_speech), and the next starts a chunk of its own."""
+        rest = self._chunker.end_sentence()
+        if rest:
+            self._texts.put_nowait(rest)
+
     async def ready(self, *, hold: bool = True) -> None:
         """Wait while synthesis is what the student waits for: while the first chunk is being
         synthesized (nothing is heard until it is), and (`hold`) while less than LEAD_LOW_S of

@@ -24,10 +24,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from media_engine import cores
 from media_engine.audio import OUT_RATE, Samples, to_output_pcm
 from media_engine.deadlines import DeadlineWorker
 from media_engine.errors import StageError
 from media_engine.onnx_options import session_options
+from media_engine.speech_store import SpeechStore, speech_name
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,8 @@ class TTSError(StageError):
 # Short phrases whose audio is kept (about 100 KB a second of audio each).
 KEEP_CHARS = 40
 KEEP_PHRASES = 64
+# Audio made for the store (media_engine.course_speech) waits behind every reply's chunks.
+STORE_DEADLINE_S = 1e6
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,10 @@ class TTS(abc.ABC):
 
     name = "tts"
 
-    def __init__(self) -> None:
+    def __init__(self, identity: str = "") -> None:
+        # Names the synthesizer's build in the speech store: other weights, other audio.
+        self.identity = identity or self.name
+        self._store: SpeechStore | None = None
         # A reply's first chunk is what a student waits for in silence; the rest is synthesized
         # ahead while it plays. So first chunks get a thread of their own and never queue
         # behind another call's read-ahead; everything else shares the second thread, the
@@ -116,7 +123,11 @@ class TTS(abc.ABC):
         """
         key = (clean_for_speech(text), voice, language)
         ready_made = key in self._said or key in self._making
-        pcm = await self._pcm(key, first=first, needed_in=needed_in)
+        pcm = await self._stored(key)
+        if pcm is None:
+            pcm = await self._pcm(key, first=first, needed_in=needed_in)
+        else:
+            ready_made = True
         self._keep(key, pcm)
         gap = np.zeros(int(GAP_S * OUT_RATE), dtype=np.int16)
         return Speech(pcm=np.concatenate([pcm, gap]), ready_made=ready_made)
@@ -128,8 +139,51 @@ class TTS(abc.ABC):
         key = (clean_for_speech(text), voice, language)
         # On the read-ahead thread: if the guess is wrong, the reply's real first chunk does
         # not queue behind it on the first-chunk thread.
-        pcm = await self._pcm(key, first=False, needed_in=0.0)
+        pcm = await self._stored(key)
+        if pcm is None:
+            pcm = await self._pcm(key, first=False, needed_in=0.0)
         self._keep(key, pcm, always=True)
+
+    async def use_store(self, store: SpeechStore) -> int:
+        """Look for each chunk's audio in `store` before making it; returns how many pieces
+        it holds for this synthesizer."""
+        count = await asyncio.to_thread(store.scan, self.identity)
+        self._store = store
+        return count
+
+    def stored(self, text: str, *, voice: str, language: str) -> bool:
+        """Whether the audio of `text` is in the store."""
+        if self._store is None:
+            return False
+        name = speech_name(self.identity, voice, language, clean_for_speech(text))
+        return (self.identity, name) in self._store
+
+    async def store(self, text: str, *, voice: str, language: str) -> bool:
+        """Make the audio of `text` and keep it in the store, behind every reply's chunks;
+        False if it was there already (or there is no store)."""
+        store = self._store
+        if store is None or self.stored(text, voice=voice, language=language):
+            return False
+        words = clean_for_speech(text)
+        name = speech_name(self.identity, voice, language, words)
+
+        def make() -> None:
+            store.save(self.identity, name, self._output_pcm(words, voice, language))
+
+        deadline = time.monotonic() + STORE_DEADLINE_S
+        await asyncio.wrap_future(self._ahead.submit(deadline, make))
+        return True
+
+    async def _stored(self, key: tuple[str, str, str]) -> NDArray[np.int16] | None:
+        """The audio of `key` from the store, if it is there (read off the loop)."""
+        store = self._store
+        if store is None or key in self._said:
+            return None
+        text, voice, language = key
+        name = speech_name(self.identity, voice, language, text)
+        if (self.identity, name) not in store:
+            return None
+        return await asyncio.to_thread(store.load, self.identity, name)
 
     async def _pcm(
         self, key: tuple[str, str, str], *, first: bool, needed_in: float
@@ -177,7 +231,8 @@ class TTS(abc.ABC):
         several times slower."""
 
     def _output_pcm(self, text: str, voice: str, language: str) -> NDArray[np.int16]:
-        audio, rate = self._synthesize(text, voice, language)
+        with cores.synthesizing():
+            audio, rate = self._synthesize(text, voice, language)
         return to_output_pcm(audio, rate)
 
     @abc.abstractmethod
@@ -199,7 +254,7 @@ class KokoroTTS(TTS):
         from kokoro_onnx import Kokoro
         from misaki import zh
 
-        super().__init__()
+        super().__init__(identity=f"kokoro-{model_path.stat().st_size}")
         options = session_options(threads)
         session = rt.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         self._kokoro = Kokoro.from_session(session, str(voices_npz(voices_dir)))

@@ -55,7 +55,7 @@ class PiperTTS(TTS):
         from piper import PiperVoice
         from piper.config import PiperConfig, SynthesisConfig
 
-        super().__init__()
+        super().__init__(identity=f"piper-{model_path.stat().st_size}")
         config = json.loads(config_path.read_text(encoding="utf-8"))
         # PiperVoice.load makes its session with default options (every core); this is the
         # same voice on a session with our thread count.

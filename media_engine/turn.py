@@ -35,7 +35,7 @@ from media_engine.events import (
     TextDelta,
     TtsState,
 )
-from media_engine.reply import ModelAsked, Planned, Reply, Words
+from media_engine.reply import ModelAsked, Planned, Reply, SentenceSaid, Words
 from media_engine.speaking import Speaker, TurnClock
 from media_engine.tasks import OnFailure, TaskSet
 
@@ -194,6 +194,9 @@ class Turn:
                     self.clock.model_asked_at = time.monotonic()
                     if speaker is not None:
                         speaker.opening_said()
+                elif isinstance(piece, SentenceSaid):
+                    if speaker is not None:
+                        speaker.sentence_said()
                 else:
                     self._stage_failed(piece.error)
         reply.finished_at = time.monotonic()

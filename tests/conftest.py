@@ -43,6 +43,8 @@ def make_settings(tmp_path: Path, **env: str) -> Settings:
         "LLM_MAX_TOKENS": "48",
         # Reading the tutors' prompts at start would only load the shared cores under tests.
         "LLM_WARM_TUTORS": "0",
+        # Likewise speaking the course material ahead.
+        "SPEECH_WARM_TUTORS": "0",
         "PORT": "0",
     }
     base.update(env)

@@ -36,7 +36,7 @@ from media_engine.answering import NOT_COVERED, NOT_COVERED_LEAD, not_covered_ru
 from media_engine.chunking import first_chunk
 from media_engine.conversation import Conversation
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
-from media_engine.reply import Words
+from media_engine.reply import SentenceSaid, Words
 from media_engine.store import TurnStore
 from media_engine.tutor import TutorProfile
 from media_engine.warm_prompts import read_tutor_prompts
@@ -549,8 +549,13 @@ async def test_a_spoken_answer_from_the_notes_needs_no_model(grounded: Any) -> N
     llm = ScriptedLLM()
     conv = await _conversation(db, runtime.retriever, ada_kb, [], llm)
     question = "How do plants make their food?"
-    words = [p.text async for p in conv.answer(question, [], spoken=True) if isinstance(p, Words)]
+    pieces = [p async for p in conv.answer(question, [], spoken=True)]
+    words = [p.text for p in pieces if isinstance(p, Words)]
     assert llm.seen == []
+    # Each sentence ends with a mark that it is all said, so it is chunked on its own, as its
+    # audio was made ahead (media_engine.course_speech).
+    assert sum(isinstance(p, SentenceSaid) for p in pieces) == 2
+    assert isinstance(pieces[-1], SentenceSaid)
     spoken = "".join(words)
     found = await runtime.retriever.search(ada_kb, question)
     notes = " ".join(" ".join(p.text.split()) for p in found.relevant)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+from media_engine import cores
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions
 from media_engine.llm.llama_backend import LlamaCppLLM
 
@@ -122,3 +123,19 @@ async def test_a_reply_start_is_continued_not_repeated(real_llm: LLM) -> None:
     assert len(llm._tokens(begun)) > len(question) + 8
     rest = await _reply(llm, begun)
     assert not rest.strip().startswith("Without air resistance")
+
+
+async def test_the_model_takes_one_thread_while_speech_is_synthesized(real_llm: LLM) -> None:
+    # media_engine.cores: on 2 cores, the model beside a synthesis on both threads slowed both.
+    llm = cast(LlamaCppLLM, real_llm)
+    options = GenerationOptions(max_tokens=2, temperature=0.0)
+    messages: list[ChatMessage] = [{"role": "user", "content": "Name a colour."}]
+    with cores.synthesizing():
+        assert cores.synthesis_running()
+        async for _ in llm.stream(messages, options):
+            pass
+        assert llm._threads_now == 1
+    assert not cores.synthesis_running()
+    async for _ in llm.stream(messages, options):
+        pass
+    assert llm._threads_now == llm._n_threads == 2

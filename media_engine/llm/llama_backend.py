@@ -26,6 +26,7 @@ import numpy as np
 
 from core import metrics
 from core.mapped_files import page_in
+from media_engine import cores
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions, LLMError
 from media_engine.llm.llama_states import PromptStates
 
@@ -39,6 +40,9 @@ MAX_AHEAD = 4
 # idle cores, seconds while speech is synthesized beside it, which the student waits through (32
 # read 5% faster; 8, a third slower).
 PREFILL_STEP = 16
+# Tokens of a reply's own prompt read between looks at whether speech is being synthesized
+# (then the model takes one thread, media_engine.cores) or the reply was stopped.
+READ_STEP = 32
 
 
 class LlamaCppLLM(LLM):
@@ -57,6 +61,7 @@ class LlamaCppLLM(LLM):
         self._formatter: Any = None
         self._active = 0  # generations asked for and not finished (read on both threads)
         self._prefills = 0  # the newest prefill asked for; an older one stops reading
+        self._threads_now = n_threads  # set on the model's context (model thread only)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
         # Reads of the last few prompts, so a call to another tutor does not read its system
         # prompt again (used on the model's thread only).
@@ -140,8 +145,18 @@ class LlamaCppLLM(LLM):
         for start in range(done, len(tokens), PREFILL_STEP):
             if not wanted():
                 break  # what was read is kept all the same: the next prompt may start with it
+            self._fit_threads(model)
             model.eval(tokens[start : start + PREFILL_STEP])
         self.states.save(model)
+
+    def _fit_threads(self, model: Any) -> None:
+        """One thread while speech is synthesized beside the model, all of them otherwise."""
+        want = 1 if cores.synthesis_running() else self._n_threads
+        if want != self._threads_now:
+            import llama_cpp
+
+            llama_cpp.llama_set_n_threads(model._ctx.ctx, want, want)
+            self._threads_now = want
 
     @staticmethod
     def _keep_common_prefix(model: Any, tokens: list[int]) -> int:
@@ -220,6 +235,15 @@ class LlamaCppLLM(LLM):
         model = self._load()
         prompt = self._tokens(messages)
         self.states.load_best(model, prompt)
+        # The prompt read a step at a time (all but its last token, which the completion reads
+        # for its logits): a stopped reply stops reading, and the threads follow synthesis.
+        done = self._keep_common_prefix(model, prompt)
+        for start in range(done, len(prompt) - 1, READ_STEP):
+            if stop.is_set():
+                return
+            self._fit_threads(model)
+            model.eval(prompt[start : min(start + READ_STEP, len(prompt) - 1)])
+        self._fit_threads(model)
         chunks = model.create_completion(
             prompt=prompt,
             max_tokens=options.max_tokens,
@@ -230,6 +254,7 @@ class LlamaCppLLM(LLM):
             if stop.is_set():
                 chunks.close()
                 return
+            self._fit_threads(model)
             text = chunk["choices"][0]["text"]
             if text:
                 yield text

@@ -113,6 +113,8 @@ def running_server(
         "ADMIN_PASSWORD": "admin-pass-" + secrets.token_hex(4),
         # Reading the tutors' prompts at start would only load the shared cores under tests.
         "LLM_WARM_TUTORS": "0",
+        # Likewise speaking the course material ahead.
+        "SPEECH_WARM_TUTORS": "0",
         **env,
     }
     log = var / "server.log"
