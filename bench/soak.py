@@ -62,6 +62,8 @@ class Sample:
     """The C heap's live allocations (glibc's count): a leak, or a cache at a new size."""
     heap_free_mb: float
     """Free memory the C heap keeps: growth here alone is fragmentation."""
+    python_blocks: int
+    """Blocks Python's own allocator holds (its arenas are outside the C heap's count)."""
 
 
 def status(pid: int) -> dict[str, int]:
@@ -97,6 +99,7 @@ async def sample(http: aiohttp.ClientSession, server: Server, at: float, done: i
         file_mb=round(proc["RssFile"] / 1024, 1),
         heap_in_use_mb=heap.get("in_use_mb", 0.0),
         heap_free_mb=heap.get("free_mb", 0.0),
+        python_blocks=int(engine.get("python_blocks", 0)),
     )
 
 
@@ -243,6 +246,7 @@ async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[st
         "file_mb": round(last.file_mb - first.file_mb, 1),
         "heap_in_use_mb": round(last.heap_in_use_mb - first.heap_in_use_mb, 1),
         "heap_free_mb": round(last.heap_free_mb - first.heap_free_mb, 1),
+        "python_blocks": last.python_blocks - first.python_blocks,
     }
     return {
         "minutes": args.minutes,
@@ -276,6 +280,7 @@ def table(report: dict[str, Any]) -> str:
         ("file_mb", ""),
         ("heap_in_use_mb", ""),
         ("heap_free_mb", ""),
+        ("python_blocks", ""),
     ):
         rows.append(
             f"{key:14} {first[key]:>14} {last[key]:>12} {report['growth'][key]:>8}   {goal}"

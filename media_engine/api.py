@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -189,6 +190,9 @@ def engine_health(app: web.Application) -> dict[str, object]:
         # The C heap (glibc): what is held against what is free but kept. The soak tells a
         # leak from fragmentation by which of the two grows.
         "heap": memory.heap(),
+        # Python's own allocator maps its arenas itself, outside the C heap's count: blocks
+        # held there that grow with calls are Python objects kept (not fragmentation).
+        "python_blocks": sys.getallocatedblocks(),
     }
 
 

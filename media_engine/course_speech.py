@@ -10,8 +10,9 @@ made, the reply costs no synthesis at all.
 
 It runs only while no call is open, one chunk at a time (a call that opens shares the cores
 with one chunk's synthesis at most, about a second), and never ahead of a reply's chunks (the
-synthesizer's read-ahead queue puts it last). The first chunk of every sentence is made before the rest: that is what a student waits
-for in silence. It looks again every few minutes for tutors and material that changed.
+synthesizer's read-ahead queue puts it last). The first chunk of every sentence is made before
+the rest: that is what a student waits for in silence. It looks again every few minutes for
+tutors and material that changed.
 """
 
 from __future__ import annotations
