@@ -142,6 +142,15 @@ def said_chunks(sentence: str) -> list[str]:
     return [*chunks, rest] if rest else chunks
 
 
+def reply_chunks(text: str) -> list[str]:
+    """The chunks of a whole reply the engine says itself (fed as Conversation.answer feeds
+    it: in pieces, then the end)."""
+    chunker = SpeechChunker()
+    chunks = [c for piece in word_pieces(text) for c in chunker.push(piece)]
+    rest = chunker.flush()
+    return [*chunks, rest] if rest else chunks
+
+
 def first_chunk(text: str, *, whole: bool) -> str | None:
     """The first chunk of a reply that opens with `text` (is `text`, if `whole`), cut as the
     reply's will be, its pieces fed one at a time. None if the reply goes on after `text` and

@@ -8,6 +8,9 @@ speech_store). On 2 cores Kokoro takes 1-2.5 s for the first few words of a Chin
 about half its length for the rest, which beside the model fell behind playback; with the audio
 made, the reply costs no synthesis at all.
 
+What the engine says itself, the same every time, is made too: the opening of an answer beyond
+the material ("That's not in our course notes, but") and its replies to personal questions.
+
 It runs only while no call is open, one chunk at a time (a call that opens shares the cores
 with one chunk's synthesis at most, about a second), and never ahead of a reply's chunks (the
 synthesizer's read-ahead queue puts it last). The first chunk of every sentence is made before
@@ -28,13 +31,15 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from knowledge.errors import KnowledgeError
-from knowledge.prompt import spoken_sentences
+from knowledge.prompt import dont_know, spoken_sentences
 from knowledge.retriever import Retriever
-from media_engine.chunking import said_chunks
+from media_engine.answering import NOT_COVERED_LEAD, own_work, personal
+from media_engine.chunking import first_chunk, reply_chunks, said_chunks
 from media_engine.runtime import EngineRuntime
 from media_engine.speech_store import SpeechStore
 from media_engine.store import TurnStore
 from media_engine.tts import TTS, TTSError, choose_tts, sayable
+from media_engine.tutor import TutorProfile
 from media_engine.voice_models import VoiceModels
 
 log = logging.getLogger(__name__)
@@ -168,6 +173,9 @@ async def _jobs(
     ranked: dict[_Job, int] = {}
     complete = True
     for tutor in tutors:
+        tts, voice = choose_tts(tutor.voice, models.tts, models.piper)
+        for text in _fixed_chunks(tutor):
+            ranked[_Job(tts, voice, tutor.language, text)] = 0
         if tutor.kb_id is None:
             continue
         try:
@@ -177,13 +185,26 @@ async def _jobs(
             complete = False
             continue
         complete = complete and bool(texts)
-        tts, voice = choose_tts(tutor.voice, models.tts, models.piper)
         chunked = await asyncio.to_thread(_chunked, tuple(texts))
         for chunks in chunked:
             for rank, text in enumerate(chunks):
                 job = _Job(tts, voice, tutor.language, text)
                 ranked[job] = min(rank, ranked.get(job, rank))
     return sorted(ranked, key=ranked.__getitem__), complete
+
+
+def _fixed_chunks(tutor: TutorProfile) -> list[str]:
+    """The chunks of what the engine says itself, the same every time (media_engine.
+    answering): the opening of an answer beyond the material (the model goes on after its
+    first chunk), and whole replies to personal questions and, for a course_only tutor, to
+    questions the material does not cover."""
+    language = tutor.language
+    opening = first_chunk(NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"]), whole=False)
+    said = [personal(language, tutor.subject), own_work(language)]
+    if tutor.answer_policy == "course_only":
+        said.append(dont_know(language, tutor.subject))
+    chunks = [opening] if opening else []
+    return chunks + [c for text in said for c in reply_chunks(text) if sayable(c)]
 
 
 @functools.lru_cache(maxsize=16)

@@ -15,8 +15,15 @@ import pytest
 from knowledge.chunking import chunk_sections
 from knowledge.parsing import parse
 from knowledge.prompt import spoken_sentences
+from media_engine.answering import NOT_COVERED_LEAD, own_work, personal
 from media_engine.audio import FRAME_SAMPLES, OUT_RATE, OutboundAudio, PacingStats
-from media_engine.chunking import SpeechChunker, said_chunks, word_pieces
+from media_engine.chunking import (
+    SpeechChunker,
+    first_chunk,
+    reply_chunks,
+    said_chunks,
+    word_pieces,
+)
 from media_engine.course_speech import CourseSpeech, speak_course_material
 from media_engine.speaking import Speaker, TurnClock
 from media_engine.speech_store import SUFFIX, SpeechStore
@@ -171,11 +178,15 @@ async def test_the_material_is_spoken_ahead_first_chunks_first(tmp_path: Path) -
     assert progress.health() == {"chunks": progress.chunks, "made": progress.chunks, "done": True}
     sentences = [s for text in NOTES for s in spoken_sentences(text)]
     chunks = [said_chunks(s) for s in sentences]
-    assert sorted(tts.texts) == sorted(c for cs in chunks for c in cs)
+    # And what the engine says itself, the same every time: the opening of an answer beyond
+    # the material, as a reply cuts it, and its replies to personal questions.
+    opening = first_chunk(NOT_COVERED_LEAD["en"], whole=False)
+    assert opening == "That's not in our course notes,"
+    fixed = [opening, *reply_chunks(personal("en", "science")), *reply_chunks(own_work("en"))]
+    assert sorted(tts.texts) == sorted(fixed + [c for cs in chunks for c in cs])
     # Every sentence's first chunk (what a student waits for) before any later one.
-    firsts = {cs[0] for cs in chunks}
+    firsts = {cs[0] for cs in chunks} | set(fixed)
     assert set(tts.texts[: len(firsts)]) == firsts
-    # A tutor without material, or in a voice not installed, is passed over.
     await tts.aclose()
 
 
