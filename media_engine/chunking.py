@@ -84,6 +84,11 @@ class SpeechChunker:
         self._emitted = 0
         return rest
 
+    def take_rest(self) -> str:
+        """What is held and not yet a chunk, handed back (it is no longer held)."""
+        rest, self._buffer = self._buffer, ""
+        return rest
+
     def flush(self) -> str | None:
         """The text left when the reply ends."""
         rest, self._buffer = self._buffer.strip(), ""

@@ -25,7 +25,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -134,10 +134,11 @@ async def speak_course_material(
     if after is not None:
         await asyncio.wait([after])
     while True:
-        jobs, complete = await _jobs(store, retriever, models, limit)
+        jobs, sentences, complete = await _jobs(store, retriever, models, limit)
         progress.chunks = len(jobs)
         progress.made = sum(_made(job) for job in jobs)
         progress.looked = complete
+        _know(sentences)
         failed: set[tuple[int, str]] = set()
         for job in jobs:
             if _made(job) or (id(job.tts), job.voice) in failed:
@@ -151,6 +152,7 @@ async def speak_course_material(
                 failed.add((id(job.tts), job.voice))
                 continue
             progress.made += 1
+        _know(sentences)
         if jobs:
             log.info("course speech: %d of %d chunks made", progress.made, len(jobs))
         await asyncio.sleep(REFRESH_S if complete else RETRY_S)
@@ -160,17 +162,26 @@ def _made(job: _Job) -> bool:
     return job.tts.stored(job.text, voice=job.voice, language=job.language)
 
 
+def _know(sentences: list[tuple[_Job, list[str]]]) -> None:
+    """Tell each synthesizer the sentences whose every chunk it has made (media_engine.
+    known_sentences finds them in replies the model writes)."""
+    for job, chunks in sentences:
+        if all(_made(replace(job, text=chunk)) for chunk in chunks):
+            job.tts.known_sentences(job.voice, job.language).add(job.text)
+
+
 async def _jobs(
     store: TurnStore, retriever: Retriever, models: VoiceModels, limit: int
-) -> tuple[list[_Job], bool]:
-    """Every chunk to make, first chunks first, each once; and whether every tutor's material
-    had passages."""
+) -> tuple[list[_Job], list[tuple[_Job, list[str]]], bool]:
+    """Every chunk to make, first chunks first, each once; each sentence (as a job) with its
+    chunks; and whether every tutor's material had passages."""
     try:
         tutors = await store.tutors_in_use(limit)
     except (SQLAlchemyError, OSError) as exc:
         log.warning("no course speech made: %s", type(exc).__name__)
-        return [], False
+        return [], [], False
     ranked: dict[_Job, int] = {}
+    sentences: list[tuple[_Job, list[str]]] = []
     complete = True
     for tutor in tutors:
         tts, voice = choose_tts(tutor.voice, models.tts, models.piper)
@@ -186,11 +197,12 @@ async def _jobs(
             continue
         complete = complete and bool(texts)
         chunked = await asyncio.to_thread(_chunked, tuple(texts))
-        for chunks in chunked:
+        for sentence, chunks in chunked:
+            sentences.append((_Job(tts, voice, tutor.language, sentence), chunks))
             for rank, text in enumerate(chunks):
                 job = _Job(tts, voice, tutor.language, text)
                 ranked[job] = min(rank, ranked.get(job, rank))
-    return sorted(ranked, key=ranked.__getitem__), complete
+    return sorted(ranked, key=ranked.__getitem__), sentences, complete
 
 
 def _fixed_chunks(tutor: TutorProfile) -> list[str]:
@@ -208,14 +220,14 @@ def _fixed_chunks(tutor: TutorProfile) -> list[str]:
 
 
 @functools.lru_cache(maxsize=16)
-def _chunked(texts: tuple[str, ...]) -> list[list[str]]:
-    """Each sentence of `texts` (once) in the chunks a reply speaks it in."""
+def _chunked(texts: tuple[str, ...]) -> list[tuple[str, list[str]]]:
+    """Each sentence of `texts` (once), and the chunks a reply speaks it in."""
     seen: set[str] = set()
-    out: list[list[str]] = []
+    out: list[tuple[str, list[str]]] = []
     for text in texts:
         for sentence in spoken_sentences(text):
             if sentence in seen or len(sentence) > MAX_SENTENCE_CHARS or not sayable(sentence):
                 continue
             seen.add(sentence)
-            out.append([c for c in said_chunks(sentence) if sayable(c)])
+            out.append((sentence, [c for c in said_chunks(sentence) if sayable(c)]))
     return out

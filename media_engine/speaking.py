@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from media_engine.audio import OUT_RATE, OutboundAudio, SpeechChunk
-from media_engine.chunking import SpeechChunker
+from media_engine.known_sentences import HoldingChunker
 from media_engine.tts import TTS, sayable
 from media_engine.turn_detector import EndReason
 from media_engine.tutor import join_words
@@ -199,7 +199,8 @@ class Speaker:
         self._gate = gate
         self._on_sound = on_sound
         self._first_sample: int | None = None
-        self._chunker = SpeechChunker()
+        # Sentences of the notes the reply repeats are cut as their audio made ahead was.
+        self._chunker = HoldingChunker(tts.known_sentences(voice, language))
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
         self._first_audio = asyncio.Event()
         self._synthesized = asyncio.Event()
@@ -211,31 +212,28 @@ class Speaker:
         return self._tts.name
 
     def feed(self, words: str) -> None:
-        for chunk in self._chunker.push(words):
+        self._queue(self._chunker.push(words))
+
+    def _queue(self, chunks: list[str]) -> None:
+        for chunk in chunks:
             log.debug("turn %s: chunk of %d characters written", self._clock.turn_id, len(chunk))
             self._texts.put_nowait(chunk)
 
     def end(self) -> None:
         """No more words: what the chunker holds is the last chunk."""
-        rest = self._chunker.flush()
-        if rest:
-            self._texts.put_nowait(rest)
+        self._queue(self._chunker.flush())
         self._texts.put_nowait(None)
 
     def opening_said(self) -> None:
         """The engine's own opening is all fed; the model goes on from it. Its first words
         are cut into a short chunk, as a reply's first are, so they are heard sooner after the
         opening."""
-        rest = self._chunker.cut_short()
-        if rest:
-            self._texts.put_nowait(rest)
+        self._queue(self._chunker.cut_short())
 
     def sentence_said(self) -> None:
         """A sentence the engine says itself is all fed: it is cut as its audio was cut when
         made ahead (media_engine.course_speech), and the next starts a chunk of its own."""
-        rest = self._chunker.end_sentence()
-        if rest:
-            self._texts.put_nowait(rest)
+        self._queue(self._chunker.end_sentence())
 
     async def ready(self, *, hold: bool = True) -> None:
         """Wait while synthesis is what the student waits for: while the first chunk is being

@@ -28,6 +28,7 @@ from media_engine import cores
 from media_engine.audio import OUT_RATE, Samples, to_output_pcm
 from media_engine.deadlines import DeadlineWorker
 from media_engine.errors import StageError
+from media_engine.known_sentences import SentenceIndex
 from media_engine.onnx_options import session_options
 from media_engine.speech_store import SpeechStore, speech_name
 
@@ -102,6 +103,8 @@ class TTS(abc.ABC):
         self._first = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-first")
         self._ahead = DeadlineWorker(f"{self.name}-ahead")
         self._said: OrderedDict[tuple[str, str, str], NDArray[np.int16]] = OrderedDict()
+        # Sentences whose every chunk is in the store, by voice (media_engine.known_sentences).
+        self._known: dict[tuple[str, str], SentenceIndex] = {}
         # Audio being made now, by its words: a second request for them waits for the first.
         self._making: dict[tuple[str, str, str], asyncio.Future[NDArray[np.int16]]] = {}
 
@@ -173,6 +176,10 @@ class TTS(abc.ABC):
         deadline = time.monotonic() + STORE_DEADLINE_S
         await asyncio.wrap_future(self._ahead.submit(deadline, make))
         return True
+
+    def known_sentences(self, voice: str, language: str) -> SentenceIndex:
+        """The sentences in `voice` whose audio is all in the store (course_speech adds them)."""
+        return self._known.setdefault((voice, language), SentenceIndex())
 
     async def _stored(self, key: tuple[str, str, str]) -> NDArray[np.int16] | None:
         """The audio of `key` from the store, if it is there (read off the loop)."""

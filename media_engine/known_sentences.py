@@ -1,0 +1,137 @@
+"""Sentences whose audio is made, found again in a reply the model writes.
+
+The model, given the notes, often repeats their sentences word for word. Their audio was made
+ahead (media_engine.course_speech), but only as the chunks a sentence is cut into on its own
+(media_engine.chunking.said_chunks), while a model's reply is cut by its own schedule, so none
+would be found. So a sentence of the reply that begins like one of the known sentences is held
+back until it is all written: if it is that sentence, its chunks are the known ones, heard
+without synthesis; as soon as it departs from every known sentence it goes on as usual. The
+model writes several times faster than the tutor speaks, so holding a sentence costs little.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+from media_engine.chunking import SpeechChunker, said_chunks
+
+_END = re.compile(r"[。！？…]|[.!?](?=\s|$)")
+_CLOSERS = "\"'”’)）」』】"
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+class SentenceIndex:
+    """Known sentences, as the course's material says them; prefix look-ups in O(log n)."""
+
+    def __init__(self) -> None:
+        self._sorted: list[str] = []
+        self._set: set[str] = set()
+
+    def add(self, sentence: str) -> None:
+        sentence = _plain(sentence)
+        if sentence and sentence not in self._set:
+            self._set.add(sentence)
+            bisect.insort(self._sorted, sentence)
+
+    def __len__(self) -> int:
+        return len(self._set)
+
+    def __contains__(self, sentence: str) -> bool:
+        return _plain(sentence) in self._set
+
+    def could_start(self, text: str) -> bool:
+        """Whether some known sentence begins with `text`."""
+        text = _plain(text)
+        i = bisect.bisect_left(self._sorted, text)
+        return i < len(self._sorted) and self._sorted[i].startswith(text)
+
+
+class HoldingChunker:
+    """A `SpeechChunker` that holds back a sentence beginning like a known one (see above).
+
+    The chunker's calls, each returning the chunks completed (a list); `known` may grow while
+    it is used.
+    """
+
+    def __init__(self, known: SentenceIndex) -> None:
+        self._chunker = SpeechChunker()
+        self._known = known
+        self._held = ""
+        self._holding = len(known) > 0  # the reply's start is a sentence's start
+
+    def push(self, piece: str) -> list[str]:
+        if self._holding:
+            self._held += piece
+            return self._settle()
+        chunks = self._chunker.push(piece)
+        if chunks and self._ends_sentence(chunks[-1]):
+            # The next sentence has begun: it may be a known one.
+            self._held, self._holding = self._chunker.take_rest(), True
+            chunks += self._settle()
+        return chunks
+
+    def _settle(self) -> list[str]:
+        """Known sentences held whole become their known chunks; one that departs from every
+        known sentence goes on to the chunker (to its end, if it has one: what follows may be
+        a known sentence again)."""
+        chunks: list[str] = []
+        while self._holding and self._held.strip():
+            end = self._sentence_end(self._held)
+            if end is not None and self._held[:end] in self._known:
+                chunks += said_chunks(_plain(self._held[:end]))
+                self._held = self._held[end:]
+            elif end is None and self._known.could_start(self._held):
+                break  # still like a known sentence: wait for more
+            elif end is None:
+                rest, self._held, self._holding = self._held, "", False
+                chunks += self._chunker.push(rest)
+            else:
+                sentence, self._held = self._held[:end], self._held[end:]
+                chunks += self._chunker.push(sentence)
+                last = self._chunker.flush()  # a whole sentence: nothing joins it
+                chunks += [last] if last else []
+        return chunks
+
+    @staticmethod
+    def _sentence_end(text: str) -> int | None:
+        match = _END.search(text)
+        if match is None:
+            return None
+        end = match.end()
+        while end < len(text) and text[end] in _CLOSERS:
+            end += 1
+        return end
+
+    def _ends_sentence(self, chunk: str) -> bool:
+        chunk = chunk.rstrip()
+        return len(self._known) > 0 and self._sentence_end(chunk) == len(chunk)
+
+    def end_sentence(self) -> list[str]:
+        """`SpeechChunker.end_sentence`: the next sentence starts afresh (and may be known)."""
+        chunks = self._settle_all()
+        rest = self._chunker.end_sentence()
+        self._holding = len(self._known) > 0
+        return [*chunks, rest] if rest else chunks
+
+    def cut_short(self) -> list[str]:
+        """`SpeechChunker.cut_short`."""
+        chunks = self._settle_all()
+        rest = self._chunker.cut_short()
+        return [*chunks, rest] if rest else chunks
+
+    def flush(self) -> list[str]:
+        """`SpeechChunker.flush`: the reply's end."""
+        chunks = self._settle_all()
+        rest = self._chunker.flush()
+        return [*chunks, rest] if rest else chunks
+
+    def _settle_all(self) -> list[str]:
+        """Whatever is held: known chunks if it is a known sentence, else the chunker's."""
+        rest, self._held, self._holding = self._held, "", False
+        if rest.strip() and rest in self._known:
+            return said_chunks(_plain(rest))
+        return self._chunker.push(rest) if rest else []
