@@ -4,7 +4,6 @@ media_engine.speech_store)."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -16,7 +15,7 @@ from knowledge.chunking import chunk_sections
 from knowledge.parsing import parse
 from knowledge.prompt import spoken_sentences
 from media_engine.answering import NOT_COVERED_LEAD, own_work, personal
-from media_engine.audio import FRAME_SAMPLES, OUT_RATE, OutboundAudio, PacingStats
+from media_engine.audio import FRAME_SAMPLES, OUT_RATE
 from media_engine.chunking import (
     SpeechChunker,
     first_chunk,
@@ -25,11 +24,11 @@ from media_engine.chunking import (
     word_pieces,
 )
 from media_engine.course_speech import CourseSpeech, speak_course_material
-from media_engine.speaking import Speaker, TurnClock
 from media_engine.speech_store import SUFFIX, SpeechStore
 from media_engine.tts import GAP_S, TTS
 from media_engine.tutor import TutorProfile
-from tests.voice_helpers import BrokenVoiceTTS, FakeTTS, Listener, rms, tone
+from tests.test_speaking import speaking
+from tests.voice_helpers import BrokenVoiceTTS, FakeTTS, rms, tone
 
 DEMO = Path(__file__).resolve().parent.parent / "knowledge" / "demo"
 
@@ -211,32 +210,16 @@ async def test_an_answer_from_the_notes_plays_what_was_made_ahead(tmp_path: Path
     tts = FakeTTS(seconds_per_char=0.002)
     await tts.use_store(SpeechStore(tmp_path))
     for chunk in said_chunks(lead) + said_chunks(following):
-        await tts.store(chunk, voice="v", language="en")
+        await tts.store(chunk, voice="af_heart", language="en")
     made = list(tts.texts)
-    outbound = OutboundAudio(PacingStats())
-    listener = Listener(outbound)
-    gate = asyncio.Event()
-    gate.set()
-    clock = TurnClock.spoken("u1", end_of_speech=time.monotonic(), speech_s=1.0)
-    heard: list[str] = []
-    speaker = Speaker(
-        tts=tts,
-        voice="v",
-        language="en",
-        outbound=outbound,
-        clock=clock,
-        gate=gate,
-        on_sound=lambda text, _at: heard.append(text),
-    )
-    for n, sentence in enumerate((lead, following)):
-        for piece in word_pieces(sentence if n == 0 else " " + sentence):
-            speaker.feed(piece)
-        speaker.sentence_said()
-    speaker.end()
-    await asyncio.wait_for(speaker.run(), 30)
-    assert tts.texts == made  # nothing synthesized for the reply
-    assert clock.first_chunk_ahead
-    assert heard == said_chunks(lead) + said_chunks(following)
-    await listener.aclose()
-    outbound.stop()
+    async with speaking(tts) as (speaker, clock, runner):
+        for n, sentence in enumerate((lead, following)):
+            for piece in word_pieces(sentence if n == 0 else " " + sentence):
+                speaker.feed(piece)
+            speaker.sentence_said()
+        speaker.end()
+        await asyncio.wait_for(runner, 30)
+        assert tts.texts == made  # nothing synthesized for the reply
+        assert clock.first_chunk_ahead
+        assert [c.text for c in speaker.chunks] == said_chunks(lead) + said_chunks(following)
     await tts.aclose()
