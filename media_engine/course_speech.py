@@ -151,6 +151,14 @@ async def speak_course_material(
                 log.warning("course speech in voice %s not made: %s", job.voice, exc)
                 failed.add((id(job.tts), job.voice))
                 continue
+            except OSError as exc:
+                # The store cannot be written (a full disk): tried again at the next look.
+                log.warning("course speech not kept: %s", exc)
+                break
+            except Exception:
+                # One text the synthesizer fails on must not stop the rest.
+                log.exception("course speech for %r not made", job.text[:40])
+                continue
             progress.made += 1
         _know(sentences)
         if jobs:

@@ -223,3 +223,27 @@ async def test_an_answer_from_the_notes_plays_what_was_made_ahead(tmp_path: Path
         assert clock.first_chunk_ahead
         assert [c.text for c in speaker.chunks] == said_chunks(lead) + said_chunks(following)
     await tts.aclose()
+
+
+class _FullDisk(SpeechStore):
+    def save(self, engine: str, name: str, pcm: np.ndarray) -> None:
+        raise OSError(28, "No space left on device")
+
+
+async def test_a_failing_chunk_or_a_full_disk_stops_nothing_else(tmp_path: Path) -> None:
+    tutor = TutorProfile(id=1, name="Ada", subject="science", voice="v", kb_id=1)
+    idle = asyncio.Event()
+    idle.set()
+    # The synthesizer fails on one text: every other chunk is made.
+    tts = FakeTTS(fail_on="Evaporation")
+    await tts.use_store(SpeechStore(tmp_path / "a"))
+    progress = await _speak(tts, [tutor], idle)
+    assert 0 < progress.made < progress.chunks
+    assert not any("Evaporation" in t for t in tts.texts if tts.stored(t, voice="v", language="en"))
+    await tts.aclose()
+    # Nothing can be written: the pass ends (to be tried again), nothing is counted as made.
+    full = FakeTTS()
+    await full.use_store(_FullDisk(tmp_path / "b"))
+    progress = await _speak(full, [tutor], idle)
+    assert progress.made == 0 and len(full.texts) == 1
+    await full.aclose()
