@@ -37,8 +37,14 @@ MAX_CJK = 24
 # the second was heard as seconds of silence after the opening.
 LATER_MIN_CJK = 8
 # ... and a stretch without any mark this many characters past that size is cut at a word (38
-# characters in one chunk took Kokoro 7 s beside the model, heard as 5 s of silence).
+# characters in one chunk took Kokoro 7 s beside the model, heard as 5 s of silence). Live, so
+# is a stretch whose mark comes later: a 16-character second chunk that ended a sentence took
+# 2.4 s beside the model, with 1.7 s of the first chunk left to play.
 LATER_SLACK_CJK = 8
+# Live, chunks grow by half (8, 12, 18, 24 characters) and run at most this many characters
+# past that size: beside the model Kokoro takes about 0.65 s a second of audio, and a chunk of
+# n characters lasts about 0.4 + 0.23 n s, so each chunk is made while the one before plays.
+LIVE_SLACK_CJK = 3
 
 
 def _weight(text: str) -> tuple[int, int, int]:
@@ -49,9 +55,13 @@ def _weight(text: str) -> tuple[int, int, int]:
 class SpeechChunker:
     """Feed it text pieces as they stream; it hands back each chunk as soon as it is complete."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, live: bool = False) -> None:
+        """`live`: the chunks are synthesized while the reply plays (not made ahead), so a
+        Chinese sentence or clause that runs past a later chunk's size is cut at a word there
+        even when its mark comes after (see LATER_SLACK_CJK)."""
         self._buffer = ""
         self._emitted = 0
+        self._live = live
 
     def push(self, piece: str) -> list[str]:
         """Add a piece of text; return the chunks it completed (often none)."""
@@ -111,6 +121,8 @@ class SpeechChunker:
             else:
                 continue
             cut = _after_closers(text, i + 1)
+            if not first and self._live and _cjk(text[:cut]) > self._grown() + LIVE_SLACK_CJK:
+                break  # too long to be made before the chunk ahead of it has played
             if is_end:
                 # A whole first sentence that came at once (the notes' own, or a fast model's)
                 # is cut where it would have been had it come a few words at a time.
@@ -123,13 +135,17 @@ class SpeechChunker:
         if first:
             return _unpunctuated_cut(text)
         # A long Chinese stretch with no mark at all is cut at a word past the chunk's size.
-        if _cjk(text) >= self._grown() + LATER_SLACK_CJK:
+        slack = LIVE_SLACK_CJK if self._live else LATER_SLACK_CJK
+        if _cjk(text) >= self._grown() + slack:
             return _word_end(text, self._grown())
         return None
 
     def _grown(self) -> int:
         """The Chinese characters a clause needs to end the next chunk (after the first)."""
-        return min(MAX_CJK, LATER_MIN_CJK << max(0, self._emitted - 1))
+        later = max(0, self._emitted - 1)
+        if self._live:
+            return min(MAX_CJK, int(LATER_MIN_CJK * 1.5**later))
+        return min(MAX_CJK, LATER_MIN_CJK << later)
 
 
 def word_pieces(text: str) -> list[str]:

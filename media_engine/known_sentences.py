@@ -58,7 +58,8 @@ class HoldingChunker:
     """
 
     def __init__(self, known: SentenceIndex) -> None:
-        self._chunker = SpeechChunker()
+        # Text that is not a known sentence is synthesized while the reply plays.
+        self._chunker = SpeechChunker(live=True)
         self._known = known
         self._held = ""
         self._holding = len(known) > 0  # the reply's start is a sentence's start

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from media_engine.chunking import FIRST_MAX_WORDS, SpeechChunker, first_chunk
 
 
@@ -199,3 +201,24 @@ def test_a_long_unpunctuated_chinese_stretch_is_cut_at_a_word() -> None:
     # No chunk after the first two holds more than its size (8, 16, then 24) and a few more.
     assert all(len(c) <= 24 + 8 for c in chunks)
     assert len(chunks) >= 5
+
+
+def test_live_a_long_chinese_stretch_is_cut_at_a_word_though_a_mark_follows() -> None:
+    # A reply the model wrote, two characters at a time. Made ahead, the sentence after the
+    # first chunk is one 16-character chunk (2.4 s of Kokoro beside the model, with 1.8 s of
+    # audio ahead of it); made live, it is cut at a word past 8 characters, and the chunks
+    # after grow by half (8, 12, 18, 24, each at most 3 past that).
+    text = (
+        "水势循环是指地球上的水不断运动和变化的过程。"
+        "太阳照射海洋、湖泊和河流，水受热蒸发变成水蒸气；降水汇入江河湖海或渗入地下，"
+        "然后又开始新的循环。"
+    )
+    assert chunk(text, piece=2)[:2] == ["水势循环是指", "地球上的水不断运动和变化的过程。"]
+    live = SpeechChunker(live=True)
+    chunks = [c for i in range(0, len(text), 2) for c in live.push(text[i : i + 2])]
+    rest = live.flush()
+    chunks += [rest] if rest else []
+    assert "".join(chunks) == text
+    assert chunks[:3] == ["水势循环是指", "地球上的水不断运动", "和变化的过程。"]
+    cjk = [len(re.findall(r"[\u4e00-\u9fff]", c)) for c in chunks]
+    assert all(n <= limit for n, limit in zip(cjk[1:], (11, 15, 21, 27, 27), strict=False))

@@ -93,4 +93,5 @@ def test_without_known_sentences_it_cuts_as_the_chunker_does() -> None:
     reply = "水循环就是水在地球上不停地运动。太阳照射海洋，水受热蒸发。你还想知道什么吗？"
     for seed in range(10):
         pieces = _stream(reply, seed)
-        assert _chunks(HoldingChunker(SentenceIndex()), pieces) == _chunks(SpeechChunker(), pieces)
+        live = SpeechChunker(live=True)
+        assert _chunks(HoldingChunker(SentenceIndex()), pieces) == _chunks(live, pieces)
