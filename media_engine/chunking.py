@@ -41,9 +41,10 @@ LATER_MIN_CJK = 8
 # is a stretch whose mark comes later: a 16-character second chunk that ended a sentence took
 # 2.4 s beside the model, with 1.7 s of the first chunk left to play.
 LATER_SLACK_CJK = 8
-# Live, chunks grow by half (8, 12, 18, 24 characters) and run at most this many characters
-# past that size: beside the model Kokoro takes about 0.65 s a second of audio, and a chunk of
-# n characters lasts about 0.4 + 0.23 n s, so each chunk is made while the one before plays.
+# Live, a chunk's size follows the one before it: at least 8 characters, else twice the one
+# before less 6 (at most MAX_CJK), and it runs at most this many characters past that. Beside
+# the model Kokoro took about 1 s a chunk plus 0.1 s a character, and a chunk of n characters
+# plays about 0.5 + 0.21 n s, so each chunk is made while the one before plays.
 LIVE_SLACK_CJK = 3
 
 
@@ -62,6 +63,7 @@ class SpeechChunker:
         self._buffer = ""
         self._emitted = 0
         self._live = live
+        self._last_cjk = 0  # Chinese characters of the last chunk
 
     def push(self, piece: str) -> list[str]:
         """Add a piece of text; return the chunks it completed (often none)."""
@@ -72,6 +74,7 @@ class SpeechChunker:
             if chunk:
                 chunks.append(chunk)
                 self._emitted += 1
+                self._last_cjk = _cjk(chunk)
         return chunks
 
     def cut_short(self) -> str | None:
@@ -142,10 +145,9 @@ class SpeechChunker:
 
     def _grown(self) -> int:
         """The Chinese characters a clause needs to end the next chunk (after the first)."""
-        later = max(0, self._emitted - 1)
         if self._live:
-            return min(MAX_CJK, int(LATER_MIN_CJK * 1.5**later))
-        return min(MAX_CJK, LATER_MIN_CJK << later)
+            return min(MAX_CJK, max(LATER_MIN_CJK, 2 * self._last_cjk - 6))
+        return min(MAX_CJK, LATER_MIN_CJK << max(0, self._emitted - 1))
 
 
 def word_pieces(text: str) -> list[str]:
