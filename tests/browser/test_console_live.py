@@ -158,7 +158,10 @@ def test_a_teacher_builds_a_chinese_tutor_and_reads_what_students_asked(
     ask(server, tutor_id, (COVERED, *UNCOVERED))
 
     tabs.get_by_role("link", name="What students asked").click()
-    page.get_by_label("Tutor").select_option(str(tutor_id))
+    # The view is drawn after the click: until then "Tutor" also names the tutors' list.
+    heading = page.get_by_role("heading", name="What students asked", exact=True)
+    expect(heading).to_be_visible()
+    page.get_by_label("Tutor", exact=True).select_option(str(tutor_id))
     topics = page.locator(".topic")
     expect(topics).to_have_count(2)
     expect(topics.first).to_have_attribute("data-covered", "false")
