@@ -33,6 +33,15 @@ PREROLL_MS = 300  # kept before speech start so the ASR hears the first syllable
 PAUSE_MS = 250  # silence after which a final transcript is started and the turn judged
 HYSTERESIS = 0.15  # speech continues until the probability falls this far below the threshold
 SHORT_ANSWER_MS = 1000  # speech up to this long, after the tutor's question, is a short answer
+# A loud onset hushes the tutor before silero has heard a whole window of speech: silero needs
+# 60-110 ms of a syllable to pass its threshold, a sudden rise in level shows in the first 20 ms
+# frame. The rise is measured against the inbound noise floor (which follows, slowly, whatever
+# residual echo the browser's canceller leaves), and must also be loud in absolute terms.
+ONSET_DBFS = -42.0
+ONSET_ABOVE_FLOOR_DB = 12.0
+FLOOR_DBFS = -70.0  # where the floor starts, and the quietest it goes
+FLOOR_RISE = 0.02  # of the gap, per frame: a louder room is followed within a second or two
+ONSET_WINDOWS = 4  # windows silero has to confirm an onset, else the tutor talks on
 
 
 class SpeechScorer(abc.ABC):
@@ -182,6 +191,8 @@ class VadStream:
         self._utterance: list[Samples] = []
         self._silence = 0
         self._lead = 0  # windows of the utterance before its speech started (pre-roll)
+        self._floor = FLOOR_DBFS
+        self._onset = 0  # windows left for silero to confirm a loud onset (0: none pending)
         self.speaking = False
 
     @property
@@ -204,6 +215,8 @@ class VadStream:
         window in `samples` (plus what was left over last time)."""
         # Verdicts first: one that ends the turn ends it before this feed's silence is counted.
         events = [e for verdict in verdicts for e in self._judged(verdict)]
+        if self._loud_onset(samples):
+            events.append(SpeechLikely())
         buffered = np.concatenate([self._pending, samples]) if len(self._pending) else samples
         whole = len(buffered) // WINDOW * WINDOW
         for start in range(0, whole, WINDOW):
@@ -211,6 +224,24 @@ class VadStream:
             events.extend(self._step(window, self._scorer.score(window)))
         self._pending = buffered[whole:].copy()
         return events
+
+    def _loud_onset(self, samples: Samples) -> bool:
+        """Whether `samples` (one frame, as it arrives) rise sharply above the noise floor while
+        nobody is speaking; the floor is updated either way."""
+        if not len(samples):
+            return False
+        level = 10 * math.log10(float(np.mean(np.square(samples, dtype=np.float64))) + 1e-12)
+        floor = self._floor
+        onset = level >= max(ONSET_DBFS, floor + ONSET_ABOVE_FLOOR_DB)
+        # Down at once, up slowly: a steady noise, however loud, stops counting as onsets.
+        if level < floor:
+            self._floor = max(FLOOR_DBFS, level)
+        else:
+            self._floor = floor + FLOOR_RISE * (level - floor)
+        if not onset or self.speaking or self._candidate or self._onset:
+            return False
+        self._onset = ONSET_WINDOWS
+        return True
 
     def _judged(self, verdict: Verdict) -> list[VadEvent]:
         """The turn's end if `verdict` decides it now. One on an older pause is ignored."""
@@ -227,8 +258,9 @@ class VadStream:
     def _in_silence(self, window: Samples, probability: float) -> list[VadEvent]:
         events: list[VadEvent] = []
         if probability >= self._on:
-            if not self._candidate:
+            if not self._candidate and not self._onset:
                 events.append(SpeechLikely())
+            self._onset = 0
             self._candidate.append(window)
         elif probability < self._off and self._candidate:
             # Too short to be a turn (a click, a cough): it becomes pre-roll again.
@@ -237,6 +269,11 @@ class VadStream:
             events.append(SpeechDismissed())
         elif self._candidate:
             self._candidate.append(window)
+        elif self._onset:
+            # A loud onset silero does not hear as speech (a knock, a door): talk on.
+            self._onset -= 1
+            if not self._onset:
+                events.append(SpeechDismissed())
         if not self._candidate:
             self._preroll.append(window)
             return events

@@ -3,6 +3,7 @@ silero on real (espeak) speech."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
@@ -13,6 +14,7 @@ from core.settings import Settings, SettingsError, VoiceSettings
 from media_engine.audio import Samples
 from media_engine.turn_detector import THRESHOLD, Verdict
 from media_engine.vad import (
+    ONSET_WINDOWS,
     WINDOW,
     SileroVad,
     SpeechDismissed,
@@ -76,6 +78,53 @@ def test_a_click_is_too_short_to_be_speech() -> None:
 def test_speech_is_hinted_at_its_first_window() -> None:
     events = run_script([0.0] * 10 + [0.9] * 20 + [0.0] * 30, hints=True)
     assert kinds(events)[:2] == ["SpeechLikely", "SpeechStarted"]
+
+
+def frames_of(level_dbfs: float, seconds: float) -> Samples:
+    """Noise at `level_dbfs` RMS, as 16 kHz samples."""
+    noise = np.random.default_rng(7).standard_normal(int(seconds * 16_000))
+    return (noise * 10 ** (level_dbfs / 20)).astype(np.float32)
+
+
+def feed_frames(stream: VadStream, audio: Samples) -> list[list[VadEvent]]:
+    """`audio` fed in 20 ms frames, as it arrives; the events of each feed."""
+    return [stream.feed(audio[i : i + 320]) for i in range(0, len(audio), 320)]
+
+
+def test_a_loud_onset_hushes_at_its_first_frame_and_silero_confirms_it() -> None:
+    # Silero hears speech only from its third window; the level rose in the first frame.
+    stream = VadStream(Script([0.0] * 31 + [0.2, 0.3] + [0.9] * 40), SETTINGS)
+    fed = feed_frames(stream, np.concatenate([silence(1.0), frames_of(-25, 1.3)]))
+    first = next(i for i, events in enumerate(fed) if events)
+    assert first == 50  # the first loud frame, not the ~3 windows later silero needs
+    assert kinds(fed[first]) == ["SpeechLikely"]
+    hints = kinds([e for events in fed for e in events])
+    assert hints.count("SpeechLikely") == 1 and "SpeechDismissed" not in hints
+    assert "SpeechStarted" in hints
+
+
+def test_a_loud_sound_that_is_not_speech_lets_the_tutor_talk_on() -> None:
+    stream = VadStream(Script([0.0] * 100), SETTINGS)
+    fed = feed_frames(stream, np.concatenate([silence(1.0), frames_of(-20, 0.1), silence(1.0)]))
+    hints = [(i, type(e).__name__) for i, events in enumerate(fed) for e in events]
+    assert [kind for _, kind in hints] == ["SpeechLikely", "SpeechDismissed"]
+    # Dismissed after ONSET_WINDOWS of silero's windows: about 130 ms of 20 ms frames.
+    assert hints[1][0] - hints[0][0] <= math.ceil(ONSET_WINDOWS * WINDOW / 320) + 1
+
+
+def test_a_steady_loud_room_stops_counting_as_onsets() -> None:
+    stream = VadStream(Script([0.0] * 400), SETTINGS)
+    fed = feed_frames(stream, frames_of(-35, 12.0))
+    likely = [i for i, events in enumerate(fed) for e in events if isinstance(e, SpeechLikely)]
+    # A few at first, while the floor climbs to the room's level; none after.
+    assert likely and max(likely) < 250
+
+
+def test_a_quiet_rise_is_left_to_silero() -> None:
+    # 10 dB over a -70 dBFS room is far below anything a voice at a microphone makes.
+    stream = VadStream(Script([0.0] * 100), SETTINGS)
+    fed = feed_frames(stream, np.concatenate([frames_of(-70, 1.0), frames_of(-55, 1.0)]))
+    assert not any(fed)
 
 
 def test_a_turn_starts_pauses_and_ends() -> None:
@@ -306,3 +355,19 @@ def test_streams_share_the_model_but_not_state(silero: SileroVad, question: Samp
         events_a += turn_events(a.feed(audio[i : i + 320]))
         events_b += turn_events(b.feed(np.zeros(320, dtype=np.float32)))
     assert SpeechStarted() in events_a and events_b == []
+
+
+def test_real_speech_hushes_before_silero_hears_a_window_of_it(
+    silero: SileroVad, question: Samples
+) -> None:
+    audio = np.concatenate([silence(1.0), question, silence(1.0)])
+    scorer = silero.scorer()
+    heard = next(
+        i + WINDOW
+        for i in range(0, len(audio) - WINDOW, WINDOW)
+        if scorer.score(audio[i : i + WINDOW]) >= SETTINGS.vad_threshold
+    )
+    fed = feed_frames(VadStream(silero.scorer(), SETTINGS), audio)
+    hushed = next((i + 1) * 320 for i, events in enumerate(fed) if events)
+    assert isinstance(fed[hushed // 320 - 1][0], SpeechLikely)
+    assert hushed < heard  # in samples: the level rose before silero's window ended
