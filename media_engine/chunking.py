@@ -7,7 +7,9 @@ both voices' prosody is best. English and Chinese punctuation are both understoo
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Callable
 
 # Full stops of both scripts. The ASCII ones count only before a space or a Chinese character
 # (not in "3.14"), so a mark at the end of the buffer waits for the next piece to decide.
@@ -148,6 +150,47 @@ class SpeechChunker:
         if self._live:
             return min(MAX_CJK, max(LATER_MIN_CJK, 2 * self._last_cjk - 6))
         return min(MAX_CJK, LATER_MIN_CJK << max(0, self._emitted - 1))
+
+
+# A chunk cut to fit the audio ahead of it keeps at least this much on each side: a word or
+# two said alone sounds clipped, and each chunk costs the synthesizer its fixed part again.
+SPLIT_LEAST_CJK = 4
+SPLIT_LEAST_WORDS = 2
+
+
+def split_to_fit(text: str, fits: Callable[[str], bool]) -> tuple[str, str] | None:
+    """`text` cut at a word into the longest head that `fits` and the rest, each keeping some
+    words; None if no such cut exists (too short to cut, or no head fits)."""
+    import jieba
+
+    cjk = _cjk(text) >= SPLIT_LEAST_CJK * 2
+    if cjk:
+        ends = list(itertools.accumulate(len(w) for w in jieba.cut(text)))
+    else:
+        ends = [m.end() for m in re.finditer(r"\S+\s+", text)]
+    least = SPLIT_LEAST_CJK if cjk else SPLIT_LEAST_WORDS
+
+    def size(part: str) -> int:
+        return _cjk(part) if cjk else len(part.split())
+
+    cuts = [(text[:end].strip(), text[end:].strip()) for end in ends]
+    cuts = [(h, r) for h, r in cuts if size(h) >= least and size(r) >= least]
+    best = next((cut for cut in reversed(cuts) if fits(cut[0])), None)
+    if best is None:
+        return None
+    # A clause's end nearly as far on is a better place to pause than a word's.
+    marks = _CJK_END + _CJK_CLAUSE + _ASCII_END + _ASCII_CLAUSE
+    clause = next(
+        (
+            (h, r)
+            for h, r in reversed(cuts)
+            if h.rstrip(_CLOSERS)[-1:] in marks
+            and size(h) * 5 >= size(best[0]) * 3
+            and size(h) <= size(best[0])
+        ),
+        None,
+    )
+    return clause or best
 
 
 def word_pieces(text: str) -> list[str]:

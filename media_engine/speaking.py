@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from media_engine.audio import OUT_RATE, OutboundAudio, SpeechChunk
+from media_engine.chunking import split_to_fit
 from media_engine.known_sentences import HoldingChunker
 from media_engine.tts import TTS, sayable
 from media_engine.turn_detector import EndReason
@@ -32,6 +33,9 @@ READ_AHEAD = 3
 LEAD_LOW_S = 2.0
 # A wait between two chunks longer than this means synthesis fell behind playback.
 GAP_LOG_S = 0.15
+# A chunk is cut if its synthesis, as the last chunks' costs predict it, would take more than
+# this share of the audio still ahead of it: the estimate is rough, and the cores are shared.
+FIT_SHARE = 0.85
 
 
 def _ms(start: float | None, end: float | None) -> float | None:
@@ -202,6 +206,7 @@ class Speaker:
         # Sentences of the notes the reply repeats are cut as their audio made ahead was.
         self._chunker = HoldingChunker(tts.known_sentences(voice, language))
         self._texts: asyncio.Queue[str | None] = asyncio.Queue()
+        self._rest: str | None = None  # what is left of a chunk cut to fit the lead
         self._first_audio = asyncio.Event()
         self._synthesized = asyncio.Event()
         self._synthesizing = False
@@ -253,22 +258,25 @@ class Speaker:
         return sum(len(c.pcm) - c.played for c in self.chunks if not c.finished.is_set()) / OUT_RATE
 
     def _behind(self) -> bool:
-        waiting = self._synthesizing or not self._texts.empty()
+        waiting = self._synthesizing or self._rest is not None or not self._texts.empty()
         return waiting and self.lead_s() < LEAD_LOW_S
 
     async def run(self) -> None:
         """Synthesize and play every chunk fed, then wait until the last one is played.
         A TTS failure raises its StageError."""
-        while (text := await self._texts.get()) is not None:
+        while (text := self._rest or await self._texts.get()) is not None:
+            self._rest = None
             if not sayable(text):
                 continue
             first = self._clock.first_chunk_at is None
             if first:
                 self._clock.first_chunk_at = time.monotonic()
-            elif len(self.chunks) >= READ_AHEAD:
-                # Enough is queued: wait rather than spend shared CPU on audio a barge-in
-                # may throw away.
-                await self.chunks[-READ_AHEAD].finished.wait()
+            else:
+                if len(self.chunks) >= READ_AHEAD:
+                    # Enough is queued: wait rather than spend shared CPU on audio a barge-in
+                    # may throw away.
+                    await self.chunks[-READ_AHEAD].finished.wait()
+                text = self._fit_to_lead(text)
             self._synthesizing = True
             asked, lead = time.monotonic(), self.lead_s()
             try:
@@ -300,6 +308,37 @@ class Speaker:
             self.chunks.append(chunk)
             self._outbound.play(chunk)
         await self.played()
+
+    def _fit_to_lead(self, text: str) -> str:
+        """`text`, or as much of it as can be made before the audio ahead of it has played
+        (the rest comes next). Audio already made is never cut, nor is anything before the
+        reply is heard (then nothing plays ahead of it) or before the costs are known."""
+        lead = self.lead_s()
+        if lead <= 0 or not self._gate.is_set():
+            return text
+        tts, voice, language = self._tts, self._voice, self._language
+        estimate = tts.estimate_s(text, language=language)
+        if estimate is None or estimate <= FIT_SHARE * lead:
+            return text
+        if tts.ready(text, voice=voice, language=language):
+            return text
+
+        def fits(head: str) -> bool:
+            cost = tts.estimate_s(head, language=language)
+            return cost is not None and cost <= FIT_SHARE * lead
+
+        cut = split_to_fit(text, fits)
+        if cut is None:
+            return text
+        head, self._rest = cut
+        log.debug(
+            "turn %s: chunk cut at %d of %d characters to fit %.1f s of audio ahead",
+            self._clock.turn_id,
+            len(head),
+            len(text),
+            lead,
+        )
+        return head
 
     async def played(self) -> None:
         """Wait until every chunk queued so far is played (or dropped)."""

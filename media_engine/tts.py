@@ -31,6 +31,7 @@ from media_engine.errors import StageError
 from media_engine.known_sentences import SentenceIndex
 from media_engine.onnx_options import session_options
 from media_engine.speech_store import SpeechStore, speech_name
+from media_engine.synthesis_cost import SynthesisCost
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +108,8 @@ class TTS(abc.ABC):
         self._known: dict[tuple[str, str], SentenceIndex] = {}
         # Audio being made now, by its words: a second request for them waits for the first.
         self._making: dict[tuple[str, str, str], asyncio.Future[NDArray[np.int16]]] = {}
+        # What live chunks cost, by language (not the store's: it runs with the cores free).
+        self._costs: dict[str, SynthesisCost] = {}
 
     async def synthesize(
         self,
@@ -177,6 +180,18 @@ class TTS(abc.ABC):
         await asyncio.wrap_future(self._ahead.submit(deadline, make))
         return True
 
+    def ready(self, text: str, *, voice: str, language: str) -> bool:
+        """Whether the audio of `text` is made or being made: kept, stored or under way."""
+        key = (clean_for_speech(text), voice, language)
+        made = key in self._said or key in self._making
+        return made or self.stored(text, voice=voice, language=language)
+
+    def estimate_s(self, text: str, *, language: str) -> float | None:
+        """Seconds that making `text` would take now, learnt from the last live chunks; None
+        until a few were made."""
+        cost = self._costs.get(language)
+        return None if cost is None else cost.estimate(len(clean_for_speech(text)))
+
     def known_sentences(self, voice: str, language: str) -> SentenceIndex:
         """The sentences in `voice` whose audio is all in the store (course_speech adds them)."""
         return self._known.setdefault((voice, language), SentenceIndex())
@@ -203,9 +218,9 @@ class TTS(abc.ABC):
         if making is None:
             if first:
                 loop = asyncio.get_running_loop()
-                making = loop.run_in_executor(self._first, self._output_pcm, *key)
+                making = loop.run_in_executor(self._first, self._live_pcm, *key)
             else:
-                job = self._ahead.submit(time.monotonic() + needed_in, self._output_pcm, *key)
+                job = self._ahead.submit(time.monotonic() + needed_in, self._live_pcm, *key)
                 making = asyncio.wrap_future(job)
             self._making[key] = making
             making.add_done_callback(lambda _: self._making.pop(key, None))
@@ -236,6 +251,14 @@ class TTS(abc.ABC):
     async def warm_up(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Synthesize once in each language it speaks: first inferences allocate and are
         several times slower."""
+
+    def _live_pcm(self, text: str, voice: str, language: str) -> NDArray[np.int16]:
+        """`_output_pcm` for a reply, its cost noted."""
+        started = time.perf_counter()
+        pcm = self._output_pcm(text, voice, language)
+        cost = self._costs.setdefault(language, SynthesisCost())
+        cost.add(len(text), time.perf_counter() - started)
+        return pcm
 
     def _output_pcm(self, text: str, voice: str, language: str) -> NDArray[np.int16]:
         with cores.synthesizing():

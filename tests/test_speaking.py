@@ -142,3 +142,53 @@ async def test_chunks_synthesized_in_time_leave_no_gap() -> None:
         # Measured in samples of the outbound clock, so a loaded machine adds nothing.
         assert clock.longest_gap_s < 0.021
         assert clock.gaps == 0
+
+
+class CostlyTTS(FakeTTS):
+    """Fast to run, but its chunks are expected to cost `per_char` seconds a character, as a
+    loaded synthesizer's would."""
+
+    def __init__(self, *, seconds_per_char: float, per_char: float) -> None:
+        super().__init__(seconds_per_char=seconds_per_char)
+        self.per_char = per_char
+
+    def estimate_s(self, text: str, *, language: str) -> float | None:
+        return self.per_char * len(text)
+
+
+LONG = "It turns the light into sugar and lets oxygen out into the air around the leaves."
+
+
+async def test_a_chunk_that_would_not_be_ready_in_time_is_cut_at_a_word() -> None:
+    # The first chunk plays about 1.2 s; the long sentence is expected to take 1.6 s to make.
+    tts = CostlyTTS(seconds_per_char=0.05, per_char=0.02)
+    async with speaking(tts) as (speaker, clock, runner):
+        speaker.feed("Here is the first part. " + LONG + " ")
+        speaker.end()
+        await asyncio.wait_for(runner, 30)
+    first, *rest = [c.text for c in speaker.chunks]
+    assert first == "Here is the first part."
+    assert len(rest) >= 2, "the long sentence was made in one piece"
+    assert " ".join(rest) == LONG  # cut at words, nothing lost or repeated
+    assert tts.per_char * len(rest[0]) <= 0.85 * 1.3
+    assert speaker.played_text() == "Here is the first part. " + LONG
+
+
+async def test_audio_already_made_is_never_cut() -> None:
+    tts = CostlyTTS(seconds_per_char=0.05, per_char=0.02)
+    await tts.prepare(LONG, voice="af_heart", language="en")  # as the notes' sentences are
+    async with speaking(tts) as (speaker, clock, runner):
+        speaker.feed("Here is the first part. " + LONG + " ")
+        speaker.end()
+        await asyncio.wait_for(runner, 30)
+    assert [c.text for c in speaker.chunks] == ["Here is the first part.", LONG]
+
+
+async def test_nothing_is_cut_while_the_costs_are_unknown() -> None:
+    tts = FakeTTS(seconds_per_char=0.05)  # its real, live costs: none recorded yet
+    assert tts.estimate_s(LONG, language="en") is None
+    async with speaking(tts) as (speaker, clock, runner):
+        speaker.feed("Here is the first part. " + LONG + " ")
+        speaker.end()
+        await asyncio.wait_for(runner, 30)
+    assert [c.text for c in speaker.chunks] == ["Here is the first part.", LONG]
