@@ -128,12 +128,7 @@ class TTS(abc.ABC):
         being made for the same words) is not made again.
         """
         key = (clean_for_speech(text), voice, language)
-        ready_made = key in self._said or key in self._making
-        pcm = await self._stored(key)
-        if pcm is None:
-            pcm = await self._pcm(key, first=first, needed_in=needed_in)
-        else:
-            ready_made = True
+        pcm, ready_made = await self._pcm(key, first=first, needed_in=needed_in)
         self._keep(key, pcm)
         gap = np.zeros(int(GAP_S * OUT_RATE), dtype=np.int16)
         return Speech(pcm=np.concatenate([pcm, gap]), ready_made=ready_made)
@@ -145,9 +140,7 @@ class TTS(abc.ABC):
         key = (clean_for_speech(text), voice, language)
         # On the read-ahead thread: if the guess is wrong, the reply's real first chunk does
         # not queue behind it on the first-chunk thread.
-        pcm = await self._stored(key)
-        if pcm is None:
-            pcm = await self._pcm(key, first=False, needed_in=0.0)
+        pcm, _ = await self._pcm(key, first=False, needed_in=0.0)
         self._keep(key, pcm, always=True)
 
     async def use_store(self, store: SpeechStore) -> int:
@@ -159,22 +152,19 @@ class TTS(abc.ABC):
 
     def stored(self, text: str, *, voice: str, language: str) -> bool:
         """Whether the audio of `text` is in the store."""
-        if self._store is None:
-            return False
-        name = speech_name(self.identity, voice, language, clean_for_speech(text))
-        return (self.identity, name) in self._store
+        return self._store_name((clean_for_speech(text), voice, language)) is not None
 
     async def store(self, text: str, *, voice: str, language: str) -> bool:
         """Make the audio of `text` and keep it in the store, behind every reply's chunks;
         False if it was there already (or there is no store)."""
         store = self._store
-        if store is None or self.stored(text, voice=voice, language=language):
+        key = (clean_for_speech(text), voice, language)
+        if store is None or self._store_name(key) is not None:
             return False
-        words = clean_for_speech(text)
-        name = speech_name(self.identity, voice, language, words)
+        name = speech_name(self.identity, voice, language, key[0])
 
         def make() -> None:
-            store.save(self.identity, name, self._output_pcm(words, voice, language))
+            store.save(self.identity, name, self._output_pcm(*key))
 
         deadline = time.monotonic() + STORE_DEADLINE_S
         await asyncio.wrap_future(self._ahead.submit(deadline, make))
@@ -196,25 +186,29 @@ class TTS(abc.ABC):
         """The sentences in `voice` whose audio is all in the store (course_speech adds them)."""
         return self._known.setdefault((voice, language), SentenceIndex())
 
-    async def _stored(self, key: tuple[str, str, str]) -> NDArray[np.int16] | None:
-        """The audio of `key` from the store, if it is there (read off the loop)."""
-        store = self._store
-        if store is None or key in self._said:
+    def _store_name(self, key: tuple[str, str, str]) -> str | None:
+        """The name of `key`'s audio in the store, if the store holds it."""
+        if self._store is None:
             return None
         text, voice, language = key
         name = speech_name(self.identity, voice, language, text)
-        if (self.identity, name) not in store:
-            return None
-        return await asyncio.to_thread(store.load, self.identity, name)
+        return name if (self.identity, name) in self._store else None
 
     async def _pcm(
         self, key: tuple[str, str, str], *, first: bool, needed_in: float
-    ) -> NDArray[np.int16]:
+    ) -> tuple[NDArray[np.int16], bool]:
+        """The audio of `key`, and whether it was made before it was asked for: kept, in the
+        store (read off the loop), being made for another request, or made now."""
         pcm = self._said.get(key)
         if pcm is not None:
             self._said.move_to_end(key)
-            return pcm
+            return pcm, True
+        if self._store is not None and (name := self._store_name(key)) is not None:
+            stored = await asyncio.to_thread(self._store.load, self.identity, name)
+            if stored is not None:  # else unreadable, and forgotten: made again below
+                return stored, True
         making = self._making.get(key)
+        ready_made = making is not None
         if making is None:
             if first:
                 loop = asyncio.get_running_loop()
@@ -226,7 +220,7 @@ class TTS(abc.ABC):
             making.add_done_callback(lambda _: self._making.pop(key, None))
         try:
             # Shielded: one waiter given up (a barge-in) must not cancel it for the others.
-            return await asyncio.shield(making)
+            return await asyncio.shield(making), ready_made
         except TTSError:
             raise
         except asyncio.CancelledError:
