@@ -30,7 +30,10 @@ WINDOW = 512  # samples at 16 kHz: 32 ms, the window silero-vad v5+ is trained o
 CONTEXT = 64  # samples of the previous window silero prepends
 WINDOW_MS = WINDOW * 1000 / ASR_RATE
 PREROLL_MS = 300  # kept before speech start so the ASR hears the first syllable whole
-PAUSE_MS = 250  # silence after which a final transcript is started and the turn judged
+PAUSE_MS = 250  # silence after which the turn is judged (and a reply prepared)
+# Silence after which the final transcript is started: a dip this long is often where the turn
+# ends, and the transcript (0.15-0.5 s of compute) is then ready about when the turn is judged.
+DIP_MS = 64
 HYSTERESIS = 0.15  # speech continues until the probability falls this far below the threshold
 SHORT_ANSWER_MS = 1000  # speech up to this long, after the tutor's question, is a short answer
 # A loud onset hushes the tutor before silero has heard a whole window of speech: silero needs
@@ -113,6 +116,17 @@ class SpeechProgress:
 
 
 @dataclass(frozen=True)
+class SpeechDipped:
+    """A brief silence (DIP_MS) in the speech: perhaps the start of the pause that ends the
+    turn, so its final transcript may start now. A `SpeechPaused` with the same
+    `silence_from` is the same silence, heard for longer."""
+
+    audio: Samples
+    silence_from: int
+    """The window of the utterance where the silence began."""
+
+
+@dataclass(frozen=True)
 class SpeechPaused:
     """A short silence: the turn may be over, so its transcript can be started now, and (with a
     detector) the stream awaits a `Verdict` on it."""
@@ -120,6 +134,8 @@ class SpeechPaused:
     audio: Samples
     pause: int = 0
     """Which pause of the stream this is; its verdict names it."""
+    silence_from: int = 0
+    """The window of the utterance where the silence began."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +165,7 @@ VadEvent = (
     | SpeechDismissed
     | SpeechStarted
     | SpeechProgress
+    | SpeechDipped
     | SpeechPaused
     | SpeechResumed
     | SpeechEnded
@@ -183,6 +200,7 @@ class VadStream:
         )
         # Speculation must start before the turn can end, or it buys nothing.
         self._pause = min(_windows(PAUSE_MS), max(1, end_silence - 1))
+        self._dip = _windows(DIP_MS)
         self._progress = _windows(settings.partial_interval_ms)
         self._max_windows = _windows(settings.max_utterance_s * 1000)
         self._pending = np.zeros(0, dtype=np.float32)
@@ -298,10 +316,13 @@ class VadStream:
                 events.append(SpeechResumed())
                 self._turn.resumed()
             self._silence = 0
+        silence_from = len(self._utterance) - self._silence
+        if self._silence == self._dip and self._dip < self._pause:
+            events.append(SpeechDipped(self._audio(), silence_from=silence_from))
         if self._silence == self._pause:
-            speech = len(self._utterance) - self._lead - self._silence
+            speech = silence_from - self._lead
             pause = self._turn.paused(short=speech <= _windows(SHORT_ANSWER_MS))
-            events.append(SpeechPaused(self._audio(), pause=pause))
+            events.append(SpeechPaused(self._audio(), pause=pause, silence_from=silence_from))
         if self._silence >= self._pause and (reason := self._turn.end(self._silence)):
             return [*events, self._end(reason)]
         if len(self._utterance) >= self._max_windows:

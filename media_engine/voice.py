@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 import av
@@ -38,8 +38,10 @@ from media_engine.tts import choose_tts
 from media_engine.turn import Turns
 from media_engine.turn_detector import PauseJudge, sounds_unfinished
 from media_engine.tutor import TutorProfile, join_words
+from media_engine.utterance import Utterance
 from media_engine.vad import (
     PAUSE_MS,
+    SpeechDipped,
     SpeechDismissed,
     SpeechEnded,
     SpeechLikely,
@@ -95,22 +97,6 @@ async def create_voice_factory(settings: Settings) -> VoiceFactory:
     return VoiceFactory(await load_voice_models(settings), settings.voice)
 
 
-@dataclass
-class _Utterance:
-    """The student's turn being heard."""
-
-    turn_id: str
-    partial: asyncio.Task[None] | None = None
-    speculative: asyncio.Task[Transcript | None] | None = None
-    carried: str = ""
-    """Words of an earlier utterance the student went on from before it was answered."""
-    last_partial: str = ""
-    guess: asyncio.Task[None] | None = None
-    """The opening being made ready from a partial transcript not settled yet."""
-    searched: str = ""
-    """The partial transcript whose course material was last searched for."""
-
-
 class VoicePipeline:
     """One call's voice: `start(track)` listens and hands the student's turns to the call's
     `Turns`; `make_speaker` speaks their replies."""
@@ -121,7 +107,7 @@ class VoicePipeline:
         self._factory = factory
         self._language = call.tutor.language
         self._asr = factory.models.asr_for(self._language)
-        self._utterance: _Utterance | None = None
+        self._utterance: Utterance | None = None
         detector = factory.models.turn_detector
         self._judge = detector and PauseJudge(detector, factory.turn_executor, call.session_id)
         self._tasks = TaskSet(call.session_id, "voice", on_failure=call.task_failed)
@@ -190,14 +176,21 @@ class VoicePipeline:
             return
         elif isinstance(item, SpeechProgress):
             self._maybe_partial(self._utterance, item.audio)
+        elif isinstance(item, SpeechDipped):
+            if not self._asr.busy:  # a stale one must not hold up the one at the real end
+                utterance = self._utterance
+                utterance.early_from = item.silence_from
+                utterance.early = self._tasks.spawn(self._transcribe(item.audio), name="early")
         elif isinstance(item, SpeechPaused):
             utterance = self._utterance
+            early = utterance.take_early(item.silence_from)
             utterance.speculative = self._tasks.spawn(
-                self._speculate(utterance, item.audio, arrived), name="asr"
+                self._speculate(utterance, item.audio, arrived, early), name="asr"
             )
             if self._judge:
                 self._tasks.spawn(self._judge.judge(item.pause, item.audio), name="turn")
         elif isinstance(item, SpeechResumed):
+            self._utterance.take_early(-1)
             if self._utterance.speculative is not None:
                 self._utterance.speculative.cancel()
                 self._utterance.speculative = None
@@ -206,7 +199,7 @@ class VoicePipeline:
             self._speech_ended(self._utterance, item, arrived)
 
     def _speech_started(self) -> None:
-        self._utterance = _Utterance(turn_id=uuid.uuid4().hex[:12])
+        self._utterance = Utterance(turn_id=uuid.uuid4().hex[:12])
         self._spoke.set()
         self.call.send(VadState(turn_id=self._utterance.turn_id, state="speech_start").json())
         turns = self.call.turns
@@ -220,12 +213,12 @@ class VoicePipeline:
             # An answer to the tutor's question may be one word the turn model is unsure of.
             self._stream.expect_answer = self.call.conversation.asked_question()
 
-    def _maybe_partial(self, utterance: _Utterance, audio: Samples) -> None:
+    def _maybe_partial(self, utterance: Utterance, audio: Samples) -> None:
         if self._asr.busy or (utterance.partial is not None and not utterance.partial.done()):
             return  # best-effort: a partial never queues behind another transcription
         utterance.partial = self._tasks.spawn(self._send_partial(utterance, audio), name="partial")
 
-    async def _send_partial(self, utterance: _Utterance, audio: Samples) -> None:
+    async def _send_partial(self, utterance: Utterance, audio: Samples) -> None:
         self.asr_calls += 1
         try:
             transcript = await self._asr.transcribe(
@@ -239,7 +232,7 @@ class VoicePipeline:
         self.call.send(Transcription(turn_id=utterance.turn_id, content=text, partial=True).json())
         self._maybe_prefetch(utterance, text)
 
-    def _maybe_prefetch(self, utterance: _Utterance, text: str) -> None:
+    def _maybe_prefetch(self, utterance: Utterance, text: str) -> None:
         """Search the course material once a partial transcript has settled.
 
         Two partials in a row that ask the same thing mean the question is mostly said; its
@@ -255,7 +248,7 @@ class VoicePipeline:
             guess = self.call.conversation.prefetch(text, self._prepare_chunk, read=False)
             utterance.guess = self._tasks.spawn(guess, name="guess")
 
-    def _prepare(self, utterance: _Utterance, text: str) -> None:
+    def _prepare(self, utterance: Utterance, text: str) -> None:
         """Have the conversation prepare the reply to `text`, unless it already asked this."""
         if utterance.searched and same_question(utterance.searched, text):
             return
@@ -281,12 +274,17 @@ class VoicePipeline:
         return replace(heard, text=self._sounds.correct(heard.text))
 
     async def _speculate(
-        self, utterance: _Utterance, audio: Samples, paused_at: float
+        self,
+        utterance: Utterance,
+        audio: Samples,
+        paused_at: float,
+        early: asyncio.Task[Transcript | None] | None,
     ) -> Transcript | None:
-        """The final transcript, started at the first pause in case the turn ends there; while
-        the pause is judged, the reply to it is prepared (planned, generated, its first words
-        synthesized) by a speculative turn, heard only if the turn ends here."""
-        transcript = await self._transcribe(audio)
+        """The final transcript (`early`: the one started as this silence began), ready at
+        the pause in case the turn ends there; while the pause is judged, the reply to it is
+        prepared (planned, generated, its first words synthesized) by a speculative turn,
+        heard only if the turn ends here."""
+        transcript = await (early or self._transcribe(audio))
         if transcript is None or not transcript.text or self._utterance is not utterance:
             return transcript  # nothing said, or the turn already ended: no time to win
         clock = TurnClock.spoken(
@@ -296,10 +294,11 @@ class VoicePipeline:
         )
         clock.transcribed(transcript.compute_s)
         text = join_words([utterance.carried, transcript.text], self._language)
-        self.call.turns.speculate(text, clock)
+        if not sounds_unfinished(text):  # else it waits for more words, not for an answer
+            self.call.turns.speculate(text, clock)
         return transcript
 
-    def _speech_ended(self, utterance: _Utterance, item: SpeechEnded, arrived: float) -> None:
+    def _speech_ended(self, utterance: Utterance, item: SpeechEnded, arrived: float) -> None:
         self._utterance = None
         if utterance.partial is not None:
             utterance.partial.cancel()
@@ -321,7 +320,7 @@ class VoicePipeline:
 
     async def _finish_turn(
         self,
-        utterance: _Utterance,
+        utterance: Utterance,
         clock: TurnClock,
         audio: Samples,
         speculative: asyncio.Task[Transcript | None] | None,

@@ -17,6 +17,7 @@ from media_engine.vad import (
     ONSET_WINDOWS,
     WINDOW,
     SileroVad,
+    SpeechDipped,
     SpeechDismissed,
     SpeechEnded,
     SpeechLikely,
@@ -47,8 +48,9 @@ def kinds(events: Sequence[VadEvent]) -> list[str]:
 
 
 def turn_events(events: Sequence[VadEvent]) -> list[VadEvent]:
-    """The events about turns, without the early hints that only hush the tutor."""
-    return [e for e in events if not isinstance(e, SpeechLikely | SpeechDismissed)]
+    """The events about turns, without the early hints that only hush the tutor or start a
+    transcript."""
+    return [e for e in events if not isinstance(e, SpeechLikely | SpeechDismissed | SpeechDipped)]
 
 
 def run_script(
@@ -141,6 +143,33 @@ def test_a_turn_starts_pauses_and_ends() -> None:
     pause = events[-2]
     assert isinstance(pause, SpeechPaused)
     assert len(pause.audio) < len(end.audio)
+
+
+def test_a_dip_starts_the_transcript_of_the_pause_it_becomes() -> None:
+    probabilities = [0.9] * 20 + [0.0] * windows(600)
+    events = [e for e in run_script(probabilities, hints=True) if not isinstance(e, SpeechLikely)]
+    kinds_ = [k for k in kinds(events) if k != "SpeechProgress"]
+    assert kinds_ == ["SpeechStarted", "SpeechDipped", "SpeechPaused", "SpeechEnded"]
+    dip = next(e for e in events if isinstance(e, SpeechDipped))
+    pause = next(e for e in events if isinstance(e, SpeechPaused))
+    assert dip.silence_from == pause.silence_from  # the same silence, heard for longer
+    # The dip's audio is the pause's, less the silence heard since: nothing said is missing.
+    assert len(pause.audio) - len(dip.audio) == (windows(250) - windows(64)) * WINDOW
+
+
+def test_a_dip_the_student_speaks_after_is_not_the_pause() -> None:
+    probabilities = [0.9] * 20 + [0.0] * 3 + [0.9] * 20 + [0.0] * windows(600)
+    events = [e for e in run_script(probabilities, hints=True) if not isinstance(e, SpeechLikely)]
+    dips = [e for e in events if isinstance(e, SpeechDipped)]
+    pause = next(e for e in events if isinstance(e, SpeechPaused))
+    assert len(dips) == 2
+    assert dips[0].silence_from != pause.silence_from == dips[1].silence_from
+
+
+def test_a_gap_between_words_is_no_dip() -> None:
+    probabilities = [0.9] * 20 + [0.0] + [0.9] * 20 + [0.0] * windows(600)
+    dips = [e for e in run_script(probabilities, hints=True) if isinstance(e, SpeechDipped)]
+    assert len(dips) == 1  # the end's only
 
 
 def test_speech_after_a_pause_resumes_the_turn() -> None:

@@ -369,6 +369,19 @@ async def test_a_pause_judged_complete_ends_the_turn_at_once(make_rig: Any) -> N
     assert [t["text"] for t in rig.store.of("user")] == ["what is photosynthesis"]
 
 
+async def test_the_final_transcript_starts_as_the_silence_begins(make_rig: Any) -> None:
+    # Not 250 ms into it, when the pause is judged: the transcript (0.15-0.5 s on 2 cores)
+    # is then ready about when the verdict is.
+    detector = ScriptedDetector(0.9, delay=0.05)
+    rig: Rig = await make_rig(question(0.8), llm=ScriptedLLM(ANSWER), detector=detector)
+    await rig.channel.wait_for("tts", state="end")
+    assert rig.asr.finals == 1
+    (seconds,) = rig.asr.final_seconds
+    # Pre-roll (0.3 s, the silence before the tone) + the tone + the dip's 64 ms (+ a window
+    # of silero's, here the fake's, rounding); the pause's audio would hold 0.25 s of silence.
+    assert seconds == pytest.approx(0.3 + 0.8 + 0.064, abs=0.07)
+
+
 async def test_a_student_thinking_aloud_is_one_turn(make_rig: Any) -> None:
     # "The answer is, um" ... a 1 s pause the detector hears as unfinished ... "seven".
     audio = np.concatenate([silence(0.3), tone(0.6), silence(1.0), tone(0.4), silence(1.0)])

@@ -242,6 +242,8 @@ class FakeASR(ASR):
         self.partials = 0
         self.hints: list[str | None] = []
         """The hotwords of each transcription, in order."""
+        self.final_seconds: list[float] = []
+        """How long the audio of each final transcription was."""
 
     def _transcribe(
         self, audio: Samples, language: str, partial: bool, hotwords: str | None = None
@@ -252,6 +254,7 @@ class FakeASR(ASR):
             self.partials += 1
             return self.partial
         self.finals += 1
+        self.final_seconds.append(len(audio) / 16_000)
         return self.transcripts[min(self.finals - 1, len(self.transcripts) - 1)]
 
     @property
