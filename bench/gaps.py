@@ -32,16 +32,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import STUDENT, Server, pct, running_server, wait_material  # noqa: E402
 from bench.latency import Students, client  # noqa: E402
 
+# The first three the course notes answer (their sentences, spoken ahead); the last two they do
+# not, so the model writes the reply and it is synthesized as it plays: the hard case.
 QUESTIONS = {
     "en": [
         "Can you explain how the water cycle works?",
         "How do plants make their own food?",
         "What happens in a food chain?",
+        "Why is the sky blue?",
+        "How do bees make honey?",
     ],
     "zh": [
         "你能讲讲水是怎么循环的吗？",
         "植物是怎么制造养分的？",
         "食物链是什么？",
+        "为什么天空是蓝色的？",
+        "蜜蜂是怎么酿蜜的？",
     ],
 }
 TUTORS = {"en": 1, "zh": 2}
