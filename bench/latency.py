@@ -203,6 +203,24 @@ def stage_summary(turns: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+async def multi_turn(
+    server: Server, tutor: int, wavs: list[Path], questions: list[str]
+) -> list[dict[str, Any]]:
+    """One call asking each of `wavs` in turn."""
+    events = await client(server, tutor, *[a for w in wavs for a in ("--wav", str(w))])
+    turns = [e for e in events if e["event"] == "turn"]
+    print(latency_line(f"one call, {len(turns)} turns: end of speech -> 1st audio", turns))
+    print("\n".join(stage_summary(turns)))
+    heard = sum(
+        1
+        for t, q in zip(turns, questions, strict=False)
+        if set(q.lower().strip("?").split()[-1:])
+        <= set(t["transcript"].lower().replace("?", "").split())
+    )
+    print(f"{'  transcripts with the key word':34} {heard}/{len(turns)}")
+    return turns
+
+
 def latency_line(name: str, turns: list[dict[str, Any]]) -> str:
     latency = [t["latency_ms"] for t in turns if t.get("latency_ms") is not None]
     missing = len(turns) - len(latency)
@@ -244,18 +262,8 @@ async def bench(server: Server, args: argparse.Namespace, folder: Path) -> dict[
         print("\n".join(stage_summary(fresh)))
     results["fresh"] = fresh
 
-    events = await client(server, args.tutor, *[a for w in multi for a in ("--wav", str(w))])
-    turns = [e for e in events if e["event"] == "turn"]
-    results["multi_turn"] = turns
-    print(latency_line(f"one call, {len(turns)} turns: end of speech -> 1st audio", turns))
-    print("\n".join(stage_summary(turns)))
-    heard = sum(
-        1
-        for t, q in zip(turns, QUESTIONS[en_fresh:], strict=False)
-        if set(q.lower().strip("?").split()[-1:])
-        <= set(t["transcript"].lower().replace("?", "").split())
-    )
-    print(f"{'  transcripts with the key word':34} {heard}/{len(turns)}")
+    if multi:
+        results["multi_turn"] = await multi_turn(server, args.tutor, multi, QUESTIONS[en_fresh:])
     if args.websocket:
         await websocket_latency(server, args, wavs)
 

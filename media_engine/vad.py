@@ -40,7 +40,7 @@ SHORT_ANSWER_MS = 1000  # speech up to this long, after the tutor's question, is
 # 60-110 ms of a syllable to pass its threshold, a sudden rise in level shows in the first 20 ms
 # frame. The rise is measured against the inbound noise floor (which follows, slowly, whatever
 # residual echo the browser's canceller leaves), and must also be loud in absolute terms.
-ONSET_DBFS = -42.0
+ONSET_DBFS = -48.0
 ONSET_ABOVE_FLOOR_DB = 12.0
 FLOOR_DBFS = -70.0  # where the floor starts, and the quietest it goes
 FLOOR_RISE = 0.02  # of the gap, per frame: a louder room is followed within a second or two
