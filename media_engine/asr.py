@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from media_engine import cores
 from media_engine.audio import ASR_RATE, Samples
 from media_engine.errors import StageError
 
@@ -97,10 +98,12 @@ class ASR(abc.ABC):
         self, audio: Samples, language: str, partial: bool, hotwords: str | None
     ) -> tuple[str, float]:
         started = time.perf_counter()
-        if hotwords is None:  # a backend that takes no hints needs no `hotwords` parameter
-            text = self._transcribe(audio, language, partial)
-        else:
-            text = self._transcribe(audio, language, partial, hotwords=hotwords)
+        # A final transcript is what the student waits for; a partial is best-effort.
+        with contextlib.nullcontext() if partial else cores.hearing():
+            if hotwords is None:  # a backend that takes no hints needs no `hotwords` parameter
+                text = self._transcribe(audio, language, partial)
+            else:
+                text = self._transcribe(audio, language, partial, hotwords=hotwords)
         return text, time.perf_counter() - started
 
     @abc.abstractmethod

@@ -31,6 +31,7 @@ from typing import Literal, Protocol
 import numpy as np
 import onnxruntime as rt
 
+from media_engine import cores
 from media_engine.audio import ASR_RATE, Samples
 from media_engine.onnx_options import session_options
 
@@ -153,7 +154,7 @@ class PauseJudge:
     async def judge(self, pause: int, audio: Samples) -> None:
         loop = asyncio.get_running_loop()
         try:
-            guess = await loop.run_in_executor(self._executor, self._detector.predict, audio)
+            guess = await loop.run_in_executor(self._executor, self._predict, audio)
         except Exception:
             # A broken detector must not break the call: silence ends the turn instead.
             log.exception("%s: %s failed", self._label, self._detector.name)
@@ -167,6 +168,10 @@ class PauseJudge:
             guess.inference_ms,
         )
         self._verdicts.append(Verdict(pause, guess.complete))
+
+    def _predict(self, audio: Samples) -> TurnGuess:
+        with cores.hearing():
+            return self._detector.predict(audio)
 
     def take(self) -> list[Verdict]:
         """The verdicts that came since the last call."""

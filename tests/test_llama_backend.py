@@ -139,3 +139,39 @@ async def test_the_model_takes_one_thread_while_speech_is_synthesized(real_llm: 
     async for _ in llm.stream(messages, options):
         pass
     assert llm._threads_now == llm._n_threads == 2
+
+
+async def test_a_prompt_read_ahead_waits_while_a_students_turn_is_worked_out(
+    real_llm: LLM,
+) -> None:
+    # media_engine.cores: the final transcript and the end-of-turn model are what the student
+    # waits for; a read ahead beside them doubled their time.
+    import asyncio
+    import threading
+
+    llm = cast(LlamaCppLLM, real_llm)
+    await llm.prefill(OTHER)
+    long_prompt: list[ChatMessage] = [
+        SYSTEM,
+        {"role": "user", "content": " ".join(["Light travels faster than sound."] * 20)},
+    ]
+    hearing_over = threading.Event()
+
+    def hear() -> None:
+        with cores.hearing():
+            hearing_over.wait(30)
+
+    hearer = asyncio.get_running_loop().run_in_executor(None, hear)
+    await asyncio.sleep(0.05)
+    assert cores.hearing_running()
+    reading = asyncio.create_task(llm.prefill(long_prompt))
+    await asyncio.sleep(1.0)
+    read_meanwhile = llm._model.n_tokens
+    assert not reading.done()
+    hearing_over.set()
+    await hearer
+    await asyncio.wait_for(reading, 60)
+    # While the turn was being worked out nothing was read beyond what OTHER had left, nor did
+    # the read give up: it read everything once the turn's work was done.
+    assert read_meanwhile <= len(llm._tokens(OTHER))
+    assert llm._model.n_tokens == len(llm._tokens(long_prompt))

@@ -40,6 +40,9 @@ MAX_AHEAD = 4
 # idle cores, seconds while speech is synthesized beside it, which the student waits through (32
 # read 5% faster; 8, a third slower).
 PREFILL_STEP = 16
+# How often a read ahead looks again whether the end of a student's turn is still being worked
+# out (media_engine.cores), while it waits.
+HEARING_WAIT_S = 0.01
 # Tokens of a reply's own prompt read between looks at whether speech is being synthesized
 # (then the model takes one thread, media_engine.cores) or the reply was stopped.
 READ_STEP = 32
@@ -143,6 +146,8 @@ class LlamaCppLLM(LLM):
         self.states.load_best(model, tokens)
         done = self._keep_common_prefix(model, tokens)
         for start in range(done, len(tokens), PREFILL_STEP):
+            while cores.hearing_running() and wanted():
+                time.sleep(HEARING_WAIT_S)  # a student's turn is ending: it has the cores
             if not wanted():
                 break  # what was read is kept all the same: the next prompt may start with it
             self._fit_threads(model)
