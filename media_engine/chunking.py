@@ -19,6 +19,7 @@ _CJK_CLAUSE = "，、；："
 _ASCII_CLAUSE = ",;:"
 _CLOSERS = "\"'”’)）」』】"
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+_MARKS = _CJK_END + _CJK_CLAUSE + _ASCII_END + _ASCII_CLAUSE
 
 # A first chunk of 4-6 words costs Piper about 200-250 ms and Kokoro about 1 s, and each word
 # more is another token or two of waiting for the LLM; fewer words would cut the sentence's
@@ -85,7 +86,10 @@ class SpeechChunker:
         it), and the next chunk is cut short, as a reply's first is (a clause of a few words).
         """
         rest = None
-        if self._buffer.rstrip().rstrip(_CLOSERS).endswith(tuple(_CJK_END + _ASCII_END)):
+        # An opening that ends at a mark ("课程资料里没有这个，不过，") is said whole, its audio
+        # made ahead, while the model reads its prompt; its last words no longer wait for the
+        # model's first ones to make a chunk with them.
+        if self._buffer.rstrip().rstrip(_CLOSERS).endswith(tuple(_MARKS)):
             rest = self.flush()
         self._emitted = 0
         return rest
@@ -179,12 +183,11 @@ def split_to_fit(text: str, fits: Callable[[str], bool]) -> tuple[str, str] | No
     if best is None:
         return None
     # A clause's end nearly as far on is a better place to pause than a word's.
-    marks = _CJK_END + _CJK_CLAUSE + _ASCII_END + _ASCII_CLAUSE
     clause = next(
         (
             (h, r)
             for h, r in reversed(cuts)
-            if h.rstrip(_CLOSERS)[-1:] in marks
+            if h.rstrip(_CLOSERS)[-1:] in _MARKS
             and size(h) * 5 >= size(best[0]) * 3
             and size(h) <= size(best[0])
         ),
@@ -214,6 +217,15 @@ def reply_chunks(text: str) -> list[str]:
     chunker = SpeechChunker()
     chunks = [c for piece in word_pieces(text) for c in chunker.push(piece)]
     rest = chunker.flush()
+    return [*chunks, rest] if rest else chunks
+
+
+def opening_chunks(text: str) -> list[str]:
+    """The chunks of an opening the engine says itself before the model goes on (fed as a
+    reply's first words, then `SpeechChunker.cut_short`): what the model adds joins none."""
+    chunker = SpeechChunker()
+    chunks = [c for piece in word_pieces(text) for c in chunker.push(piece)]
+    rest = chunker.cut_short()
     return [*chunks, rest] if rest else chunks
 
 

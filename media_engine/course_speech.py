@@ -34,7 +34,7 @@ from knowledge.errors import KnowledgeError
 from knowledge.prompt import dont_know, spoken_sentences
 from knowledge.retriever import Retriever
 from media_engine.answering import NOT_COVERED_LEAD, own_work, personal
-from media_engine.chunking import first_chunk, reply_chunks, said_chunks
+from media_engine.chunking import opening_chunks, reply_chunks, said_chunks
 from media_engine.runtime import EngineRuntime
 from media_engine.speech_store import SpeechStore
 from media_engine.store import TurnStore
@@ -215,16 +215,17 @@ async def _jobs(
 
 def _fixed_chunks(tutor: TutorProfile) -> list[str]:
     """The chunks of what the engine says itself, the same every time (media_engine.
-    answering): the opening of an answer beyond the material (the model goes on after its
-    first chunk), and whole replies to personal questions and, for a course_only tutor, to
+    answering): the opening of an answer beyond the material (the model goes on after it),
+    and whole replies to personal questions and, for a course_only tutor, to
     questions the material does not cover."""
     language = tutor.language
-    opening = first_chunk(NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"]), whole=False)
+    opening = opening_chunks(NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"]))
     said = [personal(language, tutor.subject), own_work(language)]
     if tutor.answer_policy == "course_only":
         said.append(dont_know(language, tutor.subject))
-    chunks = [opening] if opening else []
-    return chunks + [c for text in said for c in reply_chunks(text) if sayable(c)]
+    return [c for c in opening if sayable(c)] + [
+        c for text in said for c in reply_chunks(text) if sayable(c)
+    ]
 
 
 @functools.lru_cache(maxsize=16)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from media_engine.chunking import FIRST_MAX_WORDS, SpeechChunker, first_chunk
+from media_engine.chunking import FIRST_MAX_WORDS, SpeechChunker, first_chunk, opening_chunks
 
 
 def chunk(text: str, *, piece: int = 3) -> list[str]:
@@ -150,6 +150,16 @@ def test_after_an_opening_the_models_first_words_are_a_short_chunk() -> None:
     for piece in ["the ", "sky ", "is ", "blue ", "because ", "of ", "light."]:
         out += chunker.push(piece)
     assert out == ["That's not in our course notes,", "but the sky is blue because"]
+
+    # One that ends at a mark is said whole (made ahead) while the model reads its prompt.
+    chunker = SpeechChunker()
+    out = [c for piece in ["课程资料里没", "有这个，不过，"] for c in chunker.push(piece)]
+    assert out == ["课程资料里没有这个，"]
+    assert chunker.cut_short() == "不过，"
+    assert opening_chunks("课程资料里没有这个，不过，") == ["课程资料里没有这个，", "不过，"]
+    assert opening_chunks("That's not in our course notes, but") == [
+        "That's not in our course notes,"
+    ]
 
 
 def test_a_long_chinese_sentence_is_cut_at_a_clause() -> None:
