@@ -116,11 +116,43 @@ class SpeechChunker:
         self._emitted += 1
         return rest
 
+    def after_opening(self) -> str | None:
+        """What is held after a short first sentence kept to join the next (see
+        `_opening_end`), or None if none is kept. A caller that would end the chunk at the
+        sentence leaves it held when this is empty."""
+        end = self._opening_end(self._buffer)
+        return self._buffer[end:] if end else None
+
+    def take_after_opening(self) -> str:
+        """What `after_opening` tells, handed back (the opening stays held)."""
+        end = self._opening_end(self._buffer)
+        rest, self._buffer = self._buffer[end:], self._buffer[:end]
+        return rest
+
+    def _opening_end(self, text: str) -> int:
+        """Where a reply's short first sentence ends ("当然可以。"), if `text` opens with one
+        and is cut live; else 0. Alone, its second or so of audio plays out long before
+        Kokoro, whose fixed part is over a second, has made the next chunk: heard as up to
+        two seconds of silence. So it opens the first chunk instead of being it."""
+        if self._emitted or not self._live:
+            return 0
+        for i, ch in enumerate(text):
+            if ch in _CJK_END or (ch in _ASCII_END and _boundary_after(text, i)):
+                head = text[: i + 1]
+                if 0 < _cjk(head) < FIRST_MIN_CJK:
+                    return _after_closers(text, i + 1)
+                return 0
+        return 0
+
     def _find_cut(self) -> int | None:
         """Where the next chunk ends in the buffer, or None if it is not complete yet."""
         text = self._buffer
         first = self._emitted == 0
+        # A first chunk is measured after a short opening sentence it keeps.
+        start = self._opening_end(text) if first else 0
         for i, ch in enumerate(text):
+            if i < start:
+                continue
             if ch in _CJK_END or ch in _CJK_CLAUSE:
                 is_end, is_clause = ch in _CJK_END, ch in _CJK_CLAUSE
             elif ch in _ASCII_END or ch in _ASCII_CLAUSE:
@@ -135,14 +167,15 @@ class SpeechChunker:
             if is_end:
                 # A whole first sentence that came at once (the notes' own, or a fast model's)
                 # is cut where it would have been had it come a few words at a time.
-                early = _unpunctuated_cut(text[:cut]) if first else None
-                return early if early is not None and early < cut else cut
-            if first and _long_enough(text[:cut]):
+                early = _unpunctuated_cut(text[start:cut]) if first else None
+                return start + early if early is not None and start + early < cut else cut
+            if first and _long_enough(text[start:cut]):
                 return cut
             if not first and is_clause and (cut >= MAX_CHARS or _cjk(text[:cut]) >= self._grown()):
                 return cut
         if first:
-            return _unpunctuated_cut(text)
+            early = _unpunctuated_cut(text[start:])
+            return None if early is None else start + early
         # A long Chinese stretch with no mark at all is cut at a word past the chunk's size.
         slack = LIVE_SLACK_CJK if self._live else LATER_SLACK_CJK
         if _cjk(text) >= self._grown() + slack:

@@ -73,6 +73,13 @@ class HoldingChunker:
             # The next sentence has begun: it may be a known one.
             self._held, self._holding = self._chunker.take_rest(), True
             chunks += self._settle()
+        elif (after := self._chunker.after_opening()) is not None and self._known.could_start(
+            after
+        ):
+            # The chunker keeps a short first sentence to open the first chunk; the sentence
+            # after it may be a known one (then the short one is said alone, before it).
+            self._held, self._holding = self._chunker.take_after_opening(), True
+            chunks += self._settle()
         return chunks
 
     def _settle(self) -> list[str]:
@@ -83,7 +90,7 @@ class HoldingChunker:
         while self._holding and self._held.strip():
             end = self._sentence_end(self._held)
             if end is not None and self._held[:end] in self._known:
-                chunks += said_chunks(_plain(self._held[:end]))
+                chunks += self._flushed() + said_chunks(_plain(self._held[:end]))
                 self._held = self._held[end:]
             elif end is None and self._known.could_start(self._held):
                 break  # still like a known sentence: wait for more
@@ -93,9 +100,16 @@ class HoldingChunker:
             else:
                 sentence, self._held = self._held[:end], self._held[end:]
                 chunks += self._chunker.push(sentence)
-                last = self._chunker.flush()  # a whole sentence: nothing joins it
-                chunks += [last] if last else []
+                # A whole sentence: nothing joins it, unless it is a short opening the
+                # chunker keeps for the first chunk.
+                if self._chunker.after_opening() != "":
+                    chunks += self._flushed()
         return chunks
+
+    def _flushed(self) -> list[str]:
+        """What the chunker holds, as a chunk now (before a known sentence's chunks)."""
+        rest = self._chunker.flush()
+        return [rest] if rest else []
 
     @staticmethod
     def _sentence_end(text: str) -> int | None:
@@ -134,5 +148,5 @@ class HoldingChunker:
         """Whatever is held: known chunks if it is a known sentence, else the chunker's."""
         rest, self._held, self._holding = self._held, "", False
         if rest.strip() and rest in self._known:
-            return said_chunks(_plain(rest))
+            return self._flushed() + said_chunks(_plain(rest))
         return self._chunker.push(rest) if rest else []

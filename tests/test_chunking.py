@@ -235,3 +235,40 @@ def test_live_a_long_chinese_stretch_is_cut_at_a_word_though_a_mark_follows() ->
     # The 21-character clause after a 6-character chunk (made in 3.6 s with 1.9 s of audio
     # ahead of it, heard as 1.7 s of silence) is cut.
     assert "太阳照射海洋、湖泊和河流，水受热蒸发变成水蒸气；" not in chunks
+
+
+OPENING = "课程资料里没有这个，不过，"
+
+
+def _live(text: str, piece: int, *, after_opening: bool = False) -> list[str]:
+    chunker = SpeechChunker(live=True)
+    out: list[str] = []
+    if after_opening:
+        out += chunker.push(OPENING)
+        rest = chunker.cut_short()
+        out += [rest] if rest else []
+    for i in range(0, len(text), piece):
+        out += chunker.push(text[i : i + piece])
+    rest = chunker.flush()
+    return out + ([rest] if rest else [])
+
+
+def test_live_a_short_chinese_first_sentence_opens_the_first_chunk() -> None:
+    # "当然可以。" alone is 1.3 s of audio; the next chunk took Kokoro 2.1 s beside the model,
+    # heard as 1.9 s of silence. Live, it opens the first chunk, which is then cut as a first
+    # chunk is, counted after it.
+    text = "当然可以。水是由氢和氧组成的，它在地球上不停地循环。你还想知道什么吗？"
+    for piece in (1, 2, 3, len(text)):
+        for after_opening in (False, True):
+            chunks = _live(text, piece, after_opening=after_opening)
+            assert "".join(chunks).endswith(text)
+            first = chunks[len(opening_chunks(OPENING))] if after_opening else chunks[0]
+            assert first == "当然可以。水是由氢和氧组成的，", (piece, after_opening)
+    # Made ahead (not live), a sentence is still a chunk of its own.
+    assert chunk(text)[0] == "当然可以。"
+    # A long unpunctuated sentence after it is cut at a word counted after the opening.
+    long = "好的。植物利用光能把从空气中吸收的二氧化碳和水转变成葡萄糖。"
+    assert _live(long, 2)[0] == "好的。植物利用光能"
+    # A first sentence long enough, or English, is a chunk as before.
+    assert _live("水是由氢和氧组成的。它不停地循环。", 2)[0] == "水是由氢和氧组成的。"
+    assert _live("Sure! Plants need light to grow.", 3)[0] == "Sure!"

@@ -95,3 +95,16 @@ def test_without_known_sentences_it_cuts_as_the_chunker_does() -> None:
         pieces = _stream(reply, seed)
         live = SpeechChunker(live=True)
         assert _chunks(HoldingChunker(SentenceIndex()), pieces) == _chunks(live, pieces)
+
+
+def test_a_short_first_sentence_joins_the_next_unless_that_one_is_known() -> None:
+    for seed in range(20):
+        # The next sentence is the model's own: the short one opens the first chunk with it.
+        own = "当然可以。水就是水在地球上不停地运动。"
+        chunks = _chunks(HoldingChunker(_index(ZH_NOTES)), _stream(own, seed))
+        assert "".join(chunks) == own, seed
+        assert chunks[0].startswith("当然可以。水"), (seed, chunks)
+        # The next is one of the notes': its audio is made, so the short one is said alone.
+        known = "当然可以。" + ZH_NOTES[0]
+        chunks = _chunks(HoldingChunker(_index(ZH_NOTES)), _stream(known, seed))
+        assert chunks == ["当然可以。", *said_chunks(ZH_NOTES[0])], (seed, chunks)
