@@ -317,17 +317,12 @@ class Speaker:
         if lead <= 0 or not self._gate.is_set():
             return text
         tts, voice, language = self._tts, self._voice, self._language
-        estimate = tts.estimate_s(text, language=language)
-        if estimate is None or estimate <= FIT_SHARE * lead:
+        costs = tts.costs(language)
+        if costs is None or costs(text) <= FIT_SHARE * lead:
             return text
         if tts.ready(text, voice=voice, language=language):
             return text
-
-        def fits(head: str) -> bool:
-            cost = tts.estimate_s(head, language=language)
-            return cost is not None and cost <= FIT_SHARE * lead
-
-        cut = split_to_fit(text, fits)
+        cut = split_to_fit(text, lambda head: costs(head) <= FIT_SHARE * lead)
         if cut is None:
             return text
         head, self._rest = cut

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from dataclasses import dataclass
 
 SAMPLES = 24  # the most recent chunks: a minute or so of a reply's speech
 LEAST_SAMPLES = 4  # fewer say too little to cut anything by
@@ -31,6 +32,12 @@ class SynthesisCost:
 
     def estimate(self, characters: int) -> float | None:
         """The expected seconds for `characters`, or None until a few chunks were made."""
+        line = self.line()
+        return None if line is None else line(characters)
+
+    def line(self) -> CostLine | None:
+        """The costs as the chunks so far tell them (fitted once: ask it about several
+        cuts of one chunk), or None until a few chunks were made."""
         with self._lock:
             samples = list(self._samples)
         if len(samples) < LEAST_SAMPLES:
@@ -43,6 +50,17 @@ class SynthesisCost:
             slope = sum((x - mean_n) * (y - mean_t) for x, y in zip(n, t, strict=True)) / spread
             fixed = mean_t - slope * mean_n
             if slope > 0 and fixed >= 0:
-                return fixed + slope * characters
+                return CostLine(fixed=fixed, per_character=slope)
         # Chunks all of one size, or a line that says nothing sensible: cost in proportion.
-        return mean_t / mean_n * characters
+        return CostLine(fixed=0.0, per_character=mean_t / mean_n)
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """Seconds of synthesis for a chunk: a fixed part and a part per character."""
+
+    fixed: float
+    per_character: float
+
+    def __call__(self, characters: int) -> float:
+        return self.fixed + self.per_character * characters

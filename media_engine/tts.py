@@ -16,6 +16,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,8 +180,17 @@ class TTS(abc.ABC):
     def estimate_s(self, text: str, *, language: str) -> float | None:
         """Seconds that making `text` would take now, learnt from the last live chunks; None
         until a few were made."""
+        costs = self.costs(language)
+        return None if costs is None else costs(text)
+
+    def costs(self, language: str) -> Callable[[str], float] | None:
+        """`estimate_s` for texts in `language`, fitted once for several texts (the cuts
+        of one chunk); None until a few chunks were made."""
         cost = self._costs.get(language)
-        return None if cost is None else cost.estimate(len(clean_for_speech(text)))
+        line = None if cost is None else cost.line()
+        if line is None:
+            return None
+        return lambda text: line(len(clean_for_speech(text)))
 
     def known_sentences(self, voice: str, language: str) -> SentenceIndex:
         """The sentences in `voice` whose audio is all in the store (course_speech adds them)."""

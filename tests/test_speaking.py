@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -152,8 +153,8 @@ class CostlyTTS(FakeTTS):
         super().__init__(seconds_per_char=seconds_per_char)
         self.per_char = per_char
 
-    def estimate_s(self, text: str, *, language: str) -> float | None:
-        return self.per_char * len(text)
+    def costs(self, language: str) -> Callable[[str], float] | None:
+        return lambda text: self.per_char * len(text)
 
 
 LONG = "It turns the light into sugar and lets oxygen out into the air around the leaves."
