@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import STUDENT, Server, pct, running_server, wait_material  # noqa: E402
 from bench.latency import Students, client  # noqa: E402
 
-# The first three the course notes answer (their sentences, spoken ahead); the last two they do
+# The first three the course notes answer (their sentences, spoken ahead); the rest they do
 # not, so the model writes the reply and it is synthesized as it plays: the hard case.
 QUESTIONS = {
     "en": [
@@ -41,6 +41,9 @@ QUESTIONS = {
         "What happens in a food chain?",
         "Why is the sky blue?",
         "How do bees make honey?",
+        "Why do we have seasons?",
+        "How is a rainbow made?",
+        "Why does ice float on water?",
     ],
     "zh": [
         "你能讲讲水是怎么循环的吗？",
@@ -48,6 +51,9 @@ QUESTIONS = {
         "食物链是什么？",
         "为什么天空是蓝色的？",
         "蜜蜂是怎么酿蜜的？",
+        "地球为什么有四季？",
+        "彩虹是怎么形成的？",
+        "为什么冰会浮在水面上？",
     ],
 }
 TUTORS = {"en": 1, "zh": 2}
