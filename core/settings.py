@@ -82,9 +82,9 @@ class VoiceSettings:
     10 s against 0.8 s for 30 s (media_engine.asr.WhisperASR)."""
     partial_interval_ms: int = field(default=500, metadata=env("PARTIAL_INTERVAL_MS", low=100))
     """How often a partial transcript is attempted while the student speaks."""
-    jitter_packets: int = field(default=1, metadata=env("AUDIO_JITTER_PACKETS", low=1, high=8))
-    """Inbound audio packets (20 ms each) held before decoding (media_engine.jitter): 1 hears
-    the student soonest; raise it (aiortc's default is 4) for students on lossy networks."""
+    jitter_packets: int = field(default=0, metadata=env("AUDIO_JITTER_PACKETS", low=0, high=8))
+    """Inbound audio packets (20 ms each) held behind the one decoded (media_engine.jitter): 0
+    hears the student soonest; raise it (aiortc's default is 4) for lossy networks."""
     inbound_dtx: bool = field(default=True, metadata=env("AUDIO_INBOUND_DTX"))
     """Ask browsers not to send the student's silence (Opus DTX, media_engine.dtx)."""
 

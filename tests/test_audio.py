@@ -183,7 +183,7 @@ async def test_hold_hushes_at_once_and_release_carries_on() -> None:
     track.stop()
 
 
-async def test_the_inbound_jitter_buffer_holds_one_packet_not_four() -> None:
+async def test_the_inbound_jitter_buffer_holds_none_or_a_few_not_four() -> None:
     from aiortc import RTCPeerConnection
     from aiortc.rtp import RtpPacket
 
@@ -202,4 +202,26 @@ async def test_the_inbound_jitter_buffer_holds_one_packet_not_four() -> None:
     assert packets_until_first_frame(receiver._RTCRtpReceiver__jitter_buffer) == 5  # 80 ms held
     set_jitter_packets(receiver, 1)
     assert packets_until_first_frame(receiver._RTCRtpReceiver__jitter_buffer) == 2  # 20 ms
+    set_jitter_packets(receiver, 0)
+    assert packets_until_first_frame(receiver._RTCRtpReceiver__jitter_buffer) == 1  # at once
     await pc.close()
+
+
+def test_packets_decoded_as_they_come_stay_in_order() -> None:
+    from aiortc.rtp import RtpPacket
+
+    from media_engine.jitter import PacketAtOnce
+
+    buffer = PacketAtOnce()
+    released: list[int] = []
+    # In order, then one packet late (4 before 3), then a packet older than any released.
+    for n in (1, 2, 4, 3, 5, 2, 6):
+        packet = RtpPacket(payload_type=111, sequence_number=n, timestamp=960 * n)
+        packet._data = bytes([n])  # type: ignore[attr-defined]
+        frame = buffer.add(packet)[1]
+        if frame is not None:
+            released.append(frame.data[0])
+            assert frame.timestamp == 960 * frame.data[0]
+    # 4 waits for 3; after that each packet comes out one late (aiortc hands on one frame per
+    # packet added), never out of order, and the stale 2 is dropped.
+    assert released == [1, 2, 3, 4, 5]
