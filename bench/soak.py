@@ -64,6 +64,10 @@ class Sample:
     """Free memory the C heap keeps: growth here alone is fragmentation."""
     python_blocks: int
     """Blocks Python's own allocator holds (its arenas are outside the C heap's count)."""
+    prompt_reads_mb: float = 0.0
+    """The model's saved prompt reads (a cache bounded at 48 MB): part of the heap held."""
+    phrases_mb: float = 0.0
+    """The synthesizers' kept phrases (bounded by count): part of the heap held."""
 
 
 def status(pid: int) -> dict[str, int]:
@@ -81,6 +85,7 @@ async def sample(http: aiohttp.ClientSession, server: Server, at: float, done: i
     async with http.get(f"{server.url}/health") as resp:
         engine = (await resp.json())["engine"]
     heap = engine.get("heap") or {}
+    caches = engine.get("caches_mb") or {}
     proc = status(server.pid)
     # The server's end of this very request may not be closed yet: the fewest descriptors
     # of a few looks, so the bench's own connection is not counted as the server's.
@@ -100,6 +105,8 @@ async def sample(http: aiohttp.ClientSession, server: Server, at: float, done: i
         heap_in_use_mb=heap.get("in_use_mb", 0.0),
         heap_free_mb=heap.get("free_mb", 0.0),
         python_blocks=int(engine.get("python_blocks", 0)),
+        prompt_reads_mb=caches.get("prompt_reads", 0.0),
+        phrases_mb=caches.get("phrases", 0.0),
     )
 
 
@@ -247,6 +254,8 @@ async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[st
         "heap_in_use_mb": round(last.heap_in_use_mb - first.heap_in_use_mb, 1),
         "heap_free_mb": round(last.heap_free_mb - first.heap_free_mb, 1),
         "python_blocks": last.python_blocks - first.python_blocks,
+        "prompt_reads_mb": round(last.prompt_reads_mb - first.prompt_reads_mb, 1),
+        "phrases_mb": round(last.phrases_mb - first.phrases_mb, 1),
     }
     return {
         "minutes": args.minutes,
@@ -281,6 +290,8 @@ def table(report: dict[str, Any]) -> str:
         ("heap_in_use_mb", ""),
         ("heap_free_mb", ""),
         ("python_blocks", ""),
+        ("prompt_reads_mb", ""),
+        ("phrases_mb", ""),
     ):
         rows.append(
             f"{key:14} {first[key]:>14} {last[key]:>12} {report['growth'][key]:>8}   {goal}"

@@ -193,6 +193,20 @@ def engine_health(app: web.Application) -> dict[str, object]:
         # Python's own allocator maps its arenas itself, outside the C heap's count: blocks
         # held there that grow with calls are Python objects kept (not fragmentation).
         "python_blocks": sys.getallocatedblocks(),
+        # The bounded caches, which grow to their size over the first calls (the soak tells
+        # that from a leak): the model's saved prompt reads and the synthesizers' phrases.
+        "caches_mb": caches_mb(runtime),
+    }
+
+
+def caches_mb(runtime: EngineRuntime) -> dict[str, float]:
+    synthesizers = []
+    if runtime.voice is not None:
+        models = runtime.voice.models
+        synthesizers = [t for t in (models.tts, models.piper) if t is not None]
+    return {
+        "prompt_reads": round(runtime.llm.cached_bytes() / 2**20, 1),
+        "phrases": round(sum(t.kept_bytes() for t in synthesizers) / 2**20, 1),
     }
 
 

@@ -177,6 +177,10 @@ class TTS(abc.ABC):
         made = key in self._said or key in self._making
         return made or self.stored(text, voice=voice, language=language)
 
+    def kept_bytes(self) -> int:
+        """Memory the kept phrases' audio takes (bounded by KEEP_PHRASES)."""
+        return sum(pcm.nbytes for pcm in list(self._said.values()))
+
     def estimate_s(self, text: str, *, language: str) -> float | None:
         """Seconds that making `text` would take now, learnt from the last live chunks; None
         until a few were made."""

@@ -72,6 +72,28 @@ async def test_health_reports_the_heap(client: TestClient[Any, Any]) -> None:
     assert heap is None or heap["in_use_mb"] > 0 <= heap["free_mb"]
     # Python's own allocator: this process holds many thousands of objects.
     assert health["engine"]["python_blocks"] > 10_000
+    caches = health["engine"]["caches_mb"]
+    assert set(caches) == {"prompt_reads", "phrases"} and min(caches.values()) >= 0
+
+
+async def test_the_bounded_caches_tell_their_size(tmp_path: Any) -> None:
+    from media_engine.llm.llama_backend import LlamaCppLLM
+    from tests.voice_helpers import FakeTTS
+
+    tts = FakeTTS(seconds_per_char=0.01)
+    assert tts.kept_bytes() == 0
+    speech = await tts.synthesize("Good question!", voice="af_heart", language="en")
+    kept = tts.kept_bytes()
+    assert 0 < kept < speech.pcm.nbytes  # a short phrase is kept (without the pause after)
+    await tts.synthesize("x" * 200, voice="af_heart", language="en")
+    assert tts.kept_bytes() == kept  # a long one is not
+    await tts.aclose()
+
+    weights = tmp_path / "model.gguf"
+    weights.write_bytes(b"")  # never loaded: only the saved reads are counted
+    llm = LlamaCppLLM(model_path=weights)
+    llm.states.keep((1, 2, 3), b"\0" * 1000)
+    assert llm.cached_bytes() == 1000
 
 
 async def test_the_heap_is_trimmed_when_the_last_session_ends_and_again_later(

@@ -48,6 +48,10 @@ class LLM(abc.ABC):
         """Read `messages` ahead of time where the backend caches a prompt prefix (a call's
         fixed system prompt), so the first reply starts sooner. Best effort."""
 
+    def cached_bytes(self) -> int:
+        """Memory the backend keeps between replies on purpose (saved prompt reads)."""
+        return 0
+
     def stop_reading_ahead(self) -> None:  # noqa: B027 - optional hook
         """Stop a `prefill` at its next step: the cores are needed now (a reply's first words
         are being synthesized). The reply reads whatever it left unread."""

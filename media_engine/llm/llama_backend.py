@@ -70,6 +70,9 @@ class LlamaCppLLM(LLM):
         # prompt again (used on the model's thread only).
         self.states = PromptStates()
 
+    def cached_bytes(self) -> int:
+        return self.states.bytes  # an int read on the loop, written on the model's thread
+
     def _load(self) -> Any:
         if self._model is None:
             from llama_cpp import Llama
