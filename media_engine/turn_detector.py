@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -266,10 +267,38 @@ _DANGLING_ZH = (
 )  # fmt: skip
 
 
-def sounds_unfinished(text: str) -> bool:
+# A question word said last, just after a verb of telling or knowing ("Can you tell me why",
+# "I want to know how", "你能告诉我为什么"), asks about what comes next. Once the tutor has
+# said something, "Can you tell me why?" asks about that; before, the student is thinking.
+_ASKING_EN = frozenset("tell explain know wonder ask understand show".split())
+_QUESTION_EN = frozenset("why how what where when which who whether".split())
+_ASKING_ZH = ("告诉我", "知道", "解释", "讲讲", "说说", "想问")
+_QUESTION_ZH = ("为什么", "怎么", "怎样", "如何", "是什么", "什么")
+
+
+def _asks_about_what_follows(text: str) -> bool:
+    core = text.rstrip("?？.。!！ ")
+    for question in _QUESTION_ZH:  # 是什么 before 什么
+        if core.endswith(question):
+            return core[: -len(question)].endswith(_ASKING_ZH)
+    words = re.findall(r"[a-z']+", core.lower())
+    if len(words) < 2 or words[-1] not in _QUESTION_EN:
+        return False
+    # A request ("can you tell me", "I want to know"), not a statement ("I know why").
+    return any(
+        word in _ASKING_EN and ("you" in words[:i] or words[i - 1] == "to")
+        for i, word in enumerate(words[:-1])
+        if i >= len(words) - 4 and i > 0
+    )
+
+
+def sounds_unfinished(text: str, *, first_turn: bool = False) -> bool:
     """Whether a transcript stops mid-sentence: on a comma, a filler or a word a sentence does
-    not end on. A question mark always ends it ("Is it in the...?" is Whisper's guess too)."""
+    not end on. A question mark ends it ("Is it in the...?" is Whisper's guess too), except
+    in the call's `first_turn` after a question word that asks about what follows (above)."""
     stripped = text.strip()
+    if first_turn and _asks_about_what_follows(stripped):
+        return True
     if not stripped or stripped.endswith(("?", "？")):
         return False
     if stripped.endswith((",", "，", "、", "…", "...")):

@@ -294,7 +294,7 @@ class VoicePipeline:
         )
         clock.transcribed(transcript.compute_s)
         text = join_words([utterance.carried, transcript.text], self._language)
-        if not sounds_unfinished(text):  # else it waits for more words, not for an answer
+        if not sounds_unfinished(text, first_turn=self.call.turns.commits == 0):  # else it waits
             self.call.turns.speculate(text, clock)
         return transcript
 
@@ -343,7 +343,8 @@ class VoicePipeline:
         if not text:
             log.info("session %s turn %s: no words heard", self.call.session_id, clock.turn_id)
             return
-        if clock.endpoint == "smart_turn" and sounds_unfinished(text):
+        first_turn = self.call.turns.commits == 0
+        if clock.endpoint == "smart_turn" and sounds_unfinished(text, first_turn=first_turn):
             # The audio model heard an end, the words do not ("I think plants need"): wait as
             # for a pause it heard as unfinished; if the student goes on, these words open
             # their turn, as above.

@@ -498,3 +498,40 @@ async def test_the_replys_opening_is_synthesized_while_the_student_finishes(make
     assert "144" in reply["content"]
     # Made once: the reply found it ready rather than making it again.
     assert tts.texts.count(first_chunk(reply["content"], whole=True)) == 1
+
+
+def test_a_question_word_said_last_after_telling_waits_in_the_first_turn() -> None:
+    # "Can you tell me why ... the sky is blue?": at the pause, Whisper writes a question mark.
+    for text in [
+        "Can you tell me why?",
+        "I want to know how",
+        "Could you explain to me what?",
+        "你能告诉我为什么？",
+        "我想知道是什么",
+    ]:
+        assert sounds_unfinished(text, first_turn=True), text
+        # After a reply, it asks about what the tutor said.
+        assert not sounds_unfinished(text.rstrip("?？") + "?"), text
+    for text in [
+        "Why?",
+        "How?",
+        "What is a food chain?",
+        "I know why.",
+        "I don't know how.",
+        "为什么？",
+    ]:
+        assert not sounds_unfinished(text, first_turn=True), text
+
+
+async def test_a_first_question_that_stops_at_why_holds_the_turn_open(make_rig: Any) -> None:
+    # "Can you tell me why?" ... 1.2 s ... "the sky is blue?": complete to the audio model and
+    # to the question mark, but it asks about something not yet said.
+    audio = np.concatenate([silence(0.3), tone(0.6), silence(1.2), tone(0.4), silence(1.0)])
+    asr = FakeASR("Can you tell me why?", "the sky is blue?")
+    rig: Rig = await make_rig(
+        audio, llm=ScriptedLLM("Yes!"), asr=asr, detector=ScriptedDetector(0.9)
+    )
+    await rig.channel.wait_for("tts", state="end", timeout=15)
+    (user,) = rig.store.of("user")
+    assert user["text"].startswith("Can you tell me why") and user["text"].endswith("blue?")
+    assert len(rig.llm.requests) == 1 and len(rig.channel.events("text")) == 1
