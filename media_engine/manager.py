@@ -217,8 +217,20 @@ class CallManager:
     async def _trim_when_quiet(self) -> None:
         await asyncio.sleep(LATE_TRIM_S)
         if not self._slots:
+            await self._forget_calls()
+        if not self._slots:
             memory.collect()
             await asyncio.to_thread(memory.trim)
+
+    async def _forget_calls(self) -> None:
+        """What the models kept for the calls that ended (their conversations' prompt reads,
+        their replies' phrases) is dropped: an idle engine holds what it held at start."""
+        await self._rt.llm.forget_conversations()
+        if self._rt.voice is not None and not self._slots:
+            models = self._rt.voice.models
+            for tts in (models.tts, models.piper):
+                if tts is not None:
+                    tts.forget_kept()
 
     async def _watch(self, slot: _Slot) -> None:
         """Close a call that never connects, and any call that outlives the session timeout."""

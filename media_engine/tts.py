@@ -177,6 +177,11 @@ class TTS(abc.ABC):
         made = key in self._said or key in self._making
         return made or self.stored(text, voice=voice, language=language)
 
+    def forget_kept(self) -> None:
+        """No call is open: drop the kept phrases (their words were a reply's, or its likely
+        opening; the engine's own openings are in the store, read back in a few ms)."""
+        self._said.clear()
+
     def kept_bytes(self) -> int:
         """Memory the kept phrases' audio takes (bounded by KEEP_PHRASES)."""
         return sum(pcm.nbytes for pcm in list(self._said.values()))

@@ -175,3 +175,16 @@ async def test_a_prompt_read_ahead_waits_while_a_students_turn_is_worked_out(
     # the read give up: it read everything once the turn's work was done.
     assert read_meanwhile <= len(llm._tokens(OTHER))
     assert llm._model.n_tokens == len(llm._tokens(long_prompt))
+
+
+async def test_with_no_call_open_only_the_system_prompts_reads_are_kept(real_llm: LLM) -> None:
+    from media_engine.llm.llama_states import PromptStates
+
+    llm = cast(LlamaCppLLM, real_llm)
+    llm.states = PromptStates()
+    await llm.prefill([SYSTEM])  # a tutor's prompt, read at start or as a call connects
+    await llm.prefill(FINAL)  # a conversation's, read ahead of its next turn
+    assert len(llm.states._saved) == 2
+    await llm.forget_conversations()
+    assert list(llm.states._saved) == [tuple(llm._tokens([SYSTEM]))]
+    assert llm.cached_bytes() == len(llm.states._saved[tuple(llm._tokens([SYSTEM]))])

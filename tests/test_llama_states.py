@@ -30,3 +30,16 @@ def test_a_read_larger_than_the_budget_is_not_kept() -> None:
     states.keep((2,), bytes(101))
     assert list(states._saved) == [(1,)]
     assert states.bytes == 50
+
+
+def test_when_no_call_is_open_only_the_system_prompts_reads_stay() -> None:
+    states = PromptStates(capacity=3, budget=10_000)
+    states.keep((1,), bytes(100), lasting=True)  # a tutor's system prompt
+    states.keep((1, 2), bytes(200))  # a conversation with that tutor
+    states.keep((5,), bytes(300), lasting=True)
+    states.keep((5, 6), bytes(400))  # pushes out (1,): its mark goes with it
+    states.forget_conversations()
+    assert list(states._saved) == [(5,)] and states.bytes == 300
+    states.keep((1,), bytes(100))  # read again, as a conversation's start
+    states.forget_conversations()
+    assert list(states._saved) == [(5,)] and states.bytes == 300

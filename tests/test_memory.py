@@ -87,6 +87,8 @@ async def test_the_bounded_caches_tell_their_size(tmp_path: Any) -> None:
     assert 0 < kept < speech.pcm.nbytes  # a short phrase is kept (without the pause after)
     await tts.synthesize("x" * 200, voice="af_heart", language="en")
     assert tts.kept_bytes() == kept  # a long one is not
+    tts.forget_kept()  # no call is open
+    assert tts.kept_bytes() == 0
     await tts.aclose()
 
     weights = tmp_path / "model.gguf"
@@ -121,6 +123,28 @@ async def test_the_heap_is_trimmed_when_the_last_session_ends_and_again_later(
     # At once, and once more after work the calls left running has had time to end.
     await asyncio.wait_for(both.wait(), 30)
     assert len(trims) == 2 and trims[1] - trims[0] >= 0.2
+
+
+async def test_what_calls_left_in_the_models_cache_goes_when_the_last_one_ends(
+    client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from media_engine import manager
+    from media_engine.api import RUNTIME
+
+    runtime = client.app[RUNTIME]
+    forgot = asyncio.Event()
+
+    async def forget_conversations() -> None:
+        forgot.set()
+
+    monkeypatch.setattr(runtime.llm, "forget_conversations", forget_conversations)
+    monkeypatch.setattr(manager, "LATE_TRIM_S", 0.2)
+    student = await login(client)
+    session = await open_session(client, student)
+    await asyncio.sleep(0.5)
+    assert not forgot.is_set()  # a call is open
+    await client.post(f"/api/student/sessions/{session['session_id']}/end", headers=student)
+    await asyncio.wait_for(forgot.wait(), 30)
 
 
 class _Node:

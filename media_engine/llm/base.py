@@ -52,6 +52,9 @@ class LLM(abc.ABC):
         """Memory the backend keeps between replies on purpose (saved prompt reads)."""
         return 0
 
+    async def forget_conversations(self) -> None:  # noqa: B027 - optional hook
+        """No call is open: drop what was kept for a conversation (its prompt reads)."""
+
     def stop_reading_ahead(self) -> None:  # noqa: B027 - optional hook
         """Stop a `prefill` at its next step: the cores are needed now (a reply's first words
         are being synthesized). The reply reads whatever it left unread."""

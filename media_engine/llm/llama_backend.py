@@ -73,6 +73,10 @@ class LlamaCppLLM(LLM):
     def cached_bytes(self) -> int:
         return self.states.bytes  # an int read on the loop, written on the model's thread
 
+    async def forget_conversations(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self.states.forget_conversations)
+
     def _load(self) -> Any:
         if self._model is None:
             from llama_cpp import Llama
@@ -155,7 +159,7 @@ class LlamaCppLLM(LLM):
                 break  # what was read is kept all the same: the next prompt may start with it
             self._fit_threads(model)
             model.eval(tokens[start : start + PREFILL_STEP])
-        self.states.save(model)
+        self.states.save(model, lasting=all(m["role"] == "system" for m in messages))
 
     def _fit_threads(self, model: Any) -> None:
         """One thread while speech is synthesized beside the model, all of them otherwise."""

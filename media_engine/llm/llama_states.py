@@ -42,13 +42,17 @@ class PromptStates:
         self._capacity = capacity
         self._budget = budget
         self._saved: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
+        # Reads of a system prompt alone: the next call to the tutor starts with them. The
+        # rest hold a conversation, of no use once its call has ended.
+        self._lasting: set[tuple[int, ...]] = set()
         self.bytes = 0
         """The size of all saved reads together."""
         self.loads = 0
         """How many times a saved read was loaded (for tests and benchmarks)."""
 
-    def save(self, model: Any) -> None:
-        """Keep what `model` has read (all of its current tokens)."""
+    def save(self, model: Any, *, lasting: bool = False) -> None:
+        """Keep what `model` has read (all of its current tokens); `lasting`: a read that is
+        no conversation's (see `forget_conversations`)."""
         import llama_cpp
 
         n = int(model.n_tokens)
@@ -57,6 +61,8 @@ class PromptStates:
         key = tuple(int(t) for t in model.input_ids[:n])
         if key in self._saved:
             self._saved.move_to_end(key)
+            if lasting:
+                self._lasting.add(key)
             return
         ctx = model._ctx.ctx
         size = llama_cpp.llama_state_seq_get_size(ctx, 0)
@@ -66,9 +72,9 @@ class PromptStates:
             return
         # string_at copies the bytes once; slicing the ctypes array would build a list of
         # millions of ints first.
-        self.keep(key, ctypes.string_at(buffer, written))
+        self.keep(key, ctypes.string_at(buffer, written), lasting=lasting)
 
-    def keep(self, key: tuple[int, ...], data: bytes) -> None:
+    def keep(self, key: tuple[int, ...], data: bytes, *, lasting: bool = False) -> None:
         """Keep `data` as the read of `key`, dropping the least recently used reads beyond the
         count or the byte budget. A read larger than the whole budget is not kept."""
         if len(data) > self._budget:
@@ -78,9 +84,18 @@ class PromptStates:
             self.bytes -= len(old)
         self._saved[key] = data
         self.bytes += len(data)
+        if lasting:
+            self._lasting.add(key)
         while len(self._saved) > self._capacity or self.bytes > self._budget:
-            _, dropped = self._saved.popitem(last=False)
+            dropped_key, dropped = self._saved.popitem(last=False)
+            self._lasting.discard(dropped_key)
             self.bytes -= len(dropped)
+
+    def forget_conversations(self) -> None:
+        """Drop the reads that hold a conversation, keeping the system prompts': done when no
+        call is open, so an idle engine holds the same memory after a day of calls as before."""
+        for key in [k for k in self._saved if k not in self._lasting]:
+            self.bytes -= len(self._saved.pop(key))
 
     def load_best(self, model: Any, tokens: list[int]) -> None:
         """Load the saved read that shares the longest start with `tokens`, if it beats what
