@@ -92,7 +92,7 @@ def not_covered_rules(tutor: TutorProfile) -> str:
     if tutor.language == "zh":
         return (
             f"如果学生的消息前面有“{NOT_COVERED['zh']}”：如果是{tutor.subject}或学校里学的问题，"
-            "而且你确定答案，就先说“课程资料里没有这个，不过”，再用一两句话正确地回答；"
+            "而且你确定答案，就先说“课程资料里没有这个，不过，”，再用一两句话正确地回答；"
             f"如果和{tutor.subject}、学习都无关，就用一句友好的话说你是来帮忙学{tutor.subject}的；"
             "如果你不确定，或者问的是编造的东西或别人的隐私，就诚实地说你不知道。"
         )

@@ -166,6 +166,11 @@ async def speak_course_material(
         await asyncio.sleep(REFRESH_S if complete else RETRY_S)
 
 
+def _lead(language: str) -> str:
+    """The opening of an answer beyond the material (media_engine.answering)."""
+    return NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"])
+
+
 def _made(job: _Job) -> bool:
     return job.tts.stored(job.text, voice=job.voice, language=job.language)
 
@@ -175,7 +180,11 @@ def _know(sentences: list[tuple[_Job, list[str]]]) -> None:
     known_sentences finds them in replies the model writes)."""
     for job, chunks in sentences:
         if all(_made(replace(job, text=chunk)) for chunk in chunks):
-            job.tts.known_sentences(job.voice, job.language).add(job.text)
+            known = job.tts.known_sentences(job.voice, job.language)
+            if job.text == _lead(job.language):
+                known.add_opening(job.text)  # the model may write it itself
+            else:
+                known.add(job.text)
 
 
 async def _jobs(
@@ -195,6 +204,8 @@ async def _jobs(
         tts, voice = choose_tts(tutor.voice, models.tts, models.piper)
         for text in _fixed_chunks(tutor):
             ranked[_Job(tts, voice, tutor.language, text)] = 0
+        lead = _lead(tutor.language)
+        sentences.append((_Job(tts, voice, tutor.language, lead), opening_chunks(lead)))
         if tutor.kb_id is None:
             continue
         try:
@@ -219,7 +230,7 @@ def _fixed_chunks(tutor: TutorProfile) -> list[str]:
     and whole replies to personal questions and, for a course_only tutor, to
     questions the material does not cover."""
     language = tutor.language
-    opening = opening_chunks(NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"]))
+    opening = opening_chunks(_lead(language))
     said = [personal(language, tutor.subject), own_work(language)]
     if tutor.answer_policy == "course_only":
         said.append(dont_know(language, tutor.subject))

@@ -30,6 +30,9 @@ class SentenceIndex:
     def __init__(self) -> None:
         self._sorted: list[str] = []
         self._set: set[str] = set()
+        self.openings: list[str] = []
+        """Fixed openings of a reply ("课程资料里没有这个，不过，") whose chunks are made: the
+        model may write one itself, or the engine say it in the stream."""
 
     def add(self, sentence: str) -> None:
         sentence = _plain(sentence)
@@ -40,6 +43,11 @@ class SentenceIndex:
     def __len__(self) -> int:
         return len(self._set)
 
+    def add_opening(self, opening: str) -> None:
+        opening = _plain(opening)
+        if opening and opening not in self.openings:
+            self.openings.append(opening)
+
     def __contains__(self, sentence: str) -> bool:
         return _plain(sentence) in self._set
 
@@ -48,6 +56,18 @@ class SentenceIndex:
         text = _plain(text)
         i = bisect.bisect_left(self._sorted, text)
         return i < len(self._sorted) and self._sorted[i].startswith(text)
+
+
+def _opening_end(text: str, opening: str) -> int:
+    """Where `opening` (spaces made single) ends in `text`, which starts with it."""
+    seen = 0
+    for i, ch in enumerate(text):
+        if seen == len(opening):
+            return i
+        if ch.isspace() and (i == 0 or text[i - 1].isspace()):
+            continue
+        seen += 1
+    return len(text)
 
 
 class HoldingChunker:
@@ -63,8 +83,26 @@ class HoldingChunker:
         self._known = known
         self._held = ""
         self._holding = len(known) > 0  # the reply's start is a sentence's start
+        self._start: str | None = "" if known.openings else None  # held: may be an opening
 
     def push(self, piece: str) -> list[str]:
+        if self._start is None:
+            return self._push(piece)
+        self._start += piece
+        start = _plain(self._start).lstrip()
+        opening = next((o for o in self._known.openings if start.startswith(o)), None)
+        if opening is None and any(o.startswith(start) for o in self._known.openings):
+            return []  # still like an opening: wait for more
+        held, self._start = self._start.lstrip(), None
+        if opening is None:
+            return self._push(held)
+        # Cut as the engine's own opening is (`cut_short`): its chunks are made, and the
+        # model's first words after it are a short chunk of their own.
+        end = _opening_end(held, opening)
+        chunks = self._push(held[:end]) + self.cut_short()
+        return chunks + self._push(held[end:])
+
+    def _push(self, piece: str) -> list[str]:
         if self._holding:
             self._held += piece
             return self._settle()
@@ -125,22 +163,27 @@ class HoldingChunker:
         chunk = chunk.rstrip()
         return len(self._known) > 0 and self._sentence_end(chunk) == len(chunk)
 
+    def _released(self) -> list[str]:
+        """What was held as maybe an opening, pushed on as it is."""
+        held, self._start = self._start, None
+        return self._push(held) if held else []
+
     def end_sentence(self) -> list[str]:
         """`SpeechChunker.end_sentence`: the next sentence starts afresh (and may be known)."""
-        chunks = self._settle_all()
+        chunks = self._released() + self._settle_all()
         rest = self._chunker.end_sentence()
         self._holding = len(self._known) > 0
         return [*chunks, rest] if rest else chunks
 
     def cut_short(self) -> list[str]:
         """`SpeechChunker.cut_short`."""
-        chunks = self._settle_all()
+        chunks = self._released() + self._settle_all()
         rest = self._chunker.cut_short()
         return [*chunks, rest] if rest else chunks
 
     def flush(self) -> list[str]:
         """`SpeechChunker.flush`: the reply's end."""
-        chunks = self._settle_all()
+        chunks = self._released() + self._settle_all()
         rest = self._chunker.flush()
         return [*chunks, rest] if rest else chunks
 

@@ -108,3 +108,40 @@ def test_a_short_first_sentence_joins_the_next_unless_that_one_is_known() -> Non
         known = "当然可以。" + ZH_NOTES[0]
         chunks = _chunks(HoldingChunker(_index(ZH_NOTES)), _stream(known, seed))
         assert chunks == ["当然可以。", *said_chunks(ZH_NOTES[0])], (seed, chunks)
+
+
+def test_an_opening_the_model_writes_is_cut_as_the_engines_own() -> None:
+    from media_engine.chunking import opening_chunks
+
+    lead = "课程资料里没有这个，不过，"
+    index = _index(ZH_NOTES)
+    index.add_opening(lead)
+    reply = lead + "冰会浮在水面上，是因为冰的密度比水小。"
+    for seed in range(20):
+        chunks = _chunks(HoldingChunker(index), _stream(reply, seed))
+        assert "".join(chunks) == reply, seed
+        # "不过，" alone, its audio made ahead; the model's first words a short chunk after.
+        opening = opening_chunks(lead)
+        assert chunks[: len(opening)] == opening, (seed, chunks)
+        assert chunks[len(opening)] == "冰会浮在水面上，", (seed, chunks)
+    # The same as when the engine says the opening and then cuts short.
+    engine = HoldingChunker(_index(ZH_NOTES))
+    said = [c for p in _stream(lead, 0) for c in engine.push(p)] + engine.cut_short()
+    assert said == opening_chunks(lead)
+    # A reply that only starts like it goes on as usual, nothing lost.
+    other = "课程很有意思。" + ZH_NOTES[0]
+    for seed in range(10):
+        chunks = _chunks(HoldingChunker(index), _stream(other, seed))
+        assert "".join(chunks) == other and chunks[-1] == said_chunks(ZH_NOTES[0])[-1], seed
+
+
+def test_an_english_opening_is_found_between_words() -> None:
+    from media_engine.chunking import opening_chunks
+
+    lead = "That's not in our course notes, but"
+    index = _index(EN_NOTES)
+    index.add_opening(lead)
+    reply = f"{lead} bees make honey from nectar. They store it in wax cells."
+    chunks = _chunks(HoldingChunker(index), [w + " " for w in reply.split(" ")])
+    assert " ".join(chunks) == reply
+    assert chunks[: len(opening_chunks(lead))] == opening_chunks(lead)
