@@ -403,16 +403,28 @@ async def test_a_student_thinking_aloud_is_one_turn(make_rig: Any) -> None:
     assert metrics["endpoint"] == "smart_turn" and metrics["speculation_drops"] == 1
 
 
-async def test_words_that_stop_mid_sentence_hold_the_turn_open(make_rig: Any) -> None:
-    # "I think plants need" ... 1.2 s ... "sunlight": the audio model hears an end at the
-    # pause, the transcript does not.
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # The audio model hears an end at the pause, the transcript does not.
+        ("I think plants need", "sunlight."),
+        # Complete to the audio model and to the question mark, but a first question that
+        # asks about something not yet said.
+        ("Can you tell me why?", "the sky is blue?"),
+    ],
+)
+async def test_words_that_stop_mid_sentence_hold_the_turn_open(
+    make_rig: Any, first: str, second: str
+) -> None:
+    # The first words ... 1.2 s ... the rest: one turn, answered once.
     audio = np.concatenate([silence(0.3), tone(0.6), silence(1.2), tone(0.4), silence(1.0)])
-    asr = FakeASR("I think plants need", "sunlight.")
+    asr = FakeASR(first, second)
     rig: Rig = await make_rig(
         audio, llm=ScriptedLLM("Yes!"), asr=asr, detector=ScriptedDetector(0.9)
     )
     await rig.channel.wait_for("tts", state="end", timeout=15)
-    assert [t["text"] for t in rig.store.of("user")] == ["I think plants need sunlight."]
+    (user,) = rig.store.of("user")
+    assert user["text"].startswith(first.rstrip("?")) and user["text"].endswith(second)
     assert len(rig.llm.requests) == 1 and len(rig.channel.events("text")) == 1
 
 
@@ -521,17 +533,3 @@ def test_a_question_word_said_last_after_telling_waits_in_the_first_turn() -> No
         "为什么？",
     ]:
         assert not sounds_unfinished(text, first_turn=True), text
-
-
-async def test_a_first_question_that_stops_at_why_holds_the_turn_open(make_rig: Any) -> None:
-    # "Can you tell me why?" ... 1.2 s ... "the sky is blue?": complete to the audio model and
-    # to the question mark, but it asks about something not yet said.
-    audio = np.concatenate([silence(0.3), tone(0.6), silence(1.2), tone(0.4), silence(1.0)])
-    asr = FakeASR("Can you tell me why?", "the sky is blue?")
-    rig: Rig = await make_rig(
-        audio, llm=ScriptedLLM("Yes!"), asr=asr, detector=ScriptedDetector(0.9)
-    )
-    await rig.channel.wait_for("tts", state="end", timeout=15)
-    (user,) = rig.store.of("user")
-    assert user["text"].startswith("Can you tell me why") and user["text"].endswith("blue?")
-    assert len(rig.llm.requests) == 1 and len(rig.channel.events("text")) == 1
