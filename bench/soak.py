@@ -68,6 +68,9 @@ class Sample:
     """The model's saved prompt reads (a cache bounded at 48 MB): part of the heap held."""
     phrases_mb: float = 0.0
     """The synthesizers' kept phrases (bounded by count): part of the heap held."""
+    database_mb: float = 0.0
+    """SQLite's page caches (2 MB a pooled connection), which fill as the database grows:
+    part of the heap held."""
 
 
 def status(pid: int) -> dict[str, int]:
@@ -107,6 +110,7 @@ async def sample(http: aiohttp.ClientSession, server: Server, at: float, done: i
         python_blocks=int(engine.get("python_blocks", 0)),
         prompt_reads_mb=caches.get("prompt_reads", 0.0),
         phrases_mb=caches.get("phrases", 0.0),
+        database_mb=caches.get("database", 0.0),
     )
 
 
@@ -256,6 +260,7 @@ async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[st
         "python_blocks": last.python_blocks - first.python_blocks,
         "prompt_reads_mb": round(last.prompt_reads_mb - first.prompt_reads_mb, 1),
         "phrases_mb": round(last.phrases_mb - first.phrases_mb, 1),
+        "database_mb": round(last.database_mb - first.database_mb, 1),
     }
     return {
         "minutes": args.minutes,
@@ -292,6 +297,7 @@ def table(report: dict[str, Any]) -> str:
         ("python_blocks", ""),
         ("prompt_reads_mb", ""),
         ("phrases_mb", ""),
+        ("database_mb", ""),
     ):
         rows.append(
             f"{key:14} {first[key]:>14} {last[key]:>12} {report['growth'][key]:>8}   {goal}"

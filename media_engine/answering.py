@@ -112,6 +112,11 @@ NOT_COVERED = {"en": "(Not in the course material.)", "zh": "（课程资料里�
 NOT_COVERED_LEAD = {"en": "That's not in our course notes, but", "zh": "课程资料里没有这个，不过，"}
 
 
+def not_covered_lead(language: str) -> str:
+    """The words an answer beyond the material opens with, in `language`."""
+    return NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"])
+
+
 def own_work(language: str) -> str:
     if language == "zh":
         return "我看不到你的作业和成绩。你把题目念给我听，我们一起来做吧。"
@@ -216,7 +221,7 @@ def opening(decided: Plan, question: str, language: str, said: str) -> str | Non
     if not looks_like_question(question):
         return None
     if decided.route == "general":
-        return NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"])
+        return not_covered_lead(language)
     if decided.route != "material":
         return None
     # The student's own words first: a question taken for a follow-up ("How do plants make

@@ -194,7 +194,8 @@ def engine_health(app: web.Application) -> dict[str, object]:
         # held there that grow with calls are Python objects kept (not fragmentation).
         "python_blocks": sys.getallocatedblocks(),
         # The bounded caches, which grow to their size over the first calls (the soak tells
-        # that from a leak): the model's saved prompt reads and the synthesizers' phrases.
+        # that from a leak): the model's saved prompt reads, the synthesizers' phrases and
+        # SQLite's page caches (the process's, signaling's too where it runs here).
         "caches_mb": caches_mb(runtime),
     }
 
@@ -207,6 +208,7 @@ def caches_mb(runtime: EngineRuntime) -> dict[str, float]:
     return {
         "prompt_reads": round(runtime.llm.cached_bytes() / 2**20, 1),
         "phrases": round(sum(t.kept_bytes() for t in synthesizers) / 2**20, 1),
+        "database": round(memory.sqlite_bytes() / 2**20, 1),
     }
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from knowledge.errors import KnowledgeError
 from knowledge.prompt import dont_know, spoken_sentences
 from knowledge.retriever import Retriever
-from media_engine.answering import NOT_COVERED_LEAD, own_work, personal
+from media_engine.answering import not_covered_lead, own_work, personal
 from media_engine.chunking import opening_chunks, reply_chunks, said_chunks
 from media_engine.runtime import EngineRuntime
 from media_engine.speech_store import SpeechStore
@@ -166,11 +166,6 @@ async def speak_course_material(
         await asyncio.sleep(REFRESH_S if complete else RETRY_S)
 
 
-def _lead(language: str) -> str:
-    """The opening of an answer beyond the material (media_engine.answering)."""
-    return NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"])
-
-
 def _made(job: _Job) -> bool:
     return job.tts.stored(job.text, voice=job.voice, language=job.language)
 
@@ -181,7 +176,7 @@ def _know(sentences: list[tuple[_Job, list[str]]]) -> None:
     for job, chunks in sentences:
         if all(_made(replace(job, text=chunk)) for chunk in chunks):
             known = job.tts.known_sentences(job.voice, job.language)
-            if job.text == _lead(job.language):
+            if job.text == not_covered_lead(job.language):
                 known.add_opening(job.text)  # the model may write it itself
             else:
                 known.add(job.text)
@@ -204,7 +199,7 @@ async def _jobs(
         tts, voice = choose_tts(tutor.voice, models.tts, models.piper)
         for text in _fixed_chunks(tutor):
             ranked[_Job(tts, voice, tutor.language, text)] = 0
-        lead = _lead(tutor.language)
+        lead = not_covered_lead(tutor.language)
         sentences.append((_Job(tts, voice, tutor.language, lead), opening_chunks(lead)))
         if tutor.kb_id is None:
             continue
@@ -230,7 +225,7 @@ def _fixed_chunks(tutor: TutorProfile) -> list[str]:
     and whole replies to personal questions and, for a course_only tutor, to
     questions the material does not cover."""
     language = tutor.language
-    opening = opening_chunks(_lead(language))
+    opening = opening_chunks(not_covered_lead(language))
     said = [personal(language, tutor.subject), own_work(language)]
     if tutor.answer_policy == "course_only":
         said.append(dont_know(language, tutor.subject))

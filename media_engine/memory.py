@@ -95,6 +95,36 @@ def heap() -> dict[str, float] | None:
     }
 
 
+def _sqlite_status() -> Any:
+    """sqlite3_status64 of the SQLite library Python's sqlite3 module is linked to (the same
+    library, so the same counters), or None where it cannot be found."""
+    import sqlite3  # noqa: F401  (loads the library, so the name below finds the same one)
+
+    for name in ("libsqlite3.so.0", ctypes.util.find_library("sqlite3")):
+        if name is None:
+            continue
+        try:
+            return ctypes.CDLL(name).sqlite3_status64
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+_SQLITE_STATUS = _sqlite_status()
+_SQLITE_MEMORY_USED = 0  # SQLITE_STATUS_MEMORY_USED
+
+
+def sqlite_bytes() -> int:
+    """What SQLite holds in the C heap: mostly each connection's page cache (up to 2 MB by
+    default), which fills as the database grows; 0 where SQLite is not in use or cannot say."""
+    if _SQLITE_STATUS is None:
+        return 0
+    current, highest = ctypes.c_int64(), ctypes.c_int64()
+    if _SQLITE_STATUS(_SQLITE_MEMORY_USED, ctypes.byref(current), ctypes.byref(highest), 0):
+        return 0
+    return int(current.value)
+
+
 def freeze_startup() -> None:
     """Move every object alive now (the models, the libraries, the app) out of the collector's
     sight: for a process that has finished starting and will live long. Not for a test process

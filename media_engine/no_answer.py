@@ -15,7 +15,7 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 from knowledge.prompt import dont_know, terms
-from media_engine.answering import NOT_COVERED, NOT_COVERED_LEAD, Plan
+from media_engine.answering import NOT_COVERED, Plan, not_covered_lead
 from media_engine.chunking import word_pieces
 from media_engine.fact_guard import SENTENCE_END, at_most_sentences
 from media_engine.tutor import TutorProfile
@@ -79,7 +79,7 @@ async def beyond_material(
         for piece in word_pieces(dont_know(language, tutor.subject)):
             yield piece
         return
-    lead = NOT_COVERED_LEAD.get(language, NOT_COVERED_LEAD["en"])
+    lead = not_covered_lead(language)
     for piece in word_pieces(lead):
         yield piece
     generated = generate(

@@ -188,3 +188,31 @@ async def test_with_no_call_open_only_the_system_prompts_reads_are_kept(real_llm
     await llm.forget_conversations()
     assert list(llm.states._saved) == [tuple(llm._tokens([SYSTEM]))]
     assert llm.cached_bytes() == len(llm.states._saved[tuple(llm._tokens([SYSTEM]))])
+
+
+async def test_a_system_prompt_read_cut_short_goes_with_the_calls(real_llm: LLM) -> None:
+    from media_engine.llm.llama_states import PromptStates
+
+    llm = cast(LlamaCppLLM, real_llm)
+    llm.states = PromptStates()
+    model = llm._load()
+    evaluate = model.eval
+
+    def one_step_then_stop(tokens: list[int]) -> None:
+        evaluate(tokens)
+        llm.stop_reading_ahead()  # as a reply asked for meanwhile does
+
+    model.eval = one_step_then_stop  # type: ignore[method-assign]
+    try:
+        await llm.prefill([TUTOR_A])
+    finally:
+        del model.eval
+    cut = tuple(model.input_ids[: model.n_tokens])
+    assert 0 < len(cut) < len(llm._tokens([TUTOR_A]))
+    assert list(llm.states._saved) == [cut]
+    await llm.forget_conversations()
+    assert not llm.states._saved  # kept as a system prompt's, it would have stayed for good
+
+    await llm.prefill([TUTOR_A])  # read whole: this one stays
+    await llm.forget_conversations()
+    assert list(llm.states._saved) == [tuple(llm._tokens([TUTOR_A]))]

@@ -43,3 +43,17 @@ def test_when_no_call_is_open_only_the_system_prompts_reads_stay() -> None:
     states.keep((1,), bytes(100))  # read again, as a conversation's start
     states.forget_conversations()
     assert list(states._saved) == [(5,)] and states.bytes == 300
+
+
+def test_a_read_another_goes_on_from_is_dropped() -> None:
+    states = PromptStates(capacity=8, budget=10_000)
+    states.keep((1, 2), bytes(100))  # a system prompt read part way, then cut short
+    states.keep((1, 2, 3, 4), bytes(200), lasting=True)  # the whole of it, read later
+    assert list(states._saved) == [(1, 2, 3, 4)] and states.bytes == 200
+    states.keep((1, 2, 3, 4, 5), bytes(300))  # a conversation: the system prompt's read stays
+    states.keep((1, 2, 3, 4, 5, 6), bytes(400))  # the same conversation, one turn on
+    states.keep((1, 7), bytes(50))  # shares a start only: both stay
+    assert list(states._saved) == [(1, 2, 3, 4), (1, 2, 3, 4, 5, 6), (1, 7)]
+    assert states.bytes == 650
+    states.forget_conversations()
+    assert list(states._saved) == [(1, 2, 3, 4)] and states.bytes == 200

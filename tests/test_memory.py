@@ -66,6 +66,22 @@ def test_heap_counts_what_is_held_apart_from_what_is_free() -> None:
     assert freed["free_mb"] - held["free_mb"] > mib * 0.9
 
 
+def test_sqlite_memory_follows_a_connections_page_cache(tmp_path: Any) -> None:
+    import sqlite3
+
+    before = memory.sqlite_bytes()
+    db = sqlite3.connect(tmp_path / "pages.db")
+    try:
+        db.execute("CREATE TABLE t (x TEXT)")
+        db.executemany("INSERT INTO t VALUES (?)", [("a" * 200,)] * 20_000)
+        db.commit()
+        # Some 4 MB of rows: the connection's cache fills to its 2 MB.
+        assert memory.sqlite_bytes() - before > 1_000_000
+    finally:
+        db.close()
+    assert memory.sqlite_bytes() - before < 100_000  # closed, its cache went with it
+
+
 async def test_health_reports_the_heap(client: TestClient[Any, Any]) -> None:
     health = await (await client.get("/health")).json()
     heap = health["engine"]["heap"]
@@ -73,7 +89,7 @@ async def test_health_reports_the_heap(client: TestClient[Any, Any]) -> None:
     # Python's own allocator: this process holds many thousands of objects.
     assert health["engine"]["python_blocks"] > 10_000
     caches = health["engine"]["caches_mb"]
-    assert set(caches) == {"prompt_reads", "phrases"} and min(caches.values()) >= 0
+    assert set(caches) == {"prompt_reads", "phrases", "database"} and min(caches.values()) >= 0
 
 
 async def test_the_bounded_caches_tell_their_size(tmp_path: Any) -> None:

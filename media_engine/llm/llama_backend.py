@@ -159,7 +159,11 @@ class LlamaCppLLM(LLM):
                 break  # what was read is kept all the same: the next prompt may start with it
             self._fit_threads(model)
             model.eval(tokens[start : start + PREFILL_STEP])
-        self.states.save(model, lasting=all(m["role"] == "system" for m in messages))
+        # Only a whole system prompt's read outlasts its call: one cut short by a reply is a
+        # start another read will go on from, and kept as lasting it would stay for good.
+        whole = int(model.n_tokens) == len(tokens)
+        system = all(m["role"] == "system" for m in messages)
+        self.states.save(model, lasting=whole and system)
 
     def _fit_threads(self, model: Any) -> None:
         """One thread while speech is synthesized beside the model, all of them otherwise."""

@@ -86,10 +86,25 @@ class PromptStates:
         self.bytes += len(data)
         if lasting:
             self._lasting.add(key)
+        self._drop_extended(key)
         while len(self._saved) > self._capacity or self.bytes > self._budget:
             dropped_key, dropped = self._saved.popitem(last=False)
             self._lasting.discard(dropped_key)
             self.bytes -= len(dropped)
+
+    def _drop_extended(self, key: tuple[int, ...]) -> None:
+        """Drop the reads `key` goes on from: whatever prompt one of them starts, `key` starts
+        it as far or further, so they would never be loaded again. A system prompt's read
+        stays beside a conversation's, which goes when the call ends."""
+        lasting = key in self._lasting
+        for other in list(self._saved):
+            if (
+                len(other) < len(key)
+                and key[: len(other)] == other
+                and (lasting or other not in self._lasting)
+            ):
+                self.bytes -= len(self._saved.pop(other))
+                self._lasting.discard(other)
 
     def forget_conversations(self) -> None:
         """Drop the reads that hold a conversation, keeping the system prompts': done when no
