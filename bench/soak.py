@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import STUDENT, Server, rss_mb, running_server  # noqa: E402
+from bench.common import STUDENT, Server, rss_mb, running_server, wait_material  # noqa: E402
 from bench.latency import speak  # noqa: E402
 from media_engine.manager import LATE_TRIM_S  # noqa: E402
 from virtual_tutor.client import Api, CallConnection, ClientError  # noqa: E402
@@ -209,6 +209,9 @@ async def soak(args: argparse.Namespace, question: NDArray[np.int16]) -> dict[st
     # No keep-alive: a pooled connection is a descriptor in the server that is the client's.
     connector = aiohttp.TCPConnector(force_close=True)
     async with running_server(**env) as server, aiohttp.ClientSession(connector=connector) as http:
+        # What the server does once after start (the material read in, the tutors' prompts
+        # read, the course material spoken ahead) is start-up, not what calls leave behind.
+        await wait_material(http, server.url, timeout=1800)
         started = time.monotonic()
         tally = {"calls": 0, "failed": 0}
         # A warm-up first, as many calls at once as later, for --warm-minutes: the first calls
