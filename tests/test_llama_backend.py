@@ -216,3 +216,48 @@ async def test_a_system_prompt_read_cut_short_goes_with_the_calls(real_llm: LLM)
     await llm.prefill([TUTOR_A])  # read whole: this one stays
     await llm.forget_conversations()
     assert list(llm.states._saved) == [tuple(llm._tokens([TUTOR_A]))]
+
+
+HISTORY: list[ChatMessage] = []
+for _question, _answer in (
+    ("What is photosynthesis?", "It is how plants make food from light, water and air."),
+    ("Why is the sky blue?", "Air scatters blue sunlight the most, so the sky looks blue."),
+    ("What is gravity?", "Gravity is the pull between masses. It keeps us on the ground."),
+    ("What is evaporation?", "It is a liquid turning into a gas, like water in the sun."),
+    ("How do bees make honey?", "They collect nectar and fan it until it thickens."),
+    ("What is a food chain?", "It shows who eats whom, from plants to animals."),
+):
+    HISTORY += [{"role": "user", "content": _question}, {"role": "assistant", "content": _answer}]
+RAINBOW: ChatMessage = {"role": "user", "content": "How is a rainbow made?"}
+
+
+async def test_a_history_that_drops_its_oldest_messages_is_not_read_again(
+    real_llm: LLM,
+) -> None:
+    llm = cast(LlamaCppLLM, real_llm)
+    moved = [TUTOR_A, *HISTORY[6:], RAINBOW]  # the call's prompt once its window moved on
+    await llm.prefill(OTHER)
+    cold = await _reply(llm, moved)
+
+    await llm.prefill([TUTOR_A, *HISTORY])  # read after the last reply, before the window moved
+    model = llm._model
+    read: list[int] = []
+    evaluate = model.eval
+
+    def counting(tokens: list[int]) -> None:
+        read.extend(tokens)
+        evaluate(tokens)
+
+    model.eval = counting  # type: ignore[method-assign]
+    try:
+        warm = await _reply(llm, moved)
+    finally:
+        del model.eval
+    # The six messages left out are taken out of the cache and the rest moved up: only the
+    # new question is read, not the whole history again.
+    # (Each word the model writes is read too: at most GREEDY's 24.)
+    question = len(llm._tokens(moved)) - len(llm._tokens([TUTOR_A, *HISTORY[6:]]))
+    assert len(read) <= question + GREEDY.max_tokens + 1
+    assert len(llm._tokens(moved)) - question > 100  # the history it did not read again
+    # A cache moved up is not exactly a fresh read, but the model answers the same way.
+    assert warm.split()[:3] == cold.split()[:3]

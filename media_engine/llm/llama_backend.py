@@ -186,6 +186,9 @@ class LlamaCppLLM(LLM):
         common = int(differ[0]) if differ.size else n
         if common == len(tokens) and common == len(held):
             return common  # all of it is read already
+        closed = _close_gap(model, tokens, common)
+        if closed > common:
+            return closed
         common = min(common, len(tokens) - 1)  # the last token is read again for its logits
         if common <= 0 or not model._ctx.kv_cache_seq_rm(-1, common, -1):
             model.reset()
@@ -283,6 +286,41 @@ class LlamaCppLLM(LLM):
 
 
 _WARM = GenerationOptions(max_tokens=1, temperature=0.0)
+# A block the prompt dropped is found by the PROBE tokens that follow it, and closed up only
+# when that spares reading at least MIN_KEPT tokens.
+PROBE = 8
+MIN_KEPT = 32
+
+
+def _close_gap(model: Any, tokens: list[int], common: int) -> int:
+    """When `tokens` is what the model holds with a block left out after their first `common`
+    tokens (a long call's history, whose oldest messages the prompt drops), take the block out
+    of the cache and move what followed it back, instead of reading all that again: the
+    context shift llama.cpp's own server does. What was moved was read with the block before
+    it, so it is not exactly what a fresh read gives; the model answers as well (tested), and
+    a prompt read again whole costs seconds on 2 cores. Returns the tokens the cache now
+    holds of `tokens`: `common` where there is no such block."""
+    held = np.asarray(model._input_ids)
+    want = np.asarray(tokens, dtype=held.dtype)
+    if common == 0 or common + PROBE > min(len(held), len(want)):
+        return common
+    windows = np.lib.stride_tricks.sliding_window_view(held[common:], PROBE)
+    for hit in np.flatnonzero((windows == want[common : common + PROBE]).all(axis=1)):
+        start = common + int(hit)
+        rest = held[start:]
+        size = min(len(rest), len(want) - 1 - common)  # the last token is read for its logits
+        differ = np.flatnonzero(rest[:size] != want[common : common + size])
+        kept = int(differ[0]) if differ.size else size
+        if kept < MIN_KEPT:
+            continue
+        ctx = model._ctx
+        if not (ctx.kv_cache_seq_rm(0, start + kept, -1) and ctx.kv_cache_seq_rm(0, common, start)):
+            return common  # the caller drops the rest and reads it
+        ctx.kv_cache_seq_shift(0, start, start + kept, common - start)
+        model.input_ids[common : common + kept] = want[common : common + kept]
+        model.n_tokens = common + kept
+        return common + kept
+    return common
 
 
 def _formatter(model: Any) -> Any:
