@@ -272,7 +272,8 @@ _DANGLING_ZH = (
 # said something, "Can you tell me why?" asks about that; before, the student is thinking.
 _ASKING_EN = frozenset("tell explain know wonder ask understand show".split())
 _QUESTION_EN = frozenset("why how what where when which who whether".split())
-_ASKING_ZH = ("告诉我", "知道", "解释", "讲讲", "说说", "想问")
+# "想知道" only: "我不知道为什么" ("I don't know why") is a statement, said whole.
+_ASKING_ZH = ("告诉我", "想知道", "解释", "讲讲", "说说", "想问")
 _QUESTION_ZH = ("为什么", "怎么", "怎样", "如何", "是什么", "什么")
 
 

@@ -531,5 +531,6 @@ def test_a_question_word_said_last_after_telling_waits_in_the_first_turn() -> No
         "I know why.",
         "I don't know how.",
         "为什么？",
+        "我不知道为什么。",
     ]:
         assert not sounds_unfinished(text, first_turn=True), text
