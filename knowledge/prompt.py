@@ -14,6 +14,7 @@ import unicodedata
 from knowledge.chunking import split_sentences
 from knowledge.index import Passage
 from knowledge.text import ZH_STOP, has_cjk, jieba_cut, jieba_words, tokens
+from knowledge.vocabulary import zipf
 
 OPEN = "<<<SOURCE {n}: {source}>>>"
 CLOSE = "<<<END SOURCE {n}>>>"
@@ -99,7 +100,8 @@ def lead_sentence(passages: list[Passage], question: str, said: str = "") -> str
     best, score = None, max(1, math.ceil(LEAD_COVERAGE * len(asked))) - 1
     for passage in passages[:PROMPT_PASSAGES]:
         for sentence in spoken_sentences(passage.text):
-            if not all(term in sentence for term in required):
+            held = sentence if has_cjk(question) else terms(sentence)
+            if not all(term in held for term in required):
                 continue
             shared = _shared(asked, sentence)
             if shared > score and _says_it_alone(sentence):
@@ -114,7 +116,11 @@ def _asked(question: str) -> tuple[set[str], set[str]]:
     Chinese, jieba's words, and the ones a sentence must hold are the question's nouns of two
     characters or more (what it asks about: "钝角", not only "角") and its numbers' digits."""
     if not has_cjk(question):
-        return terms(question), set()
+        # The question's least common word is what it is about ("float" in "Why does ice
+        # float on water?"): a sentence of ice and water without it does not answer it.
+        asked_en = terms(question)
+        rarest = min(asked_en, key=lambda t: (zipf()(t, "en"), t), default=None)
+        return asked_en, set() if rarest is None else {rarest}
     asked: set[str] = set()
     required: set[str] = set()
     for word, tag in jieba_words()(unicodedata.normalize("NFKC", question)):

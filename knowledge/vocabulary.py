@@ -40,9 +40,9 @@ def hotwords(texts: list[str], language: str, *, limit: int = 40) -> str:
         counts, forms = _english_words(texts)
     else:
         return ""
-    zipf = _zipf()
+    frequency = zipf()
     # Counter.most_common keeps first-seen order among equal counts: the result is stable.
-    picked = [w for w, _ in counts.most_common() if zipf(w, language) < MAX_ZIPF][:limit]
+    picked = [w for w, _ in counts.most_common() if frequency(w, language) < MAX_ZIPF][:limit]
     return " ".join(forms[w] if forms else w for w in picked)
 
 
@@ -85,7 +85,8 @@ def chinese_words(texts: Iterable[str]) -> Counter[str]:
 
 
 @functools.cache
-def _zipf() -> Callable[[str, str], float]:
+def zipf() -> Callable[[str, str], float]:
+    """wordfreq's Zipf frequency of a word in a language (0 for words it does not know)."""
     import wordfreq
 
     return wordfreq.zipf_frequency

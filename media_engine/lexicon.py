@@ -4,12 +4,11 @@ speech recognition — instead of letting the model invent an explanation for it
 
 from __future__ import annotations
 
-import functools
 import re
-from collections.abc import Callable
 
 from knowledge.homophones import Homophones
 from knowledge.text import in_jieba_dictionary, jieba_words
+from knowledge.vocabulary import zipf
 
 # wordfreq knows a word when it was seen often enough to be listed at all; a Zipf frequency of
 # 1.0 is about once per hundred million words, rarer than "chlorophyll" (2.6) or "mitochondria"
@@ -23,18 +22,10 @@ _HAN_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 _FUNCTION_ENDINGS = frozenset("是的了在有和就都也吗呢吧啊到")
 
 
-@functools.cache
-def _zipf() -> Callable[[str, str], float]:
-    import wordfreq
-
-    zipf: Callable[[str, str], float] = wordfreq.zipf_frequency
-    return zipf
-
-
 def known_word(word: str, language: str) -> bool:
     """Whether `word` is a word of `language` that people use. Blocking on first use (loads the
     word list, ~0.3 s); `warm` does that at start."""
-    return _zipf()(word, language) >= MIN_ZIPF
+    return zipf()(word, language) >= MIN_ZIPF
 
 
 def unknown_words(question: str, language: str) -> list[str]:

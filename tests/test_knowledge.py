@@ -289,6 +289,10 @@ def test_a_reply_opens_with_the_notes_sentence_that_answers() -> None:
     zh = passage("水循环是指地球上的水不断运动和变化的过程。太阳照射海洋，水受热蒸发。")
     assert lead_sentence([zh], "水是怎么循环的？") == "水循环是指地球上的水不断运动和变化的过程。"
     assert lead_sentence([], asked) is None
+    # A sentence of two of the question's three words, but not the one it is about.
+    change = passage("Ice can melt into water and the water can freeze again.")
+    assert lead_sentence([change], "Why does ice float on water?") is None
+    assert lead_sentence([change], "Can ice melt into water?") == change.text
     # A question in the notes (a heading, an exercise) answers nothing, however alike.
     circle = passage("圆的面积怎么算？圆的面积等于圆周率乘半径的平方。")
     assert lead_sentence([circle], "圆的面积怎么算？") == "圆的面积等于圆周率乘半径的平方。"
