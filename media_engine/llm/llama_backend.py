@@ -28,7 +28,7 @@ from core import metrics
 from core.mapped_files import page_in
 from media_engine import cores
 from media_engine.llm.base import LLM, ChatMessage, GenerationOptions, LLMError
-from media_engine.llm.llama_states import PromptStates
+from media_engine.llm.llama_states import PromptStates, common_prefix
 
 log = logging.getLogger(__name__)
 
@@ -309,8 +309,7 @@ def _close_gap(model: Any, tokens: list[int], common: int) -> int:
         start = common + int(hit)
         rest = held[start:]
         size = min(len(rest), len(want) - 1 - common)  # the last token is read for its logits
-        differ = np.flatnonzero(rest[:size] != want[common : common + size])
-        kept = int(differ[0]) if differ.size else size
+        kept = common_prefix(rest[:size], want[common : common + size])
         if kept < MIN_KEPT:
             continue
         ctx = model._ctx

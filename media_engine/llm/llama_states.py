@@ -28,7 +28,7 @@ BUDGET_BYTES = 48 * 1024 * 1024
 MIN_GAIN = 16
 
 
-def common_prefix(held: Any, tokens: list[int]) -> int:
+def common_prefix(held: Any, tokens: Any) -> int:
     """How many tokens `held` and `tokens` share from their start."""
     n = min(len(held), len(tokens))
     if n == 0:
