@@ -108,10 +108,24 @@ class LoopGuard:
             late = woke - before - 0.02
             if late > 0.2:
                 # The thread's wake that ends the same stall may come a moment after ours.
-                await asyncio.sleep(0.05)
-                process = max((w for t, w in list(self._wakes) if before <= t), default=0.0)
+                for _ in range(200):  # up to 2 s on a loaded machine
+                    if self._woke_after(woke):
+                        break
+                    await asyncio.sleep(0.01)
+                # A stall can come in pieces (a C call, a moment's release, another call): the
+                # thread may get the GIL between them and the loop not, so it is the sum of the
+                # thread's lateness over the same span that the whole process was held up.
+                process = 0.0
+                for t, w in list(self._wakes):
+                    if t >= before:
+                        process += w
+                    if t > woke:  # the wake that ends our stall: later ones are not ours
+                        break
                 late -= min(process, late)
             self.stalls.append(late)
+
+    def _woke_after(self, moment: float) -> bool:
+        return bool(self._wakes) and self._wakes[-1][0] > moment
 
     def process_stall(self) -> float:
         """The thread's longest lateness: how long the whole process was held up at once."""
