@@ -2,7 +2,8 @@
 
 A backend implements only `_transcribe`, a blocking call. The base runs it on the model's own
 single thread, so one model never runs twice at once and never on the event loop, and it keeps
-partial transcripts best-effort: a partial is skipped, not queued, while the model is busy.
+partial transcripts best-effort: a partial is skipped, not queued, while the model is busy,
+and not made at all by a model too slow for one to be worth it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,14 @@ log = logging.getLogger(__name__)
 
 # Whisper writes Chinese in either script; a prompt in simplified characters keeps it there.
 _PROMPTS = {"zh": "以下是普通话的句子。"}
+# A partial transcript is worth its cost only while it cannot hold up the final one: the final
+# starts when the student's speech dips (64 ms into silence), and a partial already running then
+# makes it wait. One that costs no more than this (about the pause the turn is judged at) is
+# done by the time the turn is; a recogniser slower than that (Whisper base on Chinese, 2 CPU
+# cores: 0.35-0.6 s) makes no partials, and the student's words show once they stop.
+PARTIAL_BUDGET_S = 0.25
+# How quickly the running estimate of a transcription's cost follows the latest one.
+COST_WEIGHT = 0.3
 # Chinese speech runs up to ~6 tokens a second in Whisper's vocabulary; English fewer.
 TOKENS_PER_SECOND = 8
 MAX_TOKENS = 200
@@ -56,11 +65,18 @@ class ASR(abc.ABC):
         # One worker: the model runs one utterance at a time and the rest wait their turn.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
         self._in_flight = 0
+        self.cost_s = 0.0
+        """What a transcription has cost lately (seconds of compute; 0 before the first)."""
 
     @property
     def busy(self) -> bool:
         """True while a transcription runs or waits; partials are skipped then."""
         return self._in_flight > 0
+
+    @property
+    def makes_partials(self) -> bool:
+        """Whether a partial transcript is cheap enough not to hold up a final one."""
+        return self.cost_s <= PARTIAL_BUDGET_S
 
     async def transcribe(
         self,
@@ -75,7 +91,7 @@ class ASR(abc.ABC):
         A partial returns None at once when the model is busy. `hotwords` (terms the speaker
         is likely to use, separated by spaces) go to the backend as a hint.
         """
-        if partial and self.busy:
+        if partial and (self.busy or not self.makes_partials):
             return None
         loop = asyncio.get_running_loop()
         job = self._executor.submit(self._timed, audio, language, partial, hotwords)
@@ -89,6 +105,13 @@ class ASR(abc.ABC):
         except Exception as exc:
             log.exception("%s failed", self.name)
             raise ASRError(f"speech recognition failed ({type(exc).__name__})") from exc
+        # Finals too: one comes every turn, so the estimate follows the machine's load, and a
+        # recogniser that got faster makes partials again.
+        self.cost_s = (
+            compute_s
+            if not self.cost_s
+            else (COST_WEIGHT * compute_s + (1 - COST_WEIGHT) * self.cost_s)
+        )
         return Transcript(text=text.strip(), compute_s=compute_s)
 
     def _job_done(self) -> None:

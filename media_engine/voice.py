@@ -214,6 +214,8 @@ class VoicePipeline:
             self._stream.expect_answer = self.call.conversation.asked_question()
 
     def _maybe_partial(self, utterance: Utterance, audio: Samples) -> None:
+        if not self._asr.makes_partials:
+            return  # a partial from this recogniser would hold up the final transcript
         if self._asr.busy or (utterance.partial is not None and not utterance.partial.done()):
             return  # best-effort: a partial never queues behind another transcription
         utterance.partial = self._tasks.spawn(self._send_partial(utterance, audio), name="partial")

@@ -13,13 +13,14 @@ import pytest
 import soxr
 
 from core.settings import Settings
+from media_engine.asr import PARTIAL_BUDGET_S
 from media_engine.audio import ASR_RATE, OUT_RATE, Samples
 from media_engine.tts import TTSError, choose_tts, clean_for_speech, espeak_language, sayable
 from media_engine.tts_piper import PiperTTS
 from media_engine.turn_detector import SmartTurn
 from media_engine.voice import VoiceFactory, create_voice_factory
 from media_engine.voice_models import VoiceModels
-from tests.voice_helpers import MODELS_DIR, espeak, rms
+from tests.voice_helpers import MODELS_DIR, FakeASR, espeak, rms
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +64,30 @@ async def test_tiny_en_transcribes_an_espeak_question(models: VoiceModels) -> No
     print(f"tiny.en: {transcript.compute_s:.2f} s for {len(audio) / ASR_RATE:.1f} s of speech")
     words = transcript.text.lower()
     assert "photosynthesis" in words and "plants" in words
+
+
+async def test_a_recogniser_too_slow_for_partials_makes_none_until_it_is_fast_again() -> None:
+    """A partial running when the student stops holds up the final transcript: one that
+    costs more than the turn's judging pause is not worth making (Whisper base on Chinese,
+    2 cores), and the estimate follows the finals, so a faster machine makes them again."""
+    audio = np.zeros(ASR_RATE, dtype=np.float32)
+    asr = FakeASR(delay=PARTIAL_BUDGET_S + 0.15)
+    try:
+        assert asr.makes_partials  # nothing known yet: the first partial is tried
+        assert await asr.transcribe(audio, language="zh", partial=True) is not None
+        assert not asr.makes_partials
+        assert await asr.transcribe(audio, language="zh", partial=True) is None
+        assert asr.partials == 1
+        asr.delay = 0.0
+        finals = 0
+        while not asr.makes_partials:
+            assert await asr.transcribe(audio, language="zh") is not None
+            finals += 1
+            assert finals < 20, asr.cost_s
+        assert await asr.transcribe(audio, language="zh", partial=True) is not None
+        assert asr.partials == 2
+    finally:
+        await asr.aclose()
 
 
 @pytest.mark.models
