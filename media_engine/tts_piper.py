@@ -95,7 +95,7 @@ class PiperTTS(TTS):
         return trim_silence(audio, self.sample_rate), self.sample_rate
 
 
-@functools.cache
+@functools.cache  # once per process: the wrapper must not wrap itself
 def release_leaked_clauses() -> None:
     """Make piper's phonemizer give back what it keeps of every text it reads.
 
@@ -108,8 +108,6 @@ def release_leaked_clauses() -> None:
     from piper import espeakbridge
 
     original: Callable[[str], list[Any]] = espeakbridge.get_phonemes
-    if getattr(original, "releases_clauses", False):
-        return
     # A clause's references inside the loop below: the list's, the loop variable's and
     # getrefcount's argument; one more is the one the bridge forgot.
     expected = 3
@@ -121,7 +119,6 @@ def release_leaked_clauses() -> None:
                 ctypes.pythonapi.Py_DecRef(ctypes.py_object(clause))
         return clauses
 
-    get_phonemes.releases_clauses = True  # type: ignore[attr-defined]
     espeakbridge.get_phonemes = get_phonemes
 
 
