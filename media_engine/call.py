@@ -31,6 +31,7 @@ from media_engine.conversation import Conversation
 from media_engine.dtx import ask_for_dtx
 from media_engine.errors import BadOffer, StageError, UnsupportedOffer
 from media_engine.jitter import set_jitter_packets
+from media_engine.listening import tap_receiver
 from media_engine.llm.base import GenerationOptions
 from media_engine.protocol import Channel, ProtocolError, Stop, TextIn, event, parse
 from media_engine.tasks import TaskSet
@@ -172,6 +173,7 @@ class Call:
                 if transceiver.kind == "audio":
                     set_jitter_packets(transceiver.receiver, self._settings.voice.jitter_packets)
                     self.voice = self._runtime.voice.create(self)
+                    tap_receiver(transceiver.receiver, self.voice.hear)
                     self._pc.addTrack(self.voice.outbound)
                     break
         try:

@@ -10,21 +10,15 @@ Opus encoder's choice (libopus's own voice detector, which background noise keep
 README, Load).
 
 The turn-taking still has to hear the silence after speech: it ends a turn after so long
-without speech, and with DTX nothing comes in that time. `InboundFrames` fills it in: while
-the voice detector needs time to pass (mid-utterance), a stretch with no frame becomes silence
-as it passes, so a turn ends when it would have with every packet sent.
+without speech, and with DTX nothing comes in that time. The listener fills it in
+(`media_engine.listening.Listener.fill_silence`): while the voice detector needs time to pass
+(mid-utterance), a stretch with no frame becomes silence as it passes, so a turn ends when it
+would have with every packet sent.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
-from typing import Any
-
-from aiortc.mediastreams import MediaStreamTrack
-
-from media_engine.audio import ASR_RATE
 
 # No frame for this long mid-utterance: the student is quiet and their browser in DTX. Longer
 # than a network's usual jitter (a late packet is then not taken for silence), and short enough
@@ -62,45 +56,3 @@ def asks_for_dtx(sdp: str) -> bool:
 
 def _is_rtpmap(line: str, payload_type: str) -> bool:
     return line.lower().startswith(f"a=rtpmap:{payload_type} opus/")
-
-
-class InboundFrames:
-    """The student's audio frames, and the silences DTX leaves out where they matter."""
-
-    def __init__(self, track: MediaStreamTrack) -> None:
-        self._track = track
-        self._pending: asyncio.Task[Any] | None = None
-        self._heard = time.monotonic()
-        """Until when the detector has heard: the last frame's arrival, or silence fed."""
-        self._filling = False
-
-    async def next(self, *, fill: bool) -> Any:
-        """The next frame (aiortc's `MediaStreamError` when the track ends); or, where `fill`
-        and none came for FILL_AFTER_S, the number of 16 kHz samples of silence since."""
-        if not fill and self._pending is None:
-            return self._arrived(await self._track.recv())
-        if self._pending is None:
-            self._pending = asyncio.ensure_future(self._track.recv())
-        while True:
-            after = FILL_EVERY_S if self._filling else FILL_AFTER_S
-            wait = max(0.0, after - (time.monotonic() - self._heard)) if fill else None
-            done, _ = await asyncio.wait({self._pending}, timeout=wait)
-            if done:
-                pending, self._pending = self._pending, None
-                return self._arrived(pending.result())
-            quiet = time.monotonic() - self._heard
-            if quiet >= after:
-                samples = int(quiet * ASR_RATE)
-                self._heard += samples / ASR_RATE
-                self._filling = True
-                return samples
-
-    def _arrived(self, frame: Any) -> Any:
-        self._heard = time.monotonic()
-        self._filling = False
-        return frame
-
-    def close(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None

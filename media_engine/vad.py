@@ -17,12 +17,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
-import av
 import numpy as np
 import onnxruntime as rt
 
 from core.settings import VoiceSettings
-from media_engine.audio import ASR_RATE, InboundResampler, Samples
+from media_engine.audio import ASR_RATE, Samples
 from media_engine.onnx_options import session_options
 from media_engine.turn_detector import EndOfTurn, EndReason, Verdict
 
@@ -345,16 +344,3 @@ class VadStream:
 
     def _audio(self) -> Samples:
         return np.concatenate(self._utterance)
-
-
-def feed_frame(
-    resampler: InboundResampler,
-    stream: VadStream,
-    frame: av.AudioFrame | int,
-    verdicts: list[Verdict],
-) -> list[VadEvent]:
-    """Feed `stream` an inbound frame (resampled), or (an int) that many samples of the silence
-    a browser in DTX did not send (media_engine.dtx). Runs on the detector's thread."""
-    if isinstance(frame, int):
-        return stream.feed(np.zeros(frame, dtype=np.float32), verdicts)
-    return stream.feed(resampler.push(frame), verdicts)

@@ -18,19 +18,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, Protocol
 
-import av
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
 from core import metrics
 from core.settings import Settings, VoiceSettings
 from knowledge.homophones import Homophones
 from knowledge.retriever import same_question
 from media_engine.asr import Transcript
-from media_engine.audio import ASR_RATE, InboundResampler, OutboundAudio, PacingStats, Samples
+from media_engine.audio import ASR_RATE, OutboundAudio, PacingStats, Samples
 from media_engine.conversation import Conversation
-from media_engine.dtx import InboundFrames
 from media_engine.errors import StageError
 from media_engine.events import Error, Transcription, VadState
+from media_engine.listening import Listener
 from media_engine.opus_out import OpusOutbound
 from media_engine.speaking import Speaker, TurnClock
 from media_engine.tasks import TaskSet
@@ -51,7 +52,6 @@ from media_engine.vad import (
     SpeechStarted,
     VadEvent,
     VadStream,
-    feed_frame,
 )
 from media_engine.voice_models import VoiceModels, load_voice_models
 
@@ -115,6 +115,7 @@ class VoicePipeline:
         # From now on, every reply of the call is spoken.
         call.turns.make_speaker = self.make_speaker
         self._stream: VadStream | None = None
+        self._listener: Listener | None = None
         self._spoke = asyncio.Event()
         """Set when the student starts an utterance (a turn held open waits for it)."""
         self._max_pause_s = factory.settings.max_pause_ms / 1000
@@ -138,30 +139,27 @@ class VoicePipeline:
         hotwords, self._sounds = await self.call.conversation.subject_terms()
         self._hotwords = hotwords or None
 
+    def hear(self, codec: RTCRtpCodecParameters, encoded: JitterFrame) -> None:
+        """An encoded frame of the student's audio, straight from the call's receiver."""
+        if self._listener is not None:
+            self._listener.packet(codec, encoded)
+
     async def _listen(self, track: MediaStreamTrack, dtx: bool) -> None:
-        loop = asyncio.get_running_loop()
-        resampler = InboundResampler()
-        scorer = self._factory.models.vad.scorer()
-        stream = VadStream(scorer, self._factory.settings, detector=self._judge is not None)
-        self._stream = stream
-        inbound = InboundFrames(track)
-        try:
-            while True:
-                try:
-                    frame = await inbound.next(fill=dtx and stream.needs_time)
-                except MediaStreamError:
-                    return
-                if not isinstance(frame, (av.AudioFrame, int)):
-                    continue
-                arrived = time.monotonic()
-                verdicts = self._judge.take() if self._judge else []
-                events = await loop.run_in_executor(
-                    self._factory.vad_executor, feed_frame, resampler, stream, frame, verdicts
-                )
-                for item in events:
-                    self._on_vad(item, arrived)
-        finally:
-            inbound.close()
+        scorer, settings = self._factory.models.vad.scorer(), self._factory.settings
+        stream = self._stream = VadStream(scorer, settings, detector=self._judge is not None)
+        task = asyncio.current_task()
+        listener = self._listener = Listener(
+            stream,
+            self._factory.vad_executor,
+            on_events=self._on_events,
+            verdicts=self._judge.take if self._judge else list,
+            on_failure=lambda exc: self.call.task_failed(task, exc),
+        )
+        await listener.run(track, fill=dtx)
+
+    def _on_events(self, events: list[VadEvent], arrived: float) -> None:
+        for item in events:
+            self._on_vad(item, arrived)
 
     def _on_vad(self, item: VadEvent, arrived: float) -> None:
         if isinstance(item, SpeechLikely):
