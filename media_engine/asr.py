@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -178,7 +179,7 @@ class WhisperASR(ASR):
         self, audio: Samples, language: str, partial: bool, hotwords: str | None = None
     ) -> str:
         speech_s = len(audio) / ASR_RATE
-        window_s = max(self._window_s, speech_s + WINDOW_TAIL_S)
+        window_s = window_for(speech_s, self._window_s)
         if self._window_s <= 0 or window_s >= FULL_WINDOW_S:
             return self._decode(audio, language, partial, hotwords)[0]
         self.model.window_frames = int(window_s * FRAMES_PER_SECOND)
@@ -232,6 +233,10 @@ WINDOW_TAIL_S = 10.0
 """Silence after the speech in a short window (measured on tiny.en and base: with 1-6 s of it
 Whisper often repeats the sentence; with 10 s its word error rate on the ASR benchmark was
 the 30 s window's)."""
+WINDOW_STEP_S = 1.0
+"""Windows come in whole steps, so the encoder sees a few dozen shapes, not one per utterance:
+oneDNN (under CTranslate2) builds and keeps kernels for each new shape, so windows of any
+length kept the engine's heap growing call after call."""
 
 
 @functools.cache
@@ -251,6 +256,12 @@ def _windowed_model() -> Any:
             return super().encode(features)
 
     return WindowedWhisper
+
+
+def window_for(speech_s: float, shortest_s: float) -> float:
+    """The encoder's window for `speech_s` of speech: the speech and its tail, at least
+    `shortest_s`, rounded up to a whole `WINDOW_STEP_S`."""
+    return max(shortest_s, math.ceil((speech_s + WINDOW_TAIL_S) / WINDOW_STEP_S) * WINDOW_STEP_S)
 
 
 def repeats(text: str) -> bool:

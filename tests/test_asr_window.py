@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 import media_engine.asr as asr_module
 from core.paths import ModelPaths
 from core.settings import VoiceSettings
-from media_engine.asr import WhisperASR, repeats
+from media_engine import memory
+from media_engine.asr import WhisperASR, repeats, window_for
+from media_engine.audio import ASR_RATE
 from tests.voice_helpers import MODELS_DIR, espeak
 
 
@@ -75,6 +78,7 @@ async def test_a_repeating_transcript_is_done_again_in_the_full_window(
     # With a second of silence after the speech, tiny.en repeats most sentences until its
     # token cap (measured on the ASR benchmark's clips).
     monkeypatch.setattr(asr_module, "WINDOW_TAIL_S", 1.0)
+    monkeypatch.setattr(asr_module, "WINDOW_STEP_S", 0.01)
     monkeypatch.setattr(short, "_window_s", 1.0)
     before = short.redone
     for sentence in ("Hello, can you hear me?", "Why do we have seasons?", "Is it rocky?"):
@@ -82,3 +86,35 @@ async def test_a_repeating_transcript_is_done_again_in_the_full_window(
         a = await short.transcribe(audio, language="en")
         assert a is not None and a.text and not repeats(a.text)
     assert short.redone > before
+
+
+def test_windows_come_in_whole_steps() -> None:
+    # Each new window length is a new shape for the encoder's kernels, which are kept.
+    lengths = {window_for(i / 100, 10.0) for i in range(0, 2000)}
+    assert lengths == {float(s) for s in range(10, 31)}
+    assert window_for(0.3, 10.0) == 11.0  # the tail is never cut short
+    assert window_for(4.2, 0.0) == 15.0
+
+
+@pytest.mark.models
+@pytest.mark.skipif(memory.heap() is None, reason="mallinfo2 needs glibc 2.33")
+async def test_utterances_of_new_lengths_do_not_grow_the_heap(
+    windows: tuple[WhisperASR, WhisperASR],
+) -> None:
+    """CTranslate2's kernels (oneDNN's) are built and kept for every new shape the encoder
+    sees: with a window of exactly the speech's length plus its tail, each utterance's length
+    was a new shape, and the C heap grew by megabytes a call for good."""
+    short, _ = windows
+    audio = espeak("Why do we have seasons?")
+    pad = np.zeros(ASR_RATE, dtype=np.float32)
+    clip = np.concatenate([audio, pad, pad])[: int(2.95 * ASR_RATE)]  # espeak's: ~1.9 s
+    await short.transcribe(clip, language="en")  # this window's kernels, once
+    memory.trim()
+    before = memory.heap()
+    for i in range(1, 13):  # twelve lengths (2.23-2.89 s) within one window step
+        await short.transcribe(clip[: len(clip) - i * 60 * ASR_RATE // 1000], language="en")
+    memory.trim()
+    after = memory.heap()
+    assert before is not None and after is not None
+    grown_mb = after["in_use_mb"] - before["in_use_mb"]
+    assert grown_mb < 2.0, f"the C heap grew {grown_mb:.1f} MB over twelve utterances"
