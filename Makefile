@@ -20,8 +20,21 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 # pip's wheel cache keeps the llama-cpp-python build (about 10 minutes on 2 cores the first time).
+# It is built for this CPU (-march=native) but without AMX: where the CPU has AMX and the
+# machine does not let programs use it (some VMs and sandboxes), the first prompt of more than
+# one token crashed the engine (ldtilecfg, a general protection fault). A wheel built with AMX
+# before, found in pip's cache, is built again.
+LLAMA_CMAKE_ARGS := -DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16' \
+	-DCMAKE_CXX_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'
+LLAMA_HAS_AMX := import llama_cpp, sys; sys.exit(b"AMX" in llama_cpp.llama_print_system_info())
+
 $(INSTALLED): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[dev]'
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install -e '.[dev]'
+	$(BIN)/python -c '$(LLAMA_HAS_AMX)' || { \
+		$(BIN)/python -m pip cache remove llama_cpp_python || true; \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --force-reinstall --no-deps \
+		"$$($(BIN)/python -c 'import importlib.metadata as m; print("llama-cpp-python==" + m.version("llama-cpp-python"))')"; }
+	$(BIN)/python -c '$(LLAMA_HAS_AMX)'
 	touch $(INSTALLED)
 
 setup: $(INSTALLED)
