@@ -264,7 +264,16 @@ _DANGLING_EN = frozenset(
 _DANGLING_ZH = (
     "因为", "所以", "但是", "然后", "还有", "或者", "如果", "就是", "那个", "这个", "需要",
     "和", "跟", "是", "在", "把", "被", "对", "给", "比", "嗯", "呃", "的话",
+    # Subordinate clauses ("虽然…", "关于…", "下雨的时候…") and the heads of a request or an
+    # opinion ("我想问一下…", "请问…", "我想知道…", "我觉得…") announce what comes next.
+    "虽然", "只要", "除了", "关于", "时候", "问一下", "想问", "请问", "想知道", "觉得", "认为",
 )  # fmt: skip
+# "…以后", "…之后": a time clause waiting for its main clause ("水在加热以后…"); said alone and
+# short it is an answer ("十年以后", "in ten years").
+_TIME_CLAUSE_ZH = ("以后", "之后", "以前", "之前")
+# "that" after these opens a clause ("Is it true that…", "Do you think that…"), whatever mark
+# Whisper puts after it; after "know" or "heard" it is often the thing itself ("I know that.").
+_CLAUSE_THAT_EN = frozenset("true sure possible fact think believe mean means said says".split())
 
 
 # A question word said last, just after a verb of telling or knowing ("Can you tell me why",
@@ -300,6 +309,9 @@ def sounds_unfinished(text: str, *, first_turn: bool = False) -> bool:
     stripped = text.strip()
     if first_turn and _asks_about_what_follows(stripped):
         return True
+    words = re.findall(r"[a-z']+", stripped.lower())
+    if len(words) >= 2 and words[-1] == "that" and words[-2] in _CLAUSE_THAT_EN:
+        return True
     if not stripped or stripped.endswith(("?", "？")):
         return False
     if stripped.endswith((",", "，", "、", "…", "...")):
@@ -307,6 +319,8 @@ def sounds_unfinished(text: str, *, first_turn: bool = False) -> bool:
     core = stripped.rstrip(".。!！ ")
     if any("\u4e00" <= c <= "\u9fff" for c in core[-2:]):
         # A dangling word said alone is an answer: "是" is "yes".
+        if core.endswith(_TIME_CLAUSE_ZH) and len(core) > 4:
+            return True
         return core.endswith(_DANGLING_ZH) and core not in _DANGLING_ZH
-    words = core.lower().split()
-    return bool(words) and words[-1].strip("\"'") in _DANGLING_EN
+    last = core.lower().split()
+    return bool(last) and last[-1].strip("\"'") in _DANGLING_EN

@@ -44,6 +44,13 @@ ONSET_ABOVE_FLOOR_DB = 12.0
 FLOOR_DBFS = -70.0  # where the floor starts, and the quietest it goes
 FLOOR_RISE = 0.02  # of the gap, per frame: a louder room is followed within a second or two
 ONSET_WINDOWS = 4  # windows silero has to confirm an onset, else the tutor talks on
+# silero's probability stays above its off threshold for 70-110 ms after a voice fades (its
+# recurrent state carries the syllable). Windows as quiet as the room was before the speech (and
+# far below the voice heard) are silence already: the final transcript is started at a dip of
+# them, and a silence begins where they began. The pause that is judged is still timed by
+# silero: Smart Turn, asked 90 ms sooner, took a thinking "um" for a finished turn.
+QUIET_ABOVE_FLOOR_DB = 10.0
+QUIET_BELOW_VOICE_DB = 30.0
 
 
 class SpeechScorer(abc.ABC):
@@ -171,6 +178,11 @@ VadEvent = (
 )
 
 
+def _level(samples: Samples) -> float:
+    """dBFS of `samples` (RMS)."""
+    return 10 * math.log10(float(np.mean(np.square(samples, dtype=np.float64))) + 1e-12)
+
+
 def _windows(ms: float) -> int:
     return max(1, math.ceil(ms / WINDOW_MS))
 
@@ -210,6 +222,10 @@ class VadStream:
         self._lead = 0  # windows of the utterance before its speech started (pre-roll)
         self._floor = FLOOR_DBFS
         self._onset = 0  # windows left for silero to confirm a loud onset (0: none pending)
+        self._quiet_below = FLOOR_DBFS + QUIET_ABOVE_FLOOR_DB  # the room's level, at speech start
+        self._quiet_run = 0  # quiet windows at the utterance's end, by their level
+        self._dipped = False  # the silence now at the utterance's end has had its dip
+        self._loudest = -math.inf  # the loudest window of the utterance (or sound) heard
         self.speaking = False
 
     @property
@@ -247,7 +263,7 @@ class VadStream:
         nobody is speaking; the floor is updated either way."""
         if not len(samples):
             return False
-        level = 10 * math.log10(float(np.mean(np.square(samples, dtype=np.float64))) + 1e-12)
+        level = _level(samples)
         floor = self._floor
         onset = level >= max(ONSET_DBFS, floor + ONSET_ABOVE_FLOOR_DB)
         # Down at once, up slowly: a steady noise, however loud, stops counting as onsets.
@@ -268,9 +284,19 @@ class VadStream:
         return [] if reason is None else [self._end(reason)]
 
     def _step(self, window: Samples, probability: float) -> list[VadEvent]:
+        level = _level(window)
         if self.speaking:
-            return self._in_speech(window, probability)
-        return self._in_silence(window, probability)
+            events = self._in_speech(window, probability, quiet=level <= self._quiet())
+        else:
+            events = self._in_silence(window, probability)
+        heard = self.speaking or bool(self._candidate)
+        self._loudest = max(self._loudest, level) if heard else -math.inf
+        return events
+
+    def _quiet(self) -> float:
+        """The level at or below which a window of the utterance is silence, whatever silero
+        says: the room's, and far below the voice heard."""
+        return min(self._quiet_below, self._loudest - QUIET_BELOW_VOICE_DB)
 
     def _in_silence(self, window: Samples, probability: float) -> list[VadEvent]:
         events: list[VadEvent] = []
@@ -297,6 +323,8 @@ class VadStream:
         if len(self._candidate) < self._min_speech:
             return events
         self.speaking = True
+        # The floor rises slowly with speech: the room is what it was when speech began.
+        self._quiet_below = self._floor + QUIET_ABOVE_FLOOR_DB
         self._utterance = [*self._preroll, *self._candidate]
         self._lead = len(self._preroll)
         self._preroll.clear()
@@ -305,20 +333,33 @@ class VadStream:
         self._turn.resumed()
         return [*events, SpeechStarted()]
 
-    def _in_speech(self, window: Samples, probability: float) -> list[VadEvent]:
+    def _in_speech(self, window: Samples, probability: float, *, quiet: bool) -> list[VadEvent]:
         self._utterance.append(window)
+        self._quiet_run = self._quiet_run + 1 if quiet else 0
         events: list[VadEvent] = []
-        if probability < self._off:
+        before = self._silence
+        # A silent window silero is unsure of (between its thresholds) goes on with a silence
+        # begun: counted as speech, it would start the silence again from a new place, and the
+        # transcript started at its first dip would be thrown away.
+        if probability < self._off or (self._silence and quiet and probability < self._on):
             self._silence += 1
         elif probability >= self._on or self._silence < self._pause:
             if self._silence >= self._pause:
                 events.append(SpeechResumed())
                 self._turn.resumed()
             self._silence = 0
-        silence_from = len(self._utterance) - self._silence
-        if self._silence == self._dip and self._dip < self._pause:
+        if not self._silence and not self._quiet_run:
+            self._dipped = False  # speech: the next silence is a new one
+        # Where the silence began: where the voice fell quiet, if silero let go of it later.
+        silence_from = len(self._utterance) - max(self._silence, self._quiet_run)
+        if (
+            not self._dipped
+            and max(self._silence, self._quiet_run) >= self._dip
+            and self._dip < self._pause
+        ):
+            self._dipped = True
             events.append(SpeechDipped(self._audio(), silence_from=silence_from))
-        if self._silence == self._pause:
+        if before < self._pause <= self._silence:
             speech = silence_from - self._lead
             pause = self._turn.paused(short=speech <= _windows(SHORT_ANSWER_MS))
             events.append(SpeechPaused(self._audio(), pause=pause, silence_from=silence_from))
@@ -339,6 +380,8 @@ class VadStream:
         self.speaking = False
         self._utterance = []
         self._silence = 0
+        self._quiet_run = 0
+        self._dipped = False
         self._turn.resumed()
         return event
 

@@ -157,6 +157,43 @@ def test_a_dip_starts_the_transcript_of_the_pause_it_becomes() -> None:
     assert len(pause.audio) - len(dip.audio) == (windows(250) - windows(64)) * WINDOW
 
 
+def _fade_events(fade: Samples) -> tuple[SpeechDipped, SpeechPaused]:
+    """A second of voice (a -20 dBFS tone), then `fade` (three windows silero still hears as
+    speech, as its state lags the voice), then silence."""
+    tone = 0.1 * np.sin(np.arange(windows(1000) * WINDOW) * 2 * math.pi * 220 / 16_000)
+    audio = np.concatenate([tone, fade, np.zeros(windows(700) * WINDOW)]).astype(np.float32)
+    probabilities = [0.9] * (windows(1000) + 3) + [0.0] * windows(700)
+    stream = VadStream(Script(probabilities), SETTINGS)
+    events = stream.feed(audio)
+    (dip,) = [e for e in events if isinstance(e, SpeechDipped)]
+    pause = next(e for e in events if isinstance(e, SpeechPaused))
+    return dip, pause
+
+
+def test_a_silence_starts_where_the_voice_faded_not_where_silero_let_go() -> None:
+    quiet_dip, quiet_pause = _fade_events(np.zeros(3 * WINDOW, dtype=np.float32))
+    voiced = 0.1 * np.sin(np.arange(3 * WINDOW) * 2 * math.pi * 220 / 16_000)
+    voiced_dip, voiced_pause = _fade_events(voiced.astype(np.float32))
+    # The transcript starts three windows sooner when those windows were already silent...
+    assert len(voiced_dip.audio) - len(quiet_dip.audio) == 3 * WINDOW
+    # ... and the silence began there; the pause is still judged when silero hears it.
+    assert voiced_pause.silence_from - quiet_pause.silence_from == 3
+    assert quiet_dip.silence_from == quiet_pause.silence_from
+    assert len(voiced_pause.audio) == len(quiet_pause.audio)
+
+
+def test_silero_unsure_of_a_silent_window_does_not_restart_the_silence() -> None:
+    tone = 0.1 * np.sin(np.arange(windows(1000) * WINDOW) * 2 * math.pi * 220 / 16_000)
+    audio = np.concatenate([tone, np.zeros(windows(700) * WINDOW)]).astype(np.float32)
+    # Silent all along, but silero flickers between its thresholds after the dip.
+    after = [0.0, 0.0, 0.4, 0.0] + [0.0] * (windows(700) - 4)
+    events = VadStream(Script([0.9] * windows(1000) + after), SETTINGS).feed(audio)
+    dips = [e for e in events if isinstance(e, SpeechDipped)]
+    pause = next(e for e in events if isinstance(e, SpeechPaused))
+    # One silence: the transcript begun at its dip is the one the pause uses.
+    assert len(dips) == 1 and dips[0].silence_from == pause.silence_from
+
+
 def test_a_dip_the_student_speaks_after_is_not_the_pause() -> None:
     probabilities = [0.9] * 20 + [0.0] * 3 + [0.9] * 20 + [0.0] * windows(600)
     events = [e for e in run_script(probabilities, hints=True) if not isinstance(e, SpeechLikely)]

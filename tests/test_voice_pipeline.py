@@ -435,9 +435,28 @@ def test_a_transcript_that_stops_mid_sentence_sounds_unfinished() -> None:
         "because the",
         "我觉得植物需要",
         "答案是，",
+        # A clause that announces the rest: a request, an opinion, a time or a "that" clause.
+        "老师，请问",
+        "我想知道。",
+        "我认为",
+        "冰在太阳下面晒了以后。",
+        "下雨的时候",
+        "Do you think that?",
+        "Is it possible that",
     ]:
         assert sounds_unfinished(text), text
-    for text in ["Seven.", "Yes.", "What is it in?", "Plants need sunlight.", "是。", "是的", ""]:
+    for text in [
+        "Seven.",
+        "Yes.",
+        "What is it in?",
+        "Plants need sunlight.",
+        "是。",
+        "是的",
+        "",
+        "十年以后。",  # a short answer ("in ten years")
+        "What is that?",
+        "I know that.",  # "that" is what is known, not a clause's start
+    ]:
         assert not sounds_unfinished(text), text
 
 
