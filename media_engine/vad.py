@@ -44,11 +44,8 @@ ONSET_ABOVE_FLOOR_DB = 12.0
 FLOOR_DBFS = -70.0  # where the floor starts, and the quietest it goes
 FLOOR_RISE = 0.02  # of the gap, per frame: a louder room is followed within a second or two
 ONSET_WINDOWS = 4  # windows silero has to confirm an onset, else the tutor talks on
-# silero's probability stays above its off threshold for 70-110 ms after a voice fades (its
-# recurrent state carries the syllable). Windows as quiet as the room was before the speech (and
-# far below the voice heard) are silence already: the final transcript is started at a dip of
-# them, and a silence begins where they began. The pause that is judged is still timed by
-# silero: Smart Turn, asked 90 ms sooner, took a thinking "um" for a finished turn.
+# A window as quiet as the room was before the speech (and far below the voice heard) is silence,
+# whatever silero says; see `VadStream._in_speech`.
 QUIET_ABOVE_FLOOR_DB = 10.0
 QUIET_BELOW_VOICE_DB = 30.0
 
@@ -223,8 +220,6 @@ class VadStream:
         self._floor = FLOOR_DBFS
         self._onset = 0  # windows left for silero to confirm a loud onset (0: none pending)
         self._quiet_below = FLOOR_DBFS + QUIET_ABOVE_FLOOR_DB  # the room's level, at speech start
-        self._quiet_run = 0  # quiet windows at the utterance's end, by their level
-        self._dipped = False  # the silence now at the utterance's end has had its dip
         self._loudest = -math.inf  # the loudest window of the utterance (or sound) heard
         self.speaking = False
 
@@ -335,12 +330,14 @@ class VadStream:
 
     def _in_speech(self, window: Samples, probability: float, *, quiet: bool) -> list[VadEvent]:
         self._utterance.append(window)
-        self._quiet_run = self._quiet_run + 1 if quiet else 0
         events: list[VadEvent] = []
         before = self._silence
         # A silent window silero is unsure of (between its thresholds) goes on with a silence
         # begun: counted as speech, it would start the silence again from a new place, and the
-        # transcript started at its first dip would be thrown away.
+        # transcript started at its first dip would be thrown away. (Counting silence from
+        # where the level fell, before silero lets go, was tried: Smart Turn, asked ~90 ms
+        # sooner, took a thinking "um" for a finished turn in 10 of 10 clips, and a final
+        # transcript waited ~400 ms behind a transcript begun earlier in the utterance.)
         if probability < self._off or (self._silence and quiet and probability < self._on):
             self._silence += 1
         elif probability >= self._on or self._silence < self._pause:
@@ -348,16 +345,8 @@ class VadStream:
                 events.append(SpeechResumed())
                 self._turn.resumed()
             self._silence = 0
-        if not self._silence and not self._quiet_run:
-            self._dipped = False  # speech: the next silence is a new one
-        # Where the silence began: where the voice fell quiet, if silero let go of it later.
-        silence_from = len(self._utterance) - max(self._silence, self._quiet_run)
-        if (
-            not self._dipped
-            and max(self._silence, self._quiet_run) >= self._dip
-            and self._dip < self._pause
-        ):
-            self._dipped = True
+        silence_from = len(self._utterance) - self._silence
+        if self._silence == self._dip and self._dip < self._pause:
             events.append(SpeechDipped(self._audio(), silence_from=silence_from))
         if before < self._pause <= self._silence:
             speech = silence_from - self._lead
@@ -380,8 +369,6 @@ class VadStream:
         self.speaking = False
         self._utterance = []
         self._silence = 0
-        self._quiet_run = 0
-        self._dipped = False
         self._turn.resumed()
         return event
 
