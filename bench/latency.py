@@ -66,6 +66,9 @@ QUESTIONS = [
     "Why do things fall down?",
     "What is evaporation?",
     "What do producers do in a food chain?",
+    "What is a magnet?",
+    "How do we hear sounds?",
+    "What is the Moon?",
 ]
 # Chinese questions for the Chinese demo tutor (its material covers them).
 QUESTIONS_ZH = [
@@ -74,15 +77,27 @@ QUESTIONS_ZH = [
     "为什么东西会往下掉？",
     "植物制造养分需要什么？",
     "什么是蒸发？",
+    "什么是食物链？",
+    "物质有哪三种状态？",
+    "电路是怎么工作的？",
+    "磁铁为什么能吸铁？",
+    "月亮为什么有圆缺变化？",
 ]
 # A thinking pause mid-sentence: the tutor must wait for the second half, whose last word the
-# final transcript must hold.
+# final transcript must hold. English and Chinese in turn, so any count asks both tutors.
 PAUSED = [
-    ("The answer is, um,", "seven."),
-    ("I think plants need", "sunlight and water."),
-    ("Can you tell me why", "the sky is blue?"),
-    ("My question is about", "the water cycle."),
-    ("Is it true that", "the moon makes its own light?"),
+    ("en", "The answer is, um,", "seven."),
+    ("zh", "我觉得答案是，嗯，", "七。"),
+    ("en", "I think plants need", "sunlight and water."),
+    ("zh", "植物需要", "阳光和水。"),
+    ("en", "Can you tell me why", "the sky is blue?"),
+    ("zh", "我想问一下，", "为什么天空是蓝色的？"),
+    ("en", "My question is about", "the water cycle."),
+    ("zh", "水在加热以后，", "会变成什么？"),
+    ("en", "Is it true that", "the moon makes its own light?"),
+    ("zh", "老师，我想知道", "月亮为什么会发光？"),
+    ("en", "What happens to ice when", "you heat it?"),
+    ("zh", "如果我们把冰放在太阳下，", "会怎么样？"),
 ]
 PAUSE_S = 1.2
 TIMELINE = ["decided", "transcript", "llm_start", "first_token", "first_audio", "first_sent"]
@@ -146,10 +161,10 @@ async def make_wavs(students: Students, count: int) -> list[Path]:
     return [await students.say(f"q{i}", QUESTIONS[i % len(QUESTIONS)]) for i in range(count)]
 
 
-async def paused_wav(students: Students, i: int, first: str, second: str) -> Path:
+async def paused_wav(students: Students, i: int, language: str, first: str, second: str) -> Path:
     """The two halves with PAUSE_S of silence between them."""
     pause = np.zeros(int(PAUSE_S * OUT_RATE), dtype=np.int16)
-    halves = [await students.pcm(first), pause, await students.pcm(second)]
+    halves = [await students.pcm(first, language), pause, await students.pcm(second, language)]
     return students.write(f"p{i}", np.concatenate(halves))
 
 
@@ -161,6 +176,17 @@ def _spelled(text: str) -> str:
     for n, word in enumerate(_NUMBER_WORDS):
         text = re.sub(rf"\b{n}\b", word, text)
     return text
+
+
+def _heard_end(second: str, transcript: str) -> bool:
+    """Whether the first turn's transcript holds the second half: its last word (English), or
+    most of its characters (Chinese: a homophone may replace one)."""
+    hanzi = [c for c in second if "\u4e00" <= c <= "\u9fff"]
+    if hanzi:
+        transcript = transcript.replace("7", "七")
+        return sum(c in transcript for c in hanzi) * 2 >= len(hanzi)
+    last = _spelled(second.lower().strip("?.").split()[-1])
+    return last in _spelled(transcript.lower())
 
 
 async def client(server: Server, tutor: int, *args: str) -> list[dict[str, Any]]:
@@ -270,11 +296,10 @@ async def bench(server: Server, args: argparse.Namespace, folder: Path) -> dict[
     cut_off = 0
     answered: list[dict[str, Any]] = []
     for i, wav in enumerate(paused):
-        first, second = PAUSED[i % len(PAUSED)]
-        events = await client(server, args.tutor, "--wav", str(wav))
+        language, first, second = PAUSED[i % len(PAUSED)]
+        events = await client(server, 2 if language == "zh" else args.tutor, "--wav", str(wav))
         turn = next((e for e in events if e["event"] == "turn"), {})
-        last = _spelled(second.lower().strip("?.").split()[-1])
-        early = last not in _spelled(turn.get("transcript", "").lower())
+        early = not _heard_end(second, turn.get("transcript", ""))
         cut_off += early
         answered.append(dict(turn, expected=f"{first} {second}", cut_off=early))
     if answered:
