@@ -336,8 +336,7 @@ class VadStream:
         # begun: counted as speech, it would start the silence again from a new place, and the
         # transcript started at its first dip would be thrown away. (Counting silence from
         # where the level fell, before silero lets go, was tried: Smart Turn, asked ~90 ms
-        # sooner, took a thinking "um" for a finished turn in 10 of 10 clips, and a final
-        # transcript waited ~400 ms behind a transcript begun earlier in the utterance.)
+        # sooner, took a thinking "um" for a finished turn in 10 of 10 clips.)
         if probability < self._off or (self._silence and quiet and probability < self._on):
             self._silence += 1
         elif probability >= self._on or self._silence < self._pause:
@@ -348,6 +347,9 @@ class VadStream:
         silence_from = len(self._utterance) - self._silence
         if self._silence == self._dip and self._dip < self._pause:
             events.append(SpeechDipped(self._audio(), silence_from=silence_from))
+        # Once a silence: a window silero is unsure of right after it began keeps the count
+        # where it is, and judging it again gave the turn model a second chance to call a
+        # thinking pause finished.
         if before < self._pause <= self._silence:
             speech = silence_from - self._lead
             pause = self._turn.paused(short=speech <= _windows(SHORT_ANSWER_MS))
