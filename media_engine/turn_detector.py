@@ -274,6 +274,10 @@ _TIME_CLAUSE_ZH = ("以后", "之后", "以前", "之前")
 # "that" after these opens a clause ("Is it true that…", "Do you think that…"), whatever mark
 # Whisper puts after it; after "know" or "heard" it is often the thing itself ("I know that.").
 _CLAUSE_THAT_EN = frozenset("true sure possible fact think believe mean means said says".split())
+# A word that opens a clause, said last after a few words ("What happens to ice when", "Does
+# it float if"), waits for its clause whatever mark Whisper puts after it; after "and" or "or"
+# it is a question of its own ("Who found it and when?"), and two words are one ("What if?").
+_CLAUSE_OPENER_EN = frozenset("when while if because unless until although whereas".split())
 
 
 # A question word said last, just after a verb of telling or knowing ("Can you tell me why",
@@ -311,6 +315,8 @@ def sounds_unfinished(text: str, *, first_turn: bool = False) -> bool:
         return True
     words = re.findall(r"[a-z']+", stripped.lower())
     if len(words) >= 2 and words[-1] == "that" and words[-2] in _CLAUSE_THAT_EN:
+        return True
+    if len(words) >= 3 and words[-1] in _CLAUSE_OPENER_EN and words[-2] not in ("and", "or"):
         return True
     if not stripped or stripped.endswith(("?", "？")):
         return False

@@ -443,6 +443,8 @@ def test_a_transcript_that_stops_mid_sentence_sounds_unfinished() -> None:
         "下雨的时候",
         "Do you think that?",
         "Is it possible that",
+        "What happens to ice when?",
+        "Does a boat float if",
     ]:
         assert sounds_unfinished(text), text
     for text in [
@@ -456,6 +458,9 @@ def test_a_transcript_that_stops_mid_sentence_sounds_unfinished() -> None:
         "十年以后。",  # a short answer ("in ten years")
         "What is that?",
         "I know that.",  # "that" is what is known, not a clause's start
+        "Who discovered gravity and when?",
+        "What if?",
+        "Since when?",
     ]:
         assert not sounds_unfinished(text), text
 

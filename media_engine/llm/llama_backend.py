@@ -163,6 +163,7 @@ class LlamaCppLLM(LLM):
         # start another read will go on from, and kept as lasting it would stay for good.
         whole = int(model.n_tokens) == len(tokens)
         system = all(m["role"] == "system" for m in messages)
+        log.debug("read ahead: %d of %d prompt tokens held", int(model.n_tokens), len(tokens))
         self.states.save(model, lasting=whole and system)
 
     def _fit_threads(self, model: Any) -> None:
@@ -257,11 +258,21 @@ class LlamaCppLLM(LLM):
         # The prompt read a step at a time (all but its last token, which the completion reads
         # for its logits): a stopped reply stops reading, and the threads follow synthesis.
         done = self._keep_common_prefix(model, prompt)
+        reading = time.monotonic()
         for start in range(done, len(prompt) - 1, READ_STEP):
             if stop.is_set():
                 return
             self._fit_threads(model)
             model.eval(prompt[start : min(start + READ_STEP, len(prompt) - 1)])
+        # What a slow first token is made of: tokens the model held already (read ahead, or a
+        # saved read loaded) against those it read now.
+        log.debug(
+            "reply prompt %d tokens, %d held, %d read in %.0f ms",
+            len(prompt),
+            done,
+            len(prompt) - done,
+            (time.monotonic() - reading) * 1000,
+        )
         self._fit_threads(model)
         chunks = model.create_completion(
             prompt=prompt,
