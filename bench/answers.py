@@ -281,9 +281,12 @@ async def main() -> None:
     parser.add_argument("--ids", help="only these comma-separated question ids")
     parser.add_argument("--spoken-sample", type=int, help="speak only N questions per language")
     parser.add_argument("--json", type=Path, help="write every per-question result here")
+    parser.add_argument(
+        "--questions", type=Path, default=QUESTIONS, help="a question file in the same form"
+    )
     args = parser.parse_args()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    everything = json.loads(QUESTIONS.read_text(encoding="utf-8"))["questions"]
+    everything = json.loads(args.questions.read_text(encoding="utf-8"))["questions"]
     ids = set(args.ids.split(",")) if args.ids else None
     chosen = [(i, q) for i, q in enumerate(everything) if ids is None or q["id"] in ids]
     chosen = spread(chosen, args.limit)

@@ -162,7 +162,8 @@ async def running_server(**env: str) -> AsyncIterator[Server]:
             drain = asyncio.create_task(proc.stdout.read())
             yield Server(url=f"http://127.0.0.1:{port}", pid=proc.pid)
         finally:
-            proc.terminate()
+            if proc.returncode is None:  # a server that failed to start has exited already
+                proc.terminate()
             await proc.wait()
             if drain is not None:
                 drain.cancel()

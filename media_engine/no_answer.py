@@ -4,21 +4,30 @@ Given course material that is near the question but does not answer it ("圆的�
 with notes on rectangles and triangles), a small model at temperature 0 may repeat the
 question as its reply, or say it back as a statement ("常温下是液体的金属是金属。"). Such a
 first sentence holds no term the question did not. `unless_empty` holds the model's words while
-that is so, passes them on the moment a new term comes, and if the first sentence ends without
-one, drops it and answers as beyond the material instead (`beyond_material`). The wait costs a
-real answer only the few words that restate its subject.
+that is so and passes them on the moment a new term comes. A first sentence that ends without
+one is dropped: the model often goes on with the answer after saying the question back (the
+notes say 月球 where the student said 月亮), and answering beyond the material instead would
+say the notes do not have what they have. When the next sentence says nothing new either, the
+question is answered as beyond the material (`beyond_material`). The wait costs a real answer
+only the few words that restate its subject.
+
+A statement ("植物需要阳光和水。", a student answering) is not checked: said back, it is a
+confirmation.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
-from knowledge.prompt import dont_know, terms
+from knowledge.prompt import dont_know, looks_like_question, terms
 from media_engine.answering import NOT_COVERED, Plan, not_covered_lead
 from media_engine.chunking import word_pieces
 from media_engine.fact_guard import SENTENCE_END, at_most_sentences
 from media_engine.tutor import TutorProfile
+
+log = logging.getLogger(__name__)
 
 # A yes-or-no question is answered in its own words ("It is a star."): not checked.
 _YES_OR_NO = re.compile(
@@ -26,6 +35,10 @@ _YES_OR_NO = re.compile(
     r"[吗嘛][?？]?\s*$|是不是|有没有|会不会|能不能|对不对",
     re.IGNORECASE,
 )
+
+_PART_WORD = re.compile(r"[A-Za-z'-]+$")
+# Sentences of the question's own words let by before the reply is taken for no answer.
+ECHOES = 1
 
 Generate = Callable[[Plan, str], AsyncGenerator[str, None]]
 """The model's continuation of `lead` for a plan (the conversation's prompt for it)."""
@@ -39,30 +52,46 @@ def says_something(text: str, question: str) -> bool:
 
 def checked(question: str) -> bool:
     """Whether a reply to `question` can be told empty by its words alone."""
-    return _YES_OR_NO.search(question) is None
+    return looks_like_question(question) and _YES_OR_NO.search(question) is None
 
 
 async def unless_empty(
     pieces: AsyncIterator[str], question: str, instead: Callable[[], AsyncIterator[str]]
 ) -> AsyncGenerator[str]:
-    """`pieces`, or `instead()`'s if their first sentence says nothing new (see the module)."""
+    """`pieces`, or `instead()`'s if they say nothing new (see the module). The model's first
+    sentence may be the question said back with the answer after it ("月亮为什么会发光？月亮
+    本身不发光……"): that sentence is dropped and the next one judged, once."""
     held: str | None = ""
+    echoes = 0
     try:
         async for piece in pieces:
             if held is None:
                 yield piece
                 continue
             held += piece
-            if says_something(held, question):
-                yield held
+            # Judged a sentence at a time: the start of the next one is no term of this one.
+            while (end := SENTENCE_END.search(held)) is not None and not says_something(
+                held[: end.end()], question
+            ):
+                echoes += 1
+                log.debug("a sentence that says nothing new dropped: %r", held[: end.end()])
+                held = held[end.end() :]
+                if echoes > ECHOES:
+                    break
+            if echoes > ECHOES:
+                break  # the question's own words again: no answer is coming
+            # A word still being written ("Hen" of "Hendricks") is no term yet.
+            if says_something(_PART_WORD.sub("", held), question):
+                yield held.lstrip() if echoes else held
                 held = None
-            elif SENTENCE_END.search(held):
-                break  # a whole sentence of the question's own words
     finally:
         close = getattr(pieces, "aclose", None)
         if close is not None:
             await close()
-    if held is None or not held.strip():
+    if held is None or (echoes == 0 and not held.strip()):
+        return
+    if echoes <= ECHOES and says_something(held, question):
+        yield held.lstrip() if echoes else held  # its last word was whole after all
         return
     async for piece in instead():
         yield piece

@@ -47,6 +47,9 @@ def test_yes_or_no_questions_are_not_checked() -> None:
     assert checked("What is the largest organ?")
     assert checked("圆的面积怎么算？")
     assert checked("常温下是液体的金属是什么？")  # 什么 asks what, not whether
+    # A statement (a student answering, or thinking aloud) said back is a confirmation.
+    assert not checked("植物需要阳光和水。")
+    assert not checked("I think plants need sunlight and water.")
 
 
 async def test_an_echo_is_replaced_and_the_model_stopped() -> None:
@@ -61,10 +64,27 @@ async def test_a_statement_of_the_question_is_replaced() -> None:
     assert await _join(unless_empty(model.stream(), question, _instead)) == "INSTEAD"
 
 
+async def test_the_question_said_back_before_the_answer_is_dropped() -> None:
+    # The notes say 月球 where the student said 月亮; the model says the question back first.
+    model = Pieces("月亮为什么会发光？月亮本身不发光，它反射太阳光。")
+    said = await _join(unless_empty(model.stream(), "月亮为什么会发光？", _instead))
+    assert said == "月亮本身不发光，它反射太阳光。"
+    model = Pieces("What is the Hendricks rule? The Hendricks rule is a law of motion.")
+    said = await _join(unless_empty(model.stream(), "What's the Hendricks rule?", _instead))
+    assert said == "The Hendricks rule is a law of motion."
+
+
+async def test_the_question_said_back_twice_is_replaced() -> None:
+    model = Pieces("圆的面积怎么算？怎么算圆的面积？圆的面积等于πr²。")
+    assert await _join(unless_empty(model.stream(), "圆的面积怎么算？", _instead)) == "INSTEAD"
+    assert model.closed
+
+
 async def test_a_real_answer_passes_whole_and_unchanged() -> None:
     for question, text in [
         ("圆的面积怎么算？", "圆的面积等于圆周率乘半径的平方。它的单位是平方厘米。"),
         ("What is photosynthesis?", "Photosynthesis is how green plants make food. Easy!"),
+        ("What colour is the sky?", "Blue"),  # no end mark: its last word was whole
     ]:
         model = Pieces(text)
         assert await _join(unless_empty(model.stream(), question, _instead)) == text
