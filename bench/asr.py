@@ -8,8 +8,9 @@ material) and, for Chinese, with and without the initial prompt; the text before
 too. Prints English WER / Chinese CER by voice, engine, noise and category, subject-term recall,
 p50/p95 compute time and the worst clips. Run: `python bench/asr.py [--lang en|zh|both]
 [--hotwords on|off|both] [--style spaces|list|both] [--prompt on|off|both] [--terms]
-[--window S] [--json out.json]`; `--terms` asks about each hotword ("Can you explain {term} to
-me?"); `--window` sets the encoder's shortest window (0: Whisper's 30 s).
+[--window S] [--gain G] [--json out.json]`; `--terms` asks about each hotword ("Can you
+explain {term} to me?"); `--window` sets the encoder's shortest window (0: Whisper's 30 s);
+`--gain` scales every clip (a quieter or louder microphone).
 """
 
 from __future__ import annotations
@@ -382,6 +383,8 @@ async def bench_lang(lang: str, args: argparse.Namespace, data: list[dict[str, A
         ]  # fmt: skip
     clips = make_clips(data, lang)[: args.clips or None]
     spoken = await load_audio(clips, paths)
+    if args.gain != 1.0:  # a quieter (or louder) microphone than the synthesized voice's
+        spoken = [(c, np.clip(s * args.gain, -1.0, 1.0).astype(np.float32)) for c, s in spoken]
     for tutor, words in hw.items():
         if words and any(c.tutor == tutor for c in clips):
             print(f"hotwords {tutor}: {words}")
@@ -408,6 +411,7 @@ async def main() -> None:
     parser.add_argument("--terms", action="store_true", help="ask about each hotword instead")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--window", type=float, help="ASR_WINDOW_SECONDS (0: Whisper's 30 s)")
+    parser.add_argument("--gain", type=float, default=1.0, help="scale every clip's samples")
     args = parser.parse_args()
     data = json.loads(QUESTIONS.read_text())["questions"]
     out = {x: await bench_lang(x, args, data) for x in ("en", "zh") if args.lang in (x, "both")}
