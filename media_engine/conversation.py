@@ -150,14 +150,7 @@ class Conversation:
             relevant = found.relevant
         ahead = plan(text, self.tutor, relevant=relevant)
         lead = None if ahead.said is not None else self._opening(ahead, text, self._history)
-        log.debug(
-            "session %s: prefetch %r: %s, opening %s, read %s",
-            self.session_id,
-            text,
-            ahead.route,
-            lead is not None,
-            read,
-        )
+        log.debug("prefetch %r: %s, opening %s, read %s", text, ahead.route, lead is not None, read)
         if prepare is not None:
             said = ahead.said
             chunk = first_chunk(said, whole=True) if said else first_chunk(lead or "", whole=False)
