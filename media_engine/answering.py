@@ -166,11 +166,12 @@ def is_own_work(question: str, language: str) -> bool:
 
 
 def in_material(word: str, vocabulary: set[str], language: str) -> bool:
-    """Whether the course material uses `word`. Its vocabulary is its text split at spaces:
-    whole words in English, whole clauses in Chinese."""
+    """Whether the course material uses `word` (in English, every word of a name such as
+    "Hendricks rule"). Its vocabulary is its text split at spaces: whole words in English,
+    whole clauses in Chinese."""
     if language == "zh":
         return any(word in piece for piece in vocabulary)
-    return word.lower() in vocabulary
+    return all(part in vocabulary for part in word.lower().split())
 
 
 def plan(
@@ -192,6 +193,13 @@ def plan(
         if is_own_work(question, language):
             return Plan("personal", said=own_work(language))
         return Plan("personal", said=personal(language, tutor.subject))
+    # Before the material: notes on fractions found for "the Hendricks rule for fractions"
+    # are no answer to it, and the model, given them, explains the rule it was asked about.
+    if unknown is not None and looks_like_question(question):
+        words = vocabulary or set()
+        strange = [w for w in unknown(question, language) if not in_material(w, words, language)]
+        if strange:
+            return Plan("unknown_term", said=unknown_term(language, strange[0]))
     if relevant:
         return Plan(
             "material",
@@ -201,11 +209,6 @@ def plan(
         )
     if not looks_like_question(question):
         return Plan("chat", context=knowledge_context([], question) if relevant == [] else None)
-    if unknown is not None:
-        words = vocabulary or set()
-        strange = [w for w in unknown(question, language) if not in_material(w, words, language)]
-        if strange:
-            return Plan("unknown_term", said=unknown_term(language, strange[0]))
     if relevant is None:
         return Plan("ungrounded")
     if tutor.answer_policy == "course_only":

@@ -109,6 +109,40 @@ def test_the_dictionaries_find_words_nobody_uses() -> None:
         assert unknown_words(question, "zh") == [], question
 
 
+def test_a_named_rule_or_kind_no_school_teaches_is_asked_about() -> None:
+    # Made of real words, so the dictionaries know every part; no school teaches them.
+    assert unknown_words("What is the Hendricks rule for fractions?", "en") == ["Hendricks rule"]
+    assert unknown_words("数学里的蓝莓定理是什么？", "zh") == ["蓝莓定理"]
+    assert unknown_words("闪光虫有几条腿？", "zh") == ["闪光虫"]
+    # The ones schools teach, named after people or things, and names as common as everyday
+    # words, are left alone.
+    for question, language in [
+        ("What is Hooke's law?", "en"),
+        ("Explain Newton's first law of motion.", "en"),
+        ("What is the Pythagorean theorem?", "en"),
+        ("What does the Hardy-Weinberg principle say?", "en"),
+        ("What is the Golden Rule?", "en"),
+        ("正弦定理是什么？", "zh"),
+        ("牛顿第一定律是什么？", "zh"),
+        ("阿基米德原理是什么？", "zh"),
+        ("光的折射定律是什么？", "zh"),
+        ("萤火虫为什么会发光？", "zh"),
+    ]:
+        assert unknown_words(question, language) == [], question
+
+
+def test_a_made_up_name_is_asked_about_even_beside_material() -> None:
+    # Notes found for its other words ("orbit") do not answer a question about a made-up rule.
+    question = "What is the Hendricks rule for orbits?"
+    decided = plan(question, ADA, relevant=[ORBIT], unknown=unknown_words)
+    assert decided.route == "unknown_term" and decided.said and "Hendricks rule" in decided.said
+    # Unless the material names it.
+    words = {"the", "hendricks", "rule", "says"}
+    assert plan(question, ADA, relevant=[ORBIT], unknown=unknown_words, vocabulary=words).route == (
+        "material"
+    )
+
+
 def test_policies_beyond_the_material() -> None:
     question = "Which planet is closest to the Sun?"
     assert plan(question, ADA, relevant=[ORBIT]).route == "material"
