@@ -47,18 +47,31 @@ def neutralise(text: str) -> str:
     return _FENCE_CHARS.sub(" ", text)
 
 
-# What of the material goes into the prompt. On a CPU the model reads ~100 tokens a second, so
-# every sentence here is time before the first word: the best few sentences, not whole passages.
+# What of the material goes into the prompt. On a CPU the model reads 65-120 tokens a second, so
+# every sentence here is time before the first word: the best few sentences, not whole passages,
+# counted in the model's tokens. Chinese costs about three times the tokens of English for a
+# sentence of the same length in characters: a cap in characters let a Chinese passage take
+# 300 tokens, four seconds of reading on 2 cores.
 PROMPT_PASSAGES = 2
 PROMPT_SENTENCES = 3
+PROMPT_TOKENS = 80
 PROMPT_CHARS = 440
+# Characters a token of Qwen2.5's tokenizer, measured over the demo notes (science_en.md,
+# science_zh.md).
+_CHARS_PER_TOKEN = {"cjk": 1.4, "other": 4.6}
+_CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 
 
-def focus(text: str, question: str) -> str:
-    """The sentences of `text` that share the most terms with `question`, in their own order."""
+def estimated_tokens(text: str) -> float:
+    """About how many tokens the model reads for `text`."""
+    cjk = len(_CJK.findall(text))
+    return cjk / _CHARS_PER_TOKEN["cjk"] + (len(text) - cjk) / _CHARS_PER_TOKEN["other"]
+
+
+def focus(text: str, question: str, budget: float = PROMPT_TOKENS) -> str:
+    """The sentences of `text` that share the most terms with `question`, in their own order:
+    the best always, the next best while they fit `budget` tokens."""
     sentences = [s.strip() for s in split_sentences(text) if s.strip()]
-    if len(sentences) <= PROMPT_SENTENCES:
-        return text.strip()[:PROMPT_CHARS]
     asked = set(tokens(question))
     scored = sorted(
         range(len(sentences)),
@@ -67,13 +80,16 @@ def focus(text: str, question: str) -> str:
     # Only sentences that share a term with the question, beyond the best one: padding with
     # unrelated sentences adds reading time and lets stray text (even instructions planted
     # in a document) into the prompt.
-    keep = sorted(
-        i
-        for rank, i in enumerate(scored[:PROMPT_SENTENCES])
-        if rank == 0 or asked & set(tokens(sentences[i]))
-    )
+    keep: list[int] = []
+    spent = 0.0
+    for rank, i in enumerate(scored[:PROMPT_SENTENCES]):
+        cost = estimated_tokens(sentences[i])
+        if rank > 0 and (spent + cost > budget or not asked & set(tokens(sentences[i]))):
+            continue
+        keep.append(i)
+        spent += cost
     joiner = "" if has_cjk(text) else " "
-    return joiner.join(sentences[i] for i in keep)[:PROMPT_CHARS]
+    return joiner.join(sentences[i] for i in sorted(keep))[:PROMPT_CHARS]
 
 
 # A sentence read out as the first words of a reply: long enough to say something, short enough

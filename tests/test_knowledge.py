@@ -20,9 +20,11 @@ from knowledge.parsing import Section, parse
 from knowledge.prompt import (
     NOTHING_FOUND,
     PROMPT_CHARS,
+    PROMPT_TOKENS,
     RULES,
     after_lead_context,
     dont_know,
+    estimated_tokens,
     focus,
     knowledge_context,
     lead_sentence,
@@ -424,6 +426,23 @@ def test_the_prompt_gets_the_sentences_that_answer() -> None:
     assert "Photosynthesis is how green plants make their own food." in picked
     assert "Chlorophyll in the leaves" in picked and "Cacti" not in picked
     assert len(picked) <= PROMPT_CHARS
+
+
+def test_chinese_material_is_held_to_the_same_reading_time() -> None:
+    # Four sentences of Chinese notes: three share terms with the question, but they are 150
+    # characters, about 105 tokens. Only the best ones that fit the budget go in.
+    text = (
+        "光合作用是绿色植物制造养料的过程。植物叶片细胞中的叶绿体含有叶绿素，叶绿素能够吸收太阳光的能量。"
+        "植物利用光能，把从空气中吸收的二氧化碳和从根部吸收的水转变成葡萄糖等有机物，同时释放出氧气。"
+        "所以光合作用的原料是二氧化碳和水，条件是光，场所是叶绿体，产物是有机物和氧气。"
+    )
+    picked = focus(text, "光合作用的原料是什么？")
+    assert "所以光合作用的原料是二氧化碳和水" in picked
+    assert estimated_tokens(picked) <= PROMPT_TOKENS < estimated_tokens(text)
+    # The best sentence goes in whatever its length: without it there is no answer.
+    assert focus(text, "光合作用的原料是什么？", budget=1) == (
+        "所以光合作用的原料是二氧化碳和水，条件是光，场所是叶绿体，产物是有机物和氧气。"
+    )
 
 
 class OtherModel:
