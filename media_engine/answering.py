@@ -23,6 +23,7 @@ from knowledge.index import Passage
 from knowledge.prompt import RULES, dont_know, knowledge_context, lead_sentence, looks_like_question
 from media_engine.arithmetic import calculate
 from media_engine.llm.base import ChatMessage
+from media_engine.number_facts import number_fact
 from media_engine.place_value import place_value
 from media_engine.tutor import TutorProfile
 
@@ -187,7 +188,7 @@ def plan(
     """Decide how to answer `question`. `relevant` is the course material found for it, or
     None when the tutor has no material (or it could not be searched)."""
     language = tutor.language
-    calculation = calculate(question) or place_value(question)
+    calculation = calculate(question) or place_value(question) or number_fact(question)
     if calculation is not None:
         return Plan("calculated", said=calculation.spoken)
     if is_personal(question, language) and not told_about_themselves(said_before):
