@@ -12,7 +12,8 @@ question is answered as beyond the material (`beyond_material`). The wait costs 
 only the few words that restate its subject.
 
 A statement ("植物需要阳光和水。", a student answering) is not checked: said back, it is a
-confirmation.
+confirmation. A yes-or-no question is answered in its own words ("It is a star."): its reply is
+no answer only when it says the question back as a question.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from media_engine.tutor import TutorProfile
 
 log = logging.getLogger(__name__)
 
-# A yes-or-no question is answered in its own words ("It is a star."): not checked.
+# A yes-or-no question is answered in its own words ("It is a star."): see `_echo`.
 _YES_OR_NO = re.compile(
     r"^\s*(is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b|"
     r"[吗嘛][?？]?\s*$|是不是|有没有|会不会|能不能|对不对",
@@ -52,7 +53,19 @@ def says_something(text: str, question: str) -> bool:
 
 def checked(question: str) -> bool:
     """Whether a reply to `question` can be told empty by its words alone."""
-    return looks_like_question(question) and _YES_OR_NO.search(question) is None
+    return looks_like_question(question)
+
+
+# A sentence said back as a question: the only echo a yes-or-no question's answer can be told
+# by ("月亮自己会发光吗？" answered "月亮自己会发光吗？"), since "It is a star." answers "Is the
+# Sun a star?" in the question's own words.
+_ASKED_BACK = re.compile(r"[?？]\s*$")
+
+
+def _echo(sentence: str, question: str, yes_or_no: bool) -> bool:
+    if says_something(sentence, question):
+        return False
+    return not yes_or_no or _ASKED_BACK.search(sentence) is not None
 
 
 async def unless_empty(
@@ -63,6 +76,7 @@ async def unless_empty(
     本身不发光……"): that sentence is dropped and the next one judged, once."""
     held: str | None = ""
     echoes = 0
+    yes_or_no = _YES_OR_NO.search(question) is not None
     try:
         async for piece in pieces:
             if held is None:
@@ -70,8 +84,8 @@ async def unless_empty(
                 continue
             held += piece
             # Judged a sentence at a time: the start of the next one is no term of this one.
-            while (end := SENTENCE_END.search(held)) is not None and not says_something(
-                held[: end.end()], question
+            while (end := SENTENCE_END.search(held)) is not None and _echo(
+                held[: end.end()], question, yes_or_no
             ):
                 echoes += 1
                 log.debug("a sentence that says nothing new dropped: %r", held[: end.end()])
@@ -80,8 +94,11 @@ async def unless_empty(
                     break
             if echoes > ECHOES:
                 break  # the question's own words again: no answer is coming
-            # A word still being written ("Hen" of "Hendricks") is no term yet.
-            if says_something(_PART_WORD.sub("", held), question):
+            # A word still being written ("Hen" of "Hendricks") is no term yet; a yes-or-no
+            # answer's first sentence, once it ends other than as a question, is an answer.
+            if says_something(_PART_WORD.sub("", held), question) or (
+                yes_or_no and SENTENCE_END.search(held) is not None
+            ):
                 yield held.lstrip() if echoes else held
                 held = None
     finally:
@@ -90,7 +107,12 @@ async def unless_empty(
             await close()
     if held is None or (echoes == 0 and not held.strip()):
         return
-    if echoes <= ECHOES and says_something(held, question):
+    if echoes <= ECHOES and (
+        says_something(held, question)
+        or yes_or_no
+        and held.strip()
+        and not _echo(held, question, yes_or_no)
+    ):
         yield held.lstrip() if echoes else held  # its last word was whole after all
         return
     async for piece in instead():

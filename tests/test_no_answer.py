@@ -40,16 +40,33 @@ def test_a_sentence_of_the_questions_own_words_says_nothing() -> None:
     assert says_something("Photosynthesis is how plants make food.", "What is photosynthesis?")
 
 
-def test_yes_or_no_questions_are_not_checked() -> None:
-    # "It is a star." answers "Is the Sun a star?" in the question's own words.
-    assert not checked("Is the Sun a star?")
-    assert not checked("月亮自己会发光吗？")
+def test_questions_are_checked_statements_are_not() -> None:
+    assert checked("Is the Sun a star?")
+    assert checked("月亮自己会发光吗？")
     assert checked("What is the largest organ?")
     assert checked("圆的面积怎么算？")
-    assert checked("常温下是液体的金属是什么？")  # 什么 asks what, not whether
+    assert checked("常温下是液体的金属是什么？")
     # A statement (a student answering, or thinking aloud) said back is a confirmation.
     assert not checked("植物需要阳光和水。")
     assert not checked("I think plants need sunlight and water.")
+
+
+async def test_a_yes_or_no_answer_in_the_question_s_words_is_an_answer() -> None:
+    # "It is a star." answers "Is the Sun a star?" in the question's own words.
+    for question, text in [
+        ("Is the Sun a star?", "It is a star."),
+        ("Is the Sun a star?", "Yes."),
+        ("月亮自己会发光吗？", "月亮自己不会发光。"),
+    ]:
+        said = await _join(unless_empty(Pieces(text).stream(), question, _instead))
+        assert said == text, question
+    # Said back as a question, it is no answer; the answer after it is.
+    question = "月亮自己会发光吗？"
+    said = await _join(unless_empty(Pieces(question).stream(), question, _instead))
+    assert said == "INSTEAD"
+    model = Pieces("月亮自己会发光吗？月球本身不发光，它反射太阳光。")
+    said = await _join(unless_empty(model.stream(), question, _instead))
+    assert said == "月球本身不发光，它反射太阳光。"
 
 
 async def test_an_echo_is_replaced_and_the_model_stopped() -> None:
