@@ -16,13 +16,14 @@ the model is asked, the engine
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from knowledge.index import Passage
 from knowledge.prompt import RULES, dont_know, knowledge_context, lead_sentence, looks_like_question
 from media_engine.arithmetic import calculate
 from media_engine.llm.base import ChatMessage
+from media_engine.named_concepts import unknown_named
 from media_engine.number_facts import number_fact
 from media_engine.place_value import place_value
 from media_engine.tutor import TutorProfile
@@ -167,6 +168,17 @@ def is_own_work(question: str, language: str) -> bool:
     return bool(pattern.search(question))
 
 
+def vocabulary_of(texts: Iterable[str]) -> set[str]:
+    """The words of the material's `texts` as `in_material` looks them up: split at spaces,
+    lowercase, without the punctuation around them ("(BIDMAS)," is "bidmas")."""
+    return {w.lower().strip(_AROUND_WORDS) for text in texts for w in text.split()}
+
+
+# ASCII and Chinese punctuation; stripped from the ends of a Chinese clause it changes nothing
+# the substring look-up finds.
+_AROUND_WORDS = "\"'()[]{}<>,.;:!?“”‘’（）《》，。；：！？、"
+
+
 def in_material(word: str, vocabulary: set[str], language: str) -> bool:
     """Whether the course material uses `word` (in English, every word of a name such as
     "Hendricks rule"). Its vocabulary is its text split at spaces: whole words in English,
@@ -195,13 +207,17 @@ def plan(
         if is_own_work(question, language):
             return Plan("personal", said=own_work(language))
         return Plan("personal", said=personal(language, tutor.subject))
-    # Before the material: notes on fractions found for "the Hendricks rule for fractions"
-    # are no answer to it, and the model, given them, explains the rule it was asked about.
+    words = vocabulary or set()
+    # A named rule or kind no school teaches, before the material: notes on fractions found
+    # for "the Hendricks rule for fractions" are no answer to it, and the model, given them,
+    # explains the rule. (A single word no dictionary has is asked about only when no
+    # material is found: a typing slip, "photosinthesis", still finds its notes.)
     if unknown is not None and looks_like_question(question):
-        words = vocabulary or set()
-        strange = [w for w in unknown(question, language) if not in_material(w, words, language)]
-        if strange:
-            return Plan("unknown_term", said=unknown_term(language, strange[0]))
+        named = [
+            w for w in unknown_named(question, language) if not in_material(w, words, language)
+        ]
+        if named:
+            return Plan("unknown_term", said=unknown_term(language, named[0]))
     if relevant:
         return Plan(
             "material",
@@ -211,6 +227,10 @@ def plan(
         )
     if not looks_like_question(question):
         return Plan("chat", context=knowledge_context([], question) if relevant == [] else None)
+    if unknown is not None:
+        strange = [w for w in unknown(question, language) if not in_material(w, words, language)]
+        if strange:
+            return Plan("unknown_term", said=unknown_term(language, strange[0]))
     if relevant is None:
         return Plan("ungrounded")
     if tutor.answer_policy == "course_only":

@@ -31,6 +31,7 @@ from media_engine.answering import (
     plan,
     search_query,
     system_message,
+    vocabulary_of,
 )
 from media_engine.chunking import first_chunk, word_pieces
 from media_engine.errors import StageError
@@ -289,7 +290,7 @@ class Conversation:
             # keeps the words of its partial transcript, so the prompt matches what the model
             # read ahead.
             question = found.query
-            vocabulary = {w.lower() for p in found.candidates for w in p.text.split()}
+            vocabulary = vocabulary_of(p.text for p in found.candidates)
         earlier = " ".join(m["content"] for m in history if m["role"] == "user")
         decided = plan(
             question,

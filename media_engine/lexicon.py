@@ -9,7 +9,6 @@ import re
 from knowledge.homophones import Homophones
 from knowledge.text import in_jieba_dictionary, jieba_words
 from knowledge.vocabulary import zipf
-from media_engine.named_concepts import unknown_named
 
 # wordfreq knows a word when it was seen often enough to be listed at all; a Zipf frequency of
 # 1.0 is about once per hundred million words, rarer than "chlorophyll" (2.6) or "mitochondria"
@@ -35,11 +34,11 @@ def unknown_words(question: str, language: str) -> list[str]:
     Chinese has no spaces, so its words come from jieba's segmentation, whose dictionary holds
     about 350,000 words; a word it has not got, it guesses from the characters (a hidden Markov
     model). Such a guessed noun is a name nobody writes ("佐比元素"), or a mishearing. Words
-    made of two real ones ("蓝莓定理", "the Hendricks rule") are caught as named rules and kinds
-    no school teaches (`media_engine.named_concepts`).
+    made of two real ones ("蓝莓定理", "the Hendricks rule") are not caught here, but as named
+    rules and kinds no school teaches (`media_engine.named_concepts`).
     """
     if language == "zh":
-        return unknown_named(question, language) + [
+        return [
             word
             for word, flag in jieba_words()(question)
             if flag.startswith("n")
@@ -48,9 +47,7 @@ def unknown_words(question: str, language: str) -> list[str]:
             and not in_jieba_dictionary(word)
         ]
     if language == "en":
-        return unknown_named(question, language) + [
-            w for w in _WORD.findall(question) if not known_word(w.lower(), "en")
-        ]
+        return [w for w in _WORD.findall(question) if not known_word(w.lower(), "en")]
     return []  # no check rather than another language's dictionary
 
 

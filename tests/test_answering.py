@@ -7,9 +7,18 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from knowledge.index import Passage
-from media_engine.answering import NOT_COVERED, follows_up, is_personal, opening, plan
+from media_engine.answering import (
+    NOT_COVERED,
+    follows_up,
+    in_material,
+    is_personal,
+    opening,
+    plan,
+    vocabulary_of,
+)
 from media_engine.fact_guard import FactGuard, at_most_sentences, clauses, guarded, numbers
 from media_engine.lexicon import unknown_words
+from media_engine.named_concepts import unknown_named
 from media_engine.tutor import TutorProfile
 
 ADA = TutorProfile(id=1, name="Ada", subject="Science", kb_id=1)
@@ -111,9 +120,9 @@ def test_the_dictionaries_find_words_nobody_uses() -> None:
 
 def test_a_named_rule_or_kind_no_school_teaches_is_asked_about() -> None:
     # Made of real words, so the dictionaries know every part; no school teaches them.
-    assert unknown_words("What is the Hendricks rule for fractions?", "en") == ["Hendricks rule"]
-    assert unknown_words("数学里的蓝莓定理是什么？", "zh") == ["蓝莓定理"]
-    assert unknown_words("闪光虫有几条腿？", "zh") == ["闪光虫"]
+    assert unknown_named("What is the Hendricks rule for fractions?", "en") == ["Hendricks rule"]
+    assert unknown_named("数学里的蓝莓定理是什么？", "zh") == ["蓝莓定理"]
+    assert unknown_named("闪光虫有几条腿？", "zh") == ["闪光虫"]
     # The ones schools teach, named after people or things, and names as common as everyday
     # words, are left alone.
     for question, language in [
@@ -128,7 +137,7 @@ def test_a_named_rule_or_kind_no_school_teaches_is_asked_about() -> None:
         ("光的折射定律是什么？", "zh"),
         ("萤火虫为什么会发光？", "zh"),
     ]:
-        assert unknown_words(question, language) == [], question
+        assert unknown_named(question, language) == [], question
 
 
 def test_a_made_up_name_is_asked_about_even_beside_material() -> None:
@@ -136,6 +145,9 @@ def test_a_made_up_name_is_asked_about_even_beside_material() -> None:
     question = "What is the Hendricks rule for orbits?"
     decided = plan(question, ADA, relevant=[ORBIT], unknown=unknown_words)
     assert decided.route == "unknown_term" and decided.said and "Hendricks rule" in decided.said
+    # A single word no dictionary has, beside material, is taken for a slip: the notes answer.
+    decided = plan("What is photosinthesis?", ADA, relevant=[ORBIT], unknown=unknown_words)
+    assert decided.route == "material"
     # Unless the material names it.
     words = {"the", "hendricks", "rule", "says"}
     assert plan(question, ADA, relevant=[ORBIT], unknown=unknown_words, vocabulary=words).route == (
@@ -281,3 +293,14 @@ def test_a_question_taken_for_a_follow_up_opens_with_its_own_answer() -> None:
     assert opening(decided, "And why?", "en", said="") == opening(
         decided, decided.question, "en", said=""
     )
+
+
+def test_the_material_s_words_are_looked_up_without_punctuation() -> None:
+    words = vocabulary_of(["Work it out in BIDMAS order (Brackets, Indices, then the rest)."])
+    assert in_material("BIDMAS", words, "en") and in_material("brackets", words, "en")
+    decided = plan("What does BIDMAS stand for?", ADA, relevant=[], unknown=unknown_words)
+    assert decided.route == "unknown_term"
+    decided = plan(
+        "What does BIDMAS stand for?", ADA, relevant=[], unknown=unknown_words, vocabulary=words
+    )
+    assert decided.route == "general"
