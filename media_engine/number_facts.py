@@ -13,6 +13,7 @@ import re
 import unicodedata
 from fractions import Fraction
 
+from knowledge.text import has_cjk
 from media_engine.arithmetic import Calculation
 from media_engine.numbers import NUMERAL, exact_text, read_english, zh_number
 
@@ -55,7 +56,7 @@ def number_fact(question: str) -> Calculation | None:
     asks none of these things."""
     text = unicodedata.normalize("NFKC", question)
     text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
-    read = _chinese if re.search(r"[\u4e00-\u9fff]", text) is not None else _english
+    read = _chinese if has_cjk(text) else _english
     parts = [p for p in re.split(r"(?<=[?？!！。])\s*", text) if p.strip()]
     if len(parts) <= 1:
         return read(text)

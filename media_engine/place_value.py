@@ -11,6 +11,7 @@ import re
 import unicodedata
 from fractions import Fraction
 
+from knowledge.text import has_cjk
 from media_engine.arithmetic import Calculation
 from media_engine.numbers import NUMERAL, exact_text, read_english, zh_number
 
@@ -46,7 +47,7 @@ def place_value(question: str) -> Calculation | None:
     12?" names no digit."""
     text = unicodedata.normalize("NFKC", question)
     text = re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
-    if re.search(r"[\u4e00-\u9fff]", text) is not None:
+    if has_cjk(text):
         if not _ZH_ASKS.search(text):
             return None
         found = _ZH_IN.search(text)
